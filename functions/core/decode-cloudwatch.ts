@@ -1,0 +1,147 @@
+import { Buffer } from "node:buffer";
+import { gunzipSync } from "node:zlib";
+import { z } from "zod";
+import type { DecodedInput, InputProblem, LogRecord } from "./log-record.ts";
+
+/** Decompressed payloads above this are refused: a subscription payload is at most 1 MB compressed. */
+export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024;
+
+const LogEventSchema = z.looseObject({
+  id: z.string().optional(),
+  timestamp: z.number().optional(),
+  message: z.string(),
+});
+
+const DataMessageSchema = z.looseObject({
+  messageType: z.enum(["DATA_MESSAGE", "CONTROL_MESSAGE"]),
+  owner: z.string().optional(),
+  logGroup: z.string().optional(),
+  logStream: z.string().optional(),
+  subscriptionFilters: z.array(z.string()).optional(),
+  logEvents: z.array(z.unknown()),
+});
+
+export const AwslogsEnvelopeSchema = z.looseObject({
+  awslogs: z.looseObject({ data: z.string() }),
+});
+
+const FilterLogEventsSchema = z.looseObject({
+  events: z.array(z.unknown()),
+});
+
+const FilteredEventSchema = z.looseObject({
+  logStreamName: z.string().optional(),
+  eventId: z.string().optional(),
+  message: z.string(),
+});
+
+function problem(position: string, kind: InputProblem["kind"], message: string): InputProblem {
+  return { position, kind, message };
+}
+
+function empty(form: DecodedInput["form"]): DecodedInput {
+  return { form, records: [], problems: [], controlMessages: 0 };
+}
+
+export function isDataMessage(value: unknown): boolean {
+  return typeof value === "object" && value !== null && "messageType" in value && "logEvents" in value;
+}
+
+/**
+ * The decoded subscription payload. Each log event is checked on its own so that one bad entry costs one
+ * record, not the batch (Powertools' envelope would reject the whole batch).
+ */
+export function decodeDataMessage(value: unknown, position: string): DecodedInput {
+  const out = empty("cloudwatch-data-message");
+  const parsed = DataMessageSchema.safeParse(value);
+  if (!parsed.success) {
+    out.problems.push(
+      problem(
+        position,
+        "invalid-payload",
+        `not a CloudWatch Logs data message: ${z.prettifyError(parsed.error)}`,
+      ),
+    );
+    return out;
+  }
+  const message = parsed.data;
+  if (message.messageType === "CONTROL_MESSAGE") {
+    out.controlMessages = 1;
+    return out;
+  }
+  message.logEvents.forEach((entry, index) => {
+    const where = `${position} logEvents[${index}]`;
+    const logEvent = LogEventSchema.safeParse(entry);
+    if (!logEvent.success) {
+      out.problems.push(problem(where, "invalid-payload", "log event has no string message"));
+      return;
+    }
+    const record: LogRecord = { text: logEvent.data.message, position: where };
+    if (message.logGroup) record.logGroup = message.logGroup;
+    if (message.logStream) record.logStream = message.logStream;
+    out.records.push(record);
+  });
+  return out;
+}
+
+/** `{"awslogs":{"data":"<base64 gzip>"}}`, as Lambda receives it from a subscription filter. */
+export function decodeAwslogsData(
+  data: string,
+  position: string,
+  maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES,
+): DecodedInput {
+  let json: string;
+  try {
+    const compressed = Buffer.from(data, "base64");
+    json = gunzipSync(compressed, { maxOutputLength: maxDecompressedBytes }).toString("utf8");
+  } catch (error) {
+    const oversized = error instanceof RangeError || /larger than|maxOutputLength/i.test(String(error));
+    const out = empty("cloudwatch-subscription");
+    out.problems.push(
+      oversized
+        ? problem(
+            position,
+            "oversized-payload",
+            `awslogs.data decompresses to more than ${maxDecompressedBytes} bytes`,
+          )
+        : problem(position, "invalid-payload", `awslogs.data is not base64 gzip: ${errorMessage(error)}`),
+    );
+    return out;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (error) {
+    const out = empty("cloudwatch-subscription");
+    out.problems.push(problem(position, "invalid-json", `awslogs.data is not JSON: ${errorMessage(error)}`));
+    return out;
+  }
+  return { ...decodeDataMessage(value, position), form: "cloudwatch-subscription" };
+}
+
+/** The output of `aws logs filter-log-events` (or get-log-events): `{"events":[{"message":…}]}`. */
+export function decodeFilterLogEvents(value: unknown, position: string, logGroup?: string): DecodedInput {
+  const out = empty("filter-log-events");
+  const parsed = FilterLogEventsSchema.safeParse(value);
+  if (!parsed.success) {
+    out.problems.push(problem(position, "invalid-payload", "no events array"));
+    return out;
+  }
+  parsed.data.events.forEach((entry, index) => {
+    const where = `${position} events[${index}]`;
+    const event = FilteredEventSchema.safeParse(entry);
+    if (!event.success) {
+      out.problems.push(problem(where, "invalid-payload", "event has no string message"));
+      return;
+    }
+    const record: LogRecord = { text: event.data.message, position: where };
+    if (logGroup) record.logGroup = logGroup;
+    if (event.data.logStreamName) record.logStream = event.data.logStreamName;
+    out.records.push(record);
+  });
+  return out;
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

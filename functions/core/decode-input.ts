@@ -1,0 +1,129 @@
+import {
+  AwslogsEnvelopeSchema,
+  DEFAULT_MAX_DECOMPRESSED_BYTES,
+  decodeAwslogsData,
+  decodeDataMessage,
+  decodeFilterLogEvents,
+  errorMessage,
+  isDataMessage,
+} from "./decode-cloudwatch.ts";
+import type { DecodedInput, LogRecord } from "./log-record.ts";
+
+export interface DecodeOptions {
+  maxDecompressedBytes?: number;
+  /** Log group to attach when the input itself does not name one (JSON Lines, filter-log-events output). */
+  logGroup?: string;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function looksLikeAuditEvent(value: unknown): boolean {
+  return (
+    isRecord(value) && (value.kind === "Event" || (typeof value.auditID === "string" && "verb" in value))
+  );
+}
+
+function withLogGroup(record: LogRecord, logGroup: string | undefined): LogRecord {
+  return logGroup ? { ...record, logGroup } : record;
+}
+
+/**
+ * Any already-parsed input: a Lambda invocation event or a whole JSON file. The form is recognised by its
+ * content, never by a file name, so the CLI and the Lambda accept exactly the same things.
+ */
+export function decodeDocument(value: unknown, position: string, options: DecodeOptions = {}): DecodedInput {
+  if (isRecord(value) && "awslogs" in value) {
+    const envelope = AwslogsEnvelopeSchema.safeParse(value);
+    if (!envelope.success) {
+      return {
+        form: "cloudwatch-subscription",
+        records: [],
+        problems: [{ position, kind: "invalid-payload", message: "awslogs.data is missing or not a string" }],
+        controlMessages: 0,
+      };
+    }
+    return decodeAwslogsData(
+      envelope.data.awslogs.data,
+      position,
+      options.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
+    );
+  }
+  if (isDataMessage(value)) return decodeDataMessage(value, position);
+  if (isRecord(value) && Array.isArray(value.events))
+    return decodeFilterLogEvents(value, position, options.logGroup);
+  if (looksLikeAuditEvent(value)) {
+    return {
+      form: "audit-event",
+      records: [withLogGroup({ value, position }, options.logGroup)],
+      problems: [],
+      controlMessages: 0,
+    };
+  }
+  const items = Array.isArray(value)
+    ? value
+    : isRecord(value) && value.kind === "EventList"
+      ? value.items
+      : undefined;
+  if (Array.isArray(items)) {
+    return {
+      form: "audit-event-list",
+      records: items.map((item, index) =>
+        withLogGroup({ value: item, position: `${position}[${index}]` }, options.logGroup),
+      ),
+      problems: [],
+      controlMessages: 0,
+    };
+  }
+  return {
+    form: "unknown",
+    records: [],
+    problems: [
+      {
+        position,
+        kind: "unknown-shape",
+        message:
+          "not an audit event, an EventList, a CloudWatch Logs subscription event or data message, nor filter-log-events output",
+      },
+    ],
+    controlMessages: 0,
+  };
+}
+
+/** JSON Lines as kube-apiserver's log backend writes them: one audit event per line, parsed lazily. */
+export function decodeJsonLines(text: string, source: string, options: DecodeOptions = {}): DecodedInput {
+  const out: DecodedInput = { form: "json-lines", records: [], problems: [], controlMessages: 0 };
+  let lineNumber = 0;
+  for (const line of text.split("\n")) {
+    lineNumber++;
+    const trimmed = line.trim();
+    if (trimmed === "") continue;
+    out.records.push(withLogGroup({ text: trimmed, position: `${source}:${lineNumber}` }, options.logGroup));
+  }
+  return out;
+}
+
+/**
+ * A whole text whose form is unknown: one JSON document (pretty-printed event, subscription payload, …)
+ * or JSON Lines. A text that is neither is read as JSON Lines, so each broken line is reported on its own
+ * and the good lines still count.
+ */
+export function decodeText(text: string, source: string, options: DecodeOptions = {}): DecodedInput {
+  const trimmed = text.trim();
+  if (trimmed === "") return { form: "unknown", records: [], problems: [], controlMessages: 0 };
+  let value: unknown;
+  try {
+    value = JSON.parse(trimmed);
+  } catch (error) {
+    // More than one line: JSON Lines. One line that does not parse: report why it did not.
+    if (trimmed.includes("\n")) return decodeJsonLines(text, source, options);
+    return {
+      form: "unknown",
+      records: [],
+      problems: [{ position: `${source}:1`, kind: "invalid-json", message: errorMessage(error) }],
+      controlMessages: 0,
+    };
+  }
+  return decodeDocument(value, source, options);
+}

@@ -1,0 +1,257 @@
+import type { AuditEvent, UserInfo } from "./audit-event-schema.ts";
+import { actorKind } from "./classify-identity.ts";
+import type { Owner } from "./finding.ts";
+import {
+  type ContainerSpec,
+  ContainerSpecSchema,
+  JsonPatchOperationSchema,
+  type Pod,
+  PodSchema,
+  SecurityContextSchema,
+  type Volume,
+} from "./kubernetes-shapes.ts";
+import { clusterFromLogGroup } from "./log-record.ts";
+import { matchDebugProfile } from "./match-debug-profile.ts";
+import { classifyOutcome } from "./outcome.ts";
+import type {
+  BodyShape,
+  ContainerFacts,
+  IdentityFacts,
+  MountFact,
+  MountKind,
+  WriteFacts,
+} from "./write-facts.ts";
+
+/** The one module that knows where things live in an audit event and its bodies. */
+
+const DECISION = "authorization.k8s.io/decision";
+const AUTHZ_REASON = "authorization.k8s.io/reason";
+const PSA_ENFORCE = "pod-security.kubernetes.io/enforce-policy";
+const PSA_AUDIT = "pod-security.kubernetes.io/audit-violations";
+const TRUNCATED = "audit.k8s.io/truncated";
+const MIRROR_POD = "kubernetes.io/config.mirror";
+const TOKEN_VOLUME_PREFIX = "kube-api-access-";
+const EPHEMERAL_PATHS = /^\/(spec\/)?ephemeralContainers(\/(-|\d+))?$/;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function identity(user: UserInfo): IdentityFacts {
+  const facts: IdentityFacts = {
+    username: user.username,
+    groups: user.groups ?? [],
+    kind: actorKind({ username: user.username, groups: user.groups ?? [] }),
+  };
+  if (user.uid) facts.uid = user.uid;
+  return facts;
+}
+
+function parsePod(value: unknown): Pod | undefined {
+  if (!isObject(value)) return undefined;
+  const parsed = PodSchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** A raw container entry from a body; entries without a name are not containers the server would accept. */
+function parseContainer(value: unknown): ContainerSpec | undefined {
+  const parsed = ContainerSpecSchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}
+
+function containersFromList(value: unknown): ContainerSpec[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((entry) => {
+    const container = parseContainer(entry);
+    return container ? [container] : [];
+  });
+}
+
+interface BodyReading {
+  shape: BodyShape;
+  containers: ContainerSpec[];
+  /** Whether the containers listed are the whole list (update, merge patch) rather than only the new ones. */
+  wholeList: boolean;
+}
+
+/** JSON Patch: `add`/`replace` of one container (`…/-`, `…/N`) or of the whole list (`/spec/ephemeralContainers`). */
+function readJsonPatch(operations: unknown[]): BodyReading {
+  const containers: ContainerSpec[] = [];
+  let wholeList = false;
+  for (const entry of operations) {
+    const op = JsonPatchOperationSchema.safeParse(entry);
+    if (!op.success || (op.data.op !== "add" && op.data.op !== "replace")) continue;
+    if (!EPHEMERAL_PATHS.test(op.data.path)) continue;
+    if (Array.isArray(op.data.value)) {
+      wholeList = true;
+      containers.push(...containersFromList(op.data.value));
+    } else {
+      const container = parseContainer(op.data.value);
+      if (container) containers.push(container);
+    }
+  }
+  return { shape: "json-patch", containers, wholeList };
+}
+
+function readBody(verb: string, body: unknown): BodyReading {
+  if (Array.isArray(body)) return readJsonPatch(body);
+  if (!isObject(body)) return { shape: "unrecognised", containers: [], wholeList: false };
+  // Kubernetes 1.16–1.21 took an EphemeralContainers object on this subresource.
+  if (Array.isArray(body.ephemeralContainers)) {
+    return {
+      shape: "ephemeral-containers-object",
+      containers: containersFromList(body.ephemeralContainers),
+      wholeList: true,
+    };
+  }
+  const spec = body.spec;
+  if (!isObject(spec)) return { shape: "unrecognised", containers: [], wholeList: false };
+  const containers = containersFromList(spec.ephemeralContainers);
+  if (verb === "update" || body.kind === "Pod" || isObject(body.metadata)) {
+    return { shape: "pod", containers, wholeList: true };
+  }
+  // A strategic merge patch lists only what it adds; the directive marks kubectl's patch of a pod that had some.
+  const strategic = Object.keys(spec).some((key) => key.startsWith("$")) || containers.length > 0;
+  return strategic
+    ? { shape: "strategic-merge-patch", containers, wholeList: false }
+    : { shape: "merge-patch", containers, wholeList: true };
+}
+
+/** Without the pod's volume list only the standard token volume name can be recognised. */
+function volumeKind(volumes: Map<string, Volume> | undefined, name: string): MountKind {
+  if (!volumes) return name.startsWith(TOKEN_VOLUME_PREFIX) ? "service-account-token" : "unknown";
+  const volume = volumes.get(name);
+  if (!volume) return "other";
+  if (volume.projected?.sources.some((source) => source.serviceAccountToken !== undefined)) {
+    return "service-account-token";
+  }
+  if (
+    volume.secret !== undefined ||
+    volume.projected?.sources.some((source) => source.secret !== undefined)
+  ) {
+    return "secret";
+  }
+  if (volume.hostPath !== undefined) return "host-path";
+  return "other";
+}
+
+function normaliseCapability(capability: string): string {
+  const upper = capability.trim().toUpperCase();
+  return upper.startsWith("CAP_") ? upper.slice(4) : upper;
+}
+
+function containerFacts(spec: ContainerSpec, volumes: Map<string, Volume> | undefined): ContainerFacts {
+  const parsedContext =
+    spec.securityContext === undefined ? undefined : SecurityContextSchema.safeParse(spec.securityContext);
+  const securityContext = parsedContext?.success ? parsedContext.data : undefined;
+  const mounts: MountFact[] = spec.volumeMounts.map((mount) => {
+    const fact: MountFact = { volume: mount.name, kind: volumeKind(volumes, mount.name) };
+    if (mount.mountPath) fact.mountPath = mount.mountPath;
+    return fact;
+  });
+  const secretEnv = [
+    ...spec.env.flatMap((env) => {
+      const name = env.valueFrom?.secretKeyRef?.name;
+      return name !== undefined ? [name] : env.valueFrom?.secretKeyRef ? ["(unnamed)"] : [];
+    }),
+    ...spec.envFrom.flatMap((source) => (source.secretRef ? [source.secretRef.name ?? "(unnamed)"] : [])),
+  ];
+  return {
+    spec,
+    securityContext,
+    addedCapabilities: (securityContext?.capabilities?.add ?? []).map(normaliseCapability),
+    mounts,
+    secretEnv: [...new Set(secretEnv)],
+    profile: matchDebugProfile(spec),
+  };
+}
+
+function controllerOwner(pod: Pod | undefined): Owner | undefined {
+  const owners = pod?.metadata?.ownerReferences ?? [];
+  const owner = owners.find((ref) => ref.controller === true) ?? owners[0];
+  if (!owner) return undefined;
+  const result: Owner = { kind: owner.kind, name: owner.name };
+  if (owner.uid) result.uid = owner.uid;
+  if (owner.controller !== undefined) result.controller = owner.controller;
+  return result;
+}
+
+/**
+ * The containers a write added. Where the body carries the whole list (update, merge patch), containers that
+ * already have a status in the response existed before this request and are not counted again.
+ */
+function addedContainers(reading: BodyReading, response: Pod | undefined): ContainerSpec[] {
+  if (!reading.wholeList) return reading.containers;
+  const existing = new Set((response?.status?.ephemeralContainerStatuses ?? []).map((status) => status.name));
+  const added = reading.containers.filter((container) => !existing.has(container.name));
+  return added.length > 0 ? added : reading.containers;
+}
+
+export function extractWriteFacts(
+  event: AuditEvent,
+  logGroup?: string,
+  fallbackCluster?: string,
+): WriteFacts {
+  const annotations = event.annotations ?? {};
+  const truncated = annotations[TRUNCATED] === "true";
+  const bodyLogged = event.requestObject !== undefined && event.requestObject !== null && !truncated;
+  const responsePod = parsePod(event.responseObject);
+  const requestPod = event.verb === "update" ? parsePod(event.requestObject) : undefined;
+  const pod = responsePod ?? requestPod;
+  const reading: BodyReading = bodyLogged
+    ? readBody(event.verb, event.requestObject)
+    : { shape: "not-logged", containers: [], wholeList: false };
+  // A logged pod spec carries its whole volume list, so a missing name there means "no such volume".
+  const volumes = pod?.spec ? new Map(pod.spec.volumes.map((volume) => [volume.name, volume])) : undefined;
+
+  const user = event.user;
+  const extra = user.extra ?? {};
+  const facts: WriteFacts = {
+    auditID: event.auditID,
+    verb: event.verb,
+    time: event.stageTimestamp ?? event.requestReceivedTimestamp ?? "",
+    actor: {
+      ...identity(user),
+      sourceIPs: event.sourceIPs ?? [],
+    },
+    namespace: event.objectRef?.namespace ?? pod?.metadata?.namespace ?? "",
+    podName: event.objectRef?.name ?? pod?.metadata?.name ?? "",
+    outcome: classifyOutcome({
+      code: event.responseStatus?.code,
+      decision: annotations[DECISION],
+      message: event.responseStatus?.message,
+    }),
+    bodyLogged,
+    bodyTruncated: truncated,
+    bodyShape: reading.shape,
+    containers: addedContainers(reading, responsePod).map((spec) => containerFacts(spec, volumes)),
+    pod: {
+      hostNetwork: pod?.spec?.hostNetwork === true,
+      hostPID: pod?.spec?.hostPID === true,
+      hostIPC: pod?.spec?.hostIPC === true,
+      static: pod?.metadata?.annotations?.[MIRROR_POD] !== undefined,
+      volumesKnown: volumes !== undefined,
+    },
+  };
+  if (event.requestURI) facts.requestURI = event.requestURI;
+  if (event.userAgent) facts.actor.userAgent = event.userAgent;
+  const arn = extra.arn?.[0] ?? extra.canonicalArn?.[0];
+  if (arn) facts.actor.arn = arn;
+  if (extra.sessionName?.[0]) facts.actor.sessionName = extra.sessionName[0];
+  if (event.impersonatedUser) facts.impersonatedUser = identity(event.impersonatedUser);
+  if (logGroup) facts.logGroup = logGroup;
+  const cluster = clusterFromLogGroup(logGroup) ?? fallbackCluster;
+  if (cluster) facts.cluster = cluster;
+  if (event.responseStatus?.code !== undefined) facts.responseCode = event.responseStatus.code;
+  if (event.responseStatus?.message) facts.responseMessage = event.responseStatus.message;
+  if (annotations[DECISION]) facts.authorizationDecision = annotations[DECISION];
+  if (annotations[AUTHZ_REASON]) facts.authorizationReason = annotations[AUTHZ_REASON];
+  if (annotations[PSA_ENFORCE]) facts.podSecurityEnforcePolicy = annotations[PSA_ENFORCE];
+  if (annotations[PSA_AUDIT]) facts.podSecurityAuditViolations = annotations[PSA_AUDIT];
+  const uid = responsePod?.metadata?.uid ?? requestPod?.metadata?.uid ?? event.objectRef?.uid;
+  if (uid) facts.pod.uid = uid;
+  const owner = controllerOwner(pod);
+  if (owner) facts.pod.owner = owner;
+  if (pod?.spec?.serviceAccountName) facts.pod.serviceAccountName = pod.spec.serviceAccountName;
+  return facts;
+}

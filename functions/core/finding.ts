@@ -1,0 +1,110 @@
+import { z } from "zod";
+import { OutcomeSchema } from "./outcome.ts";
+import { SeveritySchema } from "./severity.ts";
+
+/**
+ * The finding is the contract between the detector and everything downstream (SNS subscribers, Slack,
+ * remediation, SIEMs). It is versioned: add optional fields freely, bump `schemaVersion` for anything else.
+ */
+export const FINDING_SCHEMA_VERSION = 1 as const;
+
+export const ActorKindSchema = z.enum(["anonymous", "serviceaccount", "node", "system", "user"]);
+export type ActorKind = z.infer<typeof ActorKindSchema>;
+
+export const RuleEffectSchema = z.enum(["floor", "raise", "lower", "ceiling", "context"]);
+export type RuleEffect = z.infer<typeof RuleEffectSchema>;
+
+export const ReasonSchema = z.object({
+  id: z.string(),
+  severity: SeveritySchema,
+  effect: RuleEffectSchema,
+  text: z.string(),
+});
+export type Reason = z.infer<typeof ReasonSchema>;
+
+export const DebugProfileSchema = z.enum([
+  "legacy-or-baseline",
+  "general",
+  "restricted",
+  "netadmin",
+  "sysadmin",
+  "none",
+]);
+export type DebugProfile = z.infer<typeof DebugProfileSchema>;
+
+export const FindingContainerSchema = z.object({
+  name: z.string(),
+  image: z.string().optional(),
+  targetContainerName: z.string().optional(),
+  command: z.array(z.string()).optional(),
+  securityContext: z.record(z.string(), z.unknown()).optional(),
+  volumeMounts: z.array(z.string()).optional(),
+  /** Which `kubectl debug --profile` produced this container, or "none" for a hand-crafted request. */
+  profile: DebugProfileSchema,
+  /** The securityContext fields that made this container risky, e.g. `capabilities.add: SYS_PTRACE`. */
+  riskyFields: z.array(z.string()),
+});
+export type FindingContainer = z.infer<typeof FindingContainerSchema>;
+
+export const OwnerSchema = z.object({
+  kind: z.string(),
+  name: z.string(),
+  uid: z.string().optional(),
+  controller: z.boolean().optional(),
+});
+export type Owner = z.infer<typeof OwnerSchema>;
+
+export const IdentitySchema = z.object({
+  username: z.string(),
+  groups: z.array(z.string()),
+  uid: z.string().optional(),
+});
+
+export const FindingSchema = z.object({
+  schemaVersion: z.literal(FINDING_SCHEMA_VERSION),
+  auditID: z.string(),
+  cluster: z.string().optional(),
+  logGroup: z.string().optional(),
+  time: z.string(),
+  severity: SeveritySchema,
+  score: z.number().int().min(0).max(100),
+  outcome: OutcomeSchema,
+  verb: z.string(),
+  responseCode: z.number().int().optional(),
+  responseMessage: z.string().optional(),
+  requestURI: z.string().optional(),
+  /** False when the audit level did not record the request body (Metadata) or it was truncated. */
+  bodyLogged: z.boolean(),
+  actor: z.object({
+    /** The authenticated identity: who really sent the request. */
+    username: z.string(),
+    groups: z.array(z.string()),
+    uid: z.string().optional(),
+    kind: ActorKindSchema,
+    /** Present when the request impersonated someone: the identity it was authorized as. */
+    impersonatedUser: IdentitySchema.optional(),
+    sourceIPs: z.array(z.string()),
+    userAgent: z.string().optional(),
+    arn: z.string().optional(),
+    sessionName: z.string().optional(),
+  }),
+  pod: z.object({
+    namespace: z.string(),
+    name: z.string(),
+    uid: z.string().optional(),
+    owner: OwnerSchema.optional(),
+    serviceAccountName: z.string().optional(),
+    /** Mirror pods of static manifests: the API server refuses ephemeral containers on them. */
+    static: z.boolean().optional(),
+  }),
+  containers: z.array(FindingContainerSchema),
+  reasons: z.array(ReasonSchema),
+  podSecurity: z
+    .object({
+      enforcePolicy: z.string().optional(),
+      auditViolations: z.string().optional(),
+    })
+    .optional(),
+  authorizationReason: z.string().optional(),
+});
+export type Finding = z.infer<typeof FindingSchema>;

@@ -1,0 +1,54 @@
+/**
+ * One candidate audit event as delivered, before it is parsed. `text` is kept raw so that the detector can
+ * reject what cannot match with a substring test instead of a full JSON parse.
+ */
+export interface LogRecord {
+  /** The audit event as JSON text (a CloudWatch log message or a JSON Lines line). */
+  text?: string;
+  /** The audit event already parsed (a pretty-printed sample file, an EventList item). */
+  value?: unknown;
+  /** Where it came from, for error messages: `file.jsonl:12`, `invocation logEvents[3]`. */
+  position: string;
+  /** `/aws/eks/<cluster>/cluster` when the transport said so. */
+  logGroup?: string;
+  logStream?: string;
+}
+
+export const INPUT_PROBLEM_KINDS = [
+  "invalid-json",
+  "invalid-payload",
+  "oversized-payload",
+  "unknown-shape",
+  "invalid-event",
+] as const;
+export type InputProblemKind = (typeof INPUT_PROBLEM_KINDS)[number];
+
+/** A piece of input that could not be read at all. Never thrown: returned beside what could be read. */
+export interface InputProblem {
+  position: string;
+  kind: InputProblemKind;
+  message: string;
+}
+
+export type InputForm =
+  | "cloudwatch-subscription"
+  | "cloudwatch-data-message"
+  | "filter-log-events"
+  | "audit-event"
+  | "audit-event-list"
+  | "json-lines"
+  | "unknown";
+
+export interface DecodedInput {
+  form: InputForm;
+  records: LogRecord[];
+  problems: InputProblem[];
+  /** CloudWatch reachability checks: skipped on purpose, counted. */
+  controlMessages: number;
+}
+
+export function clusterFromLogGroup(logGroup: string | undefined): string | undefined {
+  if (!logGroup) return undefined;
+  const match = /^\/aws\/eks\/([^/]+)\/cluster$/.exec(logGroup);
+  return match?.[1];
+}

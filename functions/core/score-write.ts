@@ -1,0 +1,84 @@
+import type { DetectionConfig } from "./detection-config.ts";
+import type { Reason } from "./finding.ts";
+import { RULES, type Rule, type RuleHit } from "./rules.ts";
+import { maxSeverity, minSeverity, type Severity, severityRank, shiftSeverity } from "./severity.ts";
+import type { WriteFacts } from "./write-facts.ts";
+
+export interface Scored {
+  severity: Severity;
+  score: number;
+  reasons: Reason[];
+  /** securityContext and reach fields that made each container risky, by container name. */
+  riskyFields: Map<string, string[]>;
+}
+
+interface Fired {
+  rule: Rule;
+  hits: RuleHit[];
+}
+
+/** Score bands: each level owns 20 points; within a band, more and stronger evidence scores higher. */
+const BAND_START: Record<Severity, number> = { info: 0, low: 20, medium: 40, high: 60, critical: 80 };
+
+function scoreWithinBand(severity: Severity, fired: Fired[]): number {
+  const evidence = fired.reduce((sum, { rule, hits }) => {
+    if (rule.effect === "floor") return sum + severityRank(rule.level) * hits.length;
+    if (rule.effect === "raise") return sum + 2;
+    return sum;
+  }, 0);
+  const width = severity === "critical" ? 20 : 19;
+  return BAND_START[severity] + Math.min(width, evidence);
+}
+
+/**
+ * Applies the rules table in a fixed order: floors, raises, lowers, then ceilings last so that no amount of
+ * evidence makes a write that did not take effect high or critical.
+ */
+export function scoreWrite(
+  facts: WriteFacts,
+  config: DetectionConfig,
+  rules: readonly Rule[] = RULES,
+): Scored {
+  const fired: Fired[] = rules
+    .map((rule) => ({ rule, hits: rule.evaluate(facts, config) }))
+    .filter((entry) => entry.hits.length > 0);
+  const reasons: Reason[] = [];
+  const report = (rule: Rule, severity: Severity, hits: RuleHit[]) => {
+    for (const hit of hits) reasons.push({ id: rule.id, severity, effect: rule.effect, text: hit.text });
+  };
+
+  let level: Severity = "low";
+  let pinnedFloor: Severity = "info";
+  for (const { rule, hits } of fired.filter((f) => f.rule.effect === "floor")) {
+    level = maxSeverity(level, rule.level);
+    if (rule.pinned) pinnedFloor = maxSeverity(pinnedFloor, rule.level);
+    report(rule, rule.level, hits);
+  }
+  for (const { rule, hits } of fired.filter((f) => f.rule.effect === "raise")) {
+    level = shiftSeverity(level, 1);
+    report(rule, level, hits);
+  }
+  for (const { rule, hits } of fired.filter((f) => f.rule.effect === "lower")) {
+    level = maxSeverity(maxSeverity(shiftSeverity(level, -1), "low"), pinnedFloor);
+    report(rule, level, hits);
+  }
+  for (const { rule, hits } of fired.filter((f) => f.rule.effect === "ceiling")) {
+    level = minSeverity(level, rule.level);
+    report(rule, rule.level, hits);
+  }
+  for (const { rule, hits } of fired.filter((f) => f.rule.effect === "context")) report(rule, "info", hits);
+
+  const riskyFields = new Map<string, string[]>();
+  for (const { rule, hits } of fired) {
+    if (rule.effect === "context") continue;
+    for (const hit of hits) {
+      if (!hit.container || !hit.field) continue;
+      const fields = riskyFields.get(hit.container) ?? [];
+      if (!fields.includes(hit.field)) fields.push(hit.field);
+      riskyFields.set(hit.container, fields);
+    }
+  }
+  // Strongest first, so the first reason is the headline.
+  reasons.sort((a, b) => severityRank(b.severity) - severityRank(a.severity));
+  return { severity: level, score: scoreWithinBand(level, fired), reasons, riskyFields };
+}

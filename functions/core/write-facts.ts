@@ -1,0 +1,84 @@
+import type { ActorKind, DebugProfile, Owner } from "./finding.ts";
+import type { ContainerSpec, SecurityContext } from "./kubernetes-shapes.ts";
+import type { Outcome } from "./outcome.ts";
+
+/**
+ * Everything the rules may look at, extracted once from an audit event by `extract-write-facts.ts`.
+ * Rules never read JSON: if a rule needs something new, it is added here first.
+ */
+export type MountKind = "service-account-token" | "secret" | "host-path" | "other" | "unknown";
+
+export interface MountFact {
+  volume: string;
+  mountPath?: string;
+  kind: MountKind;
+}
+
+export interface ContainerFacts {
+  spec: ContainerSpec;
+  /** Parsed securityContext; undefined when the container sets none. */
+  securityContext: SecurityContext | undefined;
+  /** Added capabilities, upper-cased with any `CAP_` prefix removed (the runtime accepts both). */
+  addedCapabilities: string[];
+  mounts: MountFact[];
+  /** Names of Secrets read through env valueFrom.secretKeyRef or envFrom.secretRef. */
+  secretEnv: string[];
+  profile: DebugProfile;
+}
+
+export interface IdentityFacts {
+  username: string;
+  groups: string[];
+  uid?: string;
+  kind: ActorKind;
+}
+
+export type BodyShape =
+  | "strategic-merge-patch"
+  | "json-patch"
+  | "merge-patch"
+  | "pod"
+  | "ephemeral-containers-object"
+  | "not-logged"
+  | "unrecognised";
+
+export interface WriteFacts {
+  auditID: string;
+  verb: string;
+  time: string;
+  requestURI?: string;
+  logGroup?: string;
+  cluster?: string;
+  actor: IdentityFacts & {
+    sourceIPs: string[];
+    userAgent?: string;
+    arn?: string;
+    sessionName?: string;
+  };
+  impersonatedUser?: IdentityFacts;
+  namespace: string;
+  podName: string;
+  outcome: Outcome;
+  responseCode?: number;
+  responseMessage?: string;
+  authorizationDecision?: string;
+  authorizationReason?: string;
+  podSecurityEnforcePolicy?: string;
+  podSecurityAuditViolations?: string;
+  /** False at Metadata level or when the audit backend truncated the bodies. */
+  bodyLogged: boolean;
+  bodyTruncated: boolean;
+  bodyShape: BodyShape;
+  containers: ContainerFacts[];
+  pod: {
+    uid?: string;
+    owner?: Owner;
+    serviceAccountName?: string;
+    hostNetwork: boolean;
+    hostPID: boolean;
+    hostIPC: boolean;
+    static: boolean;
+    /** True when the pod's volume list was logged, so mount kinds are known rather than guessed. */
+    volumesKnown: boolean;
+  };
+}
