@@ -1,0 +1,68 @@
+// One CloudWatch Logs subscription filter per configured cluster, and the permission that lets CloudWatch
+// Logs invoke detect from exactly those log groups. Generated because YAML variables cannot iterate over the
+// `clusters` parameter. Serverless (osls, v3, v4) calls this with its variable resolver.
+"use strict";
+
+// Passes only ephemeral-container writes; detect re-checks everything, this only saves invocations.
+const FILTER_PATTERN =
+  '{ $.objectRef.subresource = "ephemeralcontainers" && ($.verb = "patch" || $.verb = "update") }';
+
+const CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/;
+
+function clusterList(value) {
+  const items = Array.isArray(value) ? value : String(value ?? "").split(",");
+  return [...new Set(items.map((item) => String(item).trim()).filter((item) => item !== ""))];
+}
+
+function logicalName(cluster) {
+  const words = cluster.split(/[^A-Za-z0-9]+/).filter(Boolean);
+  return words.map((word) => word[0].toUpperCase() + word.slice(1)).join("");
+}
+
+module.exports = async ({ resolveVariable }) => {
+  const clusters = clusterList(await resolveVariable("param:clusters"));
+  const resources = {};
+  const seen = new Map();
+  for (const cluster of clusters) {
+    if (!CLUSTER_NAME.test(cluster)) {
+      throw new Error(`clusters: "${cluster}" is not an EKS cluster name`);
+    }
+    const name = logicalName(cluster);
+    if (seen.has(name)) {
+      throw new Error(`clusters: "${cluster}" and "${seen.get(name)}" map to the same resource name`);
+    }
+    seen.set(name, cluster);
+    const logGroup = `/aws/eks/${cluster}/cluster`;
+    const permission = `DetectLogsPermission${name}`;
+    resources[permission] = {
+      Type: "AWS::Lambda::Permission",
+      Properties: {
+        Action: "lambda:InvokeFunction",
+        FunctionName: { "Fn::GetAtt": ["DetectLambdaFunction", "Arn"] },
+        Principal: "logs.amazonaws.com",
+        SourceAccount: { Ref: "AWS::AccountId" },
+        SourceArn: {
+          "Fn::Sub": `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:${logGroup}:*`,
+        },
+      },
+    };
+    resources[`DetectSubscriptionFilter${name}`] = {
+      Type: "AWS::Logs::SubscriptionFilter",
+      DependsOn: [permission],
+      Properties: {
+        LogGroupName: logGroup,
+        FilterName: { "Fn::Sub": "${AWS::StackName}-ephemeral-containers" },
+        FilterPattern: FILTER_PATTERN,
+        DestinationArn: { "Fn::GetAtt": ["DetectLambdaFunction", "Arn"] },
+      },
+    };
+  }
+  if (clusters.length === 0) {
+    // Valid but idle: nothing invokes detect until clusters are configured (docs/deploy.md).
+    return { Outputs: { WatchedClusters: { Value: "(none: set the clusters parameter)" } } };
+  }
+  return {
+    Resources: resources,
+    Outputs: { WatchedClusters: { Value: clusters.join(",") } },
+  };
+};
