@@ -51,7 +51,7 @@ module.exports = async ({ resolveVariable }) => {
       DependsOn: [permission],
       Properties: {
         LogGroupName: logGroup,
-        FilterName: { "Fn::Sub": "${AWS::StackName}-ephemeral-containers" },
+        FilterName: { "Fn::Join": ["-", [{ Ref: "AWS::StackName" }, "ephemeral-containers"]] },
         FilterPattern: FILTER_PATTERN,
         DestinationArn: { "Fn::GetAtt": ["DetectLambdaFunction", "Arn"] },
       },

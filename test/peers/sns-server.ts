@@ -1,0 +1,318 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+
+/**
+ * A small Amazon SNS peer for tests: speaks the query protocol the AWS SDK v3 SNS client uses (form-encoded
+ * POST, XML answers) on 127.0.0.1, implements Publish and PublishBatch, records what it accepted and can
+ * fail on demand. serverless-offline-sns lacks PublishBatch, hence this.
+ *
+ * Point a client at it with `new SNSClient({ endpoint: server.endpoint, region: "us-east-1",
+ * credentials: { accessKeyId: "test", secretAccessKey: "test" } })`.
+ */
+
+export interface SnsMessageAttribute {
+  dataType: string;
+  value: string;
+}
+
+export interface SnsPublishedMessage {
+  messageId: string;
+  topicArn: string;
+  message: string;
+  subject?: string;
+  messageAttributes: Record<string, SnsMessageAttribute>;
+  action: "Publish" | "PublishBatch";
+  /** The entry Id inside a PublishBatch request. */
+  batchEntryId?: string;
+}
+
+export interface SnsRequestRecord {
+  action: string;
+  params: Record<string, string>;
+  /** What the peer answered with: an HTTP status, or "reset"/"refused" when it dropped the connection. */
+  answer: number | "reset";
+}
+
+/**
+ * How to fail:
+ * - `http`: answer every request with this status and an SNS error document (500 = InternalError, retried by
+ *   the SDK; 400 codes are not retried);
+ * - `reset`: accept the TCP connection then destroy it (the SDK sees ECONNRESET / socket hang up);
+ * - `refuse`: stop listening, so connections are refused (ECONNREFUSED) until `recover()`.
+ */
+export type SnsFailure =
+  | { kind: "http"; status: number; code?: string; message?: string }
+  | { kind: "reset" }
+  | { kind: "refuse" };
+
+export interface SnsBatchEntryFailure {
+  code: string;
+  message: string;
+  senderFault?: boolean;
+}
+
+export interface SnsServerOptions {
+  /** Topics that exist; others get NotFound. Any topic is accepted when omitted. */
+  topics?: readonly string[];
+}
+
+export interface SnsServer {
+  readonly endpoint: string;
+  readonly port: number;
+  /** Messages accepted, in order. */
+  readonly published: SnsPublishedMessage[];
+  /** Every request that reached the peer, accepted or not. */
+  readonly requests: SnsRequestRecord[];
+  /** Fail every request from now on (until `recover()`), or only the next `times` requests. */
+  fail(failure: SnsFailure, times?: number): Promise<void>;
+  /** Fail individual PublishBatch entries whose message body matches, answering 200 with them in Failed. */
+  failEntries(matches: (message: string) => boolean, failure?: SnsBatchEntryFailure): void;
+  /** Back to normal: listening, answering 200, no entry failures. */
+  recover(): Promise<void>;
+  /** Forget what was recorded. */
+  clear(): void;
+  stop(): Promise<void>;
+}
+
+const XMLNS = "http://sns.amazonaws.com/doc/2010-03-31/";
+const MAX_BATCH_ENTRIES = 10;
+/** Bound on a request body; SNS's own limit for a whole PublishBatch is 256 KiB. */
+const MAX_BODY_BYTES = 1024 * 1024;
+
+class SnsRequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "SnsRequestError";
+  }
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&'"]/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+function errorXml(type: "Sender" | "Receiver", code: string, message: string, requestId: string): string {
+  return `<ErrorResponse xmlns="${XMLNS}"><Error><Type>${type}</Type><Code>${escapeXml(code)}</Code><Message>${escapeXml(
+    message,
+  )}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
+}
+
+function responseXml(action: string, result: string, requestId: string): string {
+  return `<${action}Response xmlns="${XMLNS}"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`;
+}
+
+/** `MessageAttributes.entry.N.Name` / `.Value.DataType` / `.Value.StringValue` under `prefix`. */
+function readAttributes(params: Record<string, string>, prefix: string): Record<string, SnsMessageAttribute> {
+  const attributes: Record<string, SnsMessageAttribute> = {};
+  for (let index = 1; index <= 50; index++) {
+    const name = params[`${prefix}MessageAttributes.entry.${index}.Name`];
+    if (name === undefined) break;
+    const dataType = params[`${prefix}MessageAttributes.entry.${index}.Value.DataType`];
+    const value =
+      params[`${prefix}MessageAttributes.entry.${index}.Value.StringValue`] ??
+      params[`${prefix}MessageAttributes.entry.${index}.Value.BinaryValue`];
+    if (dataType === undefined || value === undefined) {
+      throw new SnsRequestError(400, "InvalidParameterValue", `message attribute ${name} has no value`);
+    }
+    if (dataType === "Number" && !Number.isFinite(Number(value))) {
+      throw new SnsRequestError(400, "InvalidParameterValue", `attribute ${name} is not a Number: ${value}`);
+    }
+    attributes[name] = { dataType, value };
+  }
+  return attributes;
+}
+
+function required(params: Record<string, string>, name: string): string {
+  const value = params[name];
+  if (value === undefined || value === "") {
+    throw new SnsRequestError(400, "InvalidParameter", `${name} is required`);
+  }
+  return value;
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > MAX_BODY_BYTES) throw new SnsRequestError(413, "RequestTooLarge", "request body too large");
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export async function startSnsServer(options: SnsServerOptions = {}): Promise<SnsServer> {
+  const published: SnsPublishedMessage[] = [];
+  const requests: SnsRequestRecord[] = [];
+  const sockets = new Set<Socket>();
+  let failure: SnsFailure | undefined;
+  let failuresLeft = Number.POSITIVE_INFINITY;
+  let entryFailure: { matches: (message: string) => boolean; failure: SnsBatchEntryFailure } | undefined;
+  let listening = false;
+
+  function checkTopic(topicArn: string): void {
+    if (options.topics && !options.topics.includes(topicArn)) {
+      throw new SnsRequestError(404, "NotFound", "Topic does not exist");
+    }
+  }
+
+  function publish(params: Record<string, string>): string {
+    const topicArn = required(params, "TopicArn");
+    checkTopic(topicArn);
+    const messageId = randomUUID();
+    published.push({
+      messageId,
+      topicArn,
+      message: required(params, "Message"),
+      ...(params.Subject === undefined ? {} : { subject: params.Subject }),
+      messageAttributes: readAttributes(params, ""),
+      action: "Publish",
+    });
+    return `<MessageId>${messageId}</MessageId>`;
+  }
+
+  function publishBatch(params: Record<string, string>): string {
+    const topicArn = required(params, "TopicArn");
+    checkTopic(topicArn);
+    const entries: Omit<SnsPublishedMessage, "messageId">[] = [];
+    for (let index = 1; params[`PublishBatchRequestEntries.member.${index}.Id`] !== undefined; index++) {
+      if (index > MAX_BATCH_ENTRIES) {
+        throw new SnsRequestError(400, "TooManyEntriesInBatchRequest", "more than 10 entries");
+      }
+      const prefix = `PublishBatchRequestEntries.member.${index}.`;
+      const subject = params[`${prefix}Subject`];
+      entries.push({
+        topicArn,
+        batchEntryId: required(params, `${prefix}Id`),
+        message: required(params, `${prefix}Message`),
+        ...(subject === undefined ? {} : { subject }),
+        messageAttributes: readAttributes(params, prefix),
+        action: "PublishBatch",
+      });
+    }
+    if (entries.length === 0) throw new SnsRequestError(400, "EmptyBatchRequest", "no entries");
+    if (new Set(entries.map((entry) => entry.batchEntryId)).size !== entries.length) {
+      throw new SnsRequestError(400, "BatchEntryIdsNotDistinct", "entry ids are not distinct");
+    }
+    let successful = "";
+    let failed = "";
+    for (const entry of entries) {
+      const id = escapeXml(entry.batchEntryId ?? "");
+      if (entryFailure?.matches(entry.message)) {
+        const { code, message, senderFault = false } = entryFailure.failure;
+        failed += `<member><Id>${id}</Id><Code>${escapeXml(code)}</Code><Message>${escapeXml(
+          message,
+        )}</Message><SenderFault>${senderFault}</SenderFault></member>`;
+        continue;
+      }
+      const messageId = randomUUID();
+      published.push({ ...entry, messageId });
+      successful += `<member><Id>${id}</Id><MessageId>${messageId}</MessageId></member>`;
+    }
+    return `<Successful>${successful}</Successful><Failed>${failed}</Failed>`;
+  }
+
+  const actions: Record<string, (params: Record<string, string>) => string> = {
+    Publish: publish,
+    PublishBatch: publishBatch,
+  };
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const requestId = randomUUID();
+    let params: Record<string, string> = {};
+    let action = "";
+    const answer = (status: number, xml: string) => {
+      requests.push({ action, params, answer: status });
+      response.writeHead(status, { "content-type": "text/xml", "x-amzn-requestid": requestId });
+      response.end(xml);
+    };
+    try {
+      params = Object.fromEntries(new URLSearchParams(await readBody(request)));
+      action = params.Action ?? "";
+      if (failure && failuresLeft > 0) {
+        failuresLeft--;
+        if (failure.kind === "http") {
+          const type = failure.status >= 500 ? "Receiver" : "Sender";
+          answer(
+            failure.status,
+            errorXml(type, failure.code ?? "InternalError", failure.message ?? "injected failure", requestId),
+          );
+          return;
+        }
+        requests.push({ action, params, answer: "reset" });
+        request.socket.destroy();
+        return;
+      }
+      if (request.method !== "POST") throw new SnsRequestError(405, "InvalidAction", "POST only");
+      const run = actions[action];
+      if (!run) throw new SnsRequestError(400, "InvalidAction", `unsupported action ${action}`);
+      answer(200, responseXml(action, run(params), requestId));
+    } catch (error) {
+      if (error instanceof SnsRequestError) {
+        answer(error.status, errorXml("Sender", error.code, error.message, requestId));
+      } else {
+        answer(500, errorXml("Receiver", "InternalError", String(error), requestId));
+      }
+    }
+  }
+
+  const server: Server = createServer((request, response) => {
+    void handle(request, response);
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+
+  async function listen(port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    listening = true;
+    return (server.address() as AddressInfo).port;
+  }
+
+  async function close(): Promise<void> {
+    if (!listening) return;
+    listening = false;
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  const port = await listen(0);
+
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
+    published,
+    requests,
+    async fail(next, times = Number.POSITIVE_INFINITY) {
+      failure = next;
+      failuresLeft = times;
+      if (next.kind === "refuse") await close();
+    },
+    failEntries(matches, entry = { code: "InternalError", message: "injected entry failure" }) {
+      entryFailure = { matches, failure: entry };
+    },
+    async recover() {
+      failure = undefined;
+      failuresLeft = Number.POSITIVE_INFINITY;
+      entryFailure = undefined;
+      if (!listening) await listen(port);
+    },
+    clear() {
+      published.length = 0;
+      requests.length = 0;
+    },
+    stop: close,
+  };
+}
