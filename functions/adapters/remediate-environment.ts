@@ -1,0 +1,107 @@
+import { z } from "zod";
+import { type RemediationPolicy, RemediationPolicySchema } from "../core/remediation/policy.ts";
+
+/** Comma-separated list; empty or unset means "not given" so the policy's default applies. */
+const commaList = z
+  .string()
+  .optional()
+  .transform((value) => {
+    const items = (value ?? "")
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item !== "");
+    return items.length === 0 ? undefined : items;
+  });
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === "" ? undefined : value.trim()));
+
+const optionalInteger = (name: string) =>
+  optionalText.pipe(z.string().regex(/^\d+$/, `${name} must be a whole number`).transform(Number).optional());
+
+const optionalBoolean = (name: string) =>
+  optionalText.pipe(
+    z
+      .enum(["true", "false"], { error: `${name} must be true or false` })
+      .transform((value) => value === "true")
+      .optional(),
+  );
+
+/** The remediate function's environment as serverless.yml sets it. Unknown variables are ignored. */
+const EnvironmentSchema = z.object({
+  REMEDIATION_MODE: optionalText,
+  REMEDIATION_MIN_SEVERITY: optionalText,
+  REMEDIATION_CLUSTERS: commaList,
+  PROTECTED_NAMESPACES: commaList,
+  ALLOW_BARE_PODS: optionalBoolean("ALLOW_BARE_PODS"),
+  RECREATING_CONTROLLERS: commaList,
+  BREAK_GLASS_USERS: commaList,
+  BREAK_GLASS_GROUPS: commaList,
+  DELETION_RATE_LIMIT: optionalInteger("DELETION_RATE_LIMIT"),
+  DELETION_RATE_WINDOW_SECONDS: optionalInteger("DELETION_RATE_WINDOW_SECONDS"),
+  GRACE_PERIOD_SECONDS: optionalInteger("GRACE_PERIOD_SECONDS"),
+  ALERTS_TOPIC_ARN: z.string().min(1, "ALERTS_TOPIC_ARN is required"),
+  RATE_LIMIT_TABLE: z.string().min(1, "RATE_LIMIT_TABLE is required"),
+  AWS_REGION: z.string().min(1, "AWS_REGION is required"),
+});
+
+export interface RemediateEnvironment {
+  policy: RemediationPolicy;
+  topicArn: string;
+  tableName: string;
+  region: string;
+}
+
+export class EnvironmentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EnvironmentError";
+  }
+}
+
+function withoutUndefined<T extends Record<string, unknown>>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as Partial<T>;
+}
+
+/** Parses and validates everything up front: a typo fails the cold start loudly instead of deleting pods oddly. */
+export function parseRemediateEnvironment(env: Record<string, string | undefined>): RemediateEnvironment {
+  const parsed = EnvironmentSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new EnvironmentError(`invalid remediate environment: ${z.prettifyError(parsed.error)}`);
+  }
+  const vars = parsed.data;
+  const policy = RemediationPolicySchema.safeParse(
+    withoutUndefined({
+      mode: vars.REMEDIATION_MODE,
+      severityThreshold: vars.REMEDIATION_MIN_SEVERITY,
+      clusters: vars.REMEDIATION_CLUSTERS,
+      protectedNamespaces: vars.PROTECTED_NAMESPACES,
+      allowBarePods: vars.ALLOW_BARE_PODS,
+      recreatingControllers: vars.RECREATING_CONTROLLERS,
+      breakGlassUsers: vars.BREAK_GLASS_USERS,
+      breakGlassGroups: vars.BREAK_GLASS_GROUPS,
+      rateLimit: vars.DELETION_RATE_LIMIT,
+      rateWindowSeconds: vars.DELETION_RATE_WINDOW_SECONDS,
+      gracePeriodSeconds: vars.GRACE_PERIOD_SECONDS,
+    }),
+  );
+  if (!policy.success) {
+    throw new EnvironmentError(`invalid remediation settings: ${z.prettifyError(policy.error)}`);
+  }
+  return {
+    policy: policy.data,
+    topicArn: vars.ALERTS_TOPIC_ARN,
+    tableName: vars.RATE_LIMIT_TABLE,
+    region: vars.AWS_REGION,
+  };
+}
+
+let cached: RemediateEnvironment | undefined;
+
+/** process.env, parsed once per Lambda container. */
+export function remediateEnvironment(): RemediateEnvironment {
+  cached ??= parseRemediateEnvironment(process.env);
+  return cached;
+}
