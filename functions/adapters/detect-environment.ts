@@ -1,0 +1,116 @@
+import { z } from "zod";
+import { type DetectionConfig, DetectionConfigSchema } from "../core/detection-config.ts";
+
+/**
+ * detect's configuration, read from its environment once per container. serverless.yml sets these from
+ * the deploy-time parameters; a wrong value stops the function at init instead of silently detecting less.
+ */
+
+/** Comma-separated list; blanks dropped so that an unset parameter (empty string) means "none". */
+const csv = z
+  .string()
+  .optional()
+  .transform((value) =>
+    (value ?? "")
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item !== ""),
+  );
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value?.trim() ? value.trim() : undefined));
+
+/** 14 days: as long as the failure queue keeps events, so a late replay still finds what was published. */
+export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 14 * 24 * 60 * 60;
+
+const DetectEnvironmentSchema = z
+  .object({
+    /**
+     * `sns` (deployed): publish to ALERTS_TOPIC_ARN exactly once using IDEMPOTENCY_TABLE.
+     * `stdout` (local mode, docs/deploy.md): print the messages that would be published; nothing is sent
+     * and nothing is recorded.
+     */
+    PUBLISH_MODE: z.enum(["sns", "stdout"]).default("sns"),
+    ALERTS_TOPIC_ARN: optionalText,
+    IDEMPOTENCY_TABLE: optionalText,
+    IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).default(DEFAULT_IDEMPOTENCY_TTL_SECONDS),
+    /** Shared by the function and `npm run replay`, so both see the same records. */
+    IDEMPOTENCY_KEY_PREFIX: z.string().min(1).default("ephemeral-guard.detect"),
+    EXCLUDED_USERS: csv,
+    EXCLUDED_GROUPS: csv,
+    PROTECTED_NAMESPACES: csv,
+    TRUSTED_DEBUGGER_USERS: csv,
+    TRUSTED_DEBUGGER_GROUPS: csv,
+    /** Cluster name for inputs that do not name their log group (direct invocations with audit events). */
+    CLUSTER_NAME: optionalText,
+  })
+  .superRefine((env, context) => {
+    if (env.PUBLISH_MODE !== "sns") return;
+    for (const name of ["ALERTS_TOPIC_ARN", "IDEMPOTENCY_TABLE"] as const) {
+      if (!env[name]) {
+        context.addIssue({
+          code: "custom",
+          path: [name],
+          message: `${name} is required when PUBLISH_MODE is sns (set PUBLISH_MODE=stdout for local runs)`,
+        });
+      }
+    }
+  });
+
+export type PublishTarget =
+  | {
+      mode: "sns";
+      topicArn: string;
+      idempotency: { tableName: string; expiresAfterSeconds: number; keyPrefix: string };
+    }
+  | { mode: "stdout" };
+
+export interface DetectEnvironment {
+  publish: PublishTarget;
+  detection: DetectionConfig;
+}
+
+export class DetectConfigurationError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`detect is misconfigured: ${issues.join("; ")}`);
+    this.name = "DetectConfigurationError";
+  }
+}
+
+export function parseDetectEnvironment(env: Record<string, string | undefined>): DetectEnvironment {
+  const parsed = DetectEnvironmentSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new DetectConfigurationError(
+      parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`),
+    );
+  }
+  const vars = parsed.data;
+  const detection = DetectionConfigSchema.safeParse({
+    excludedUsers: vars.EXCLUDED_USERS,
+    excludedGroups: vars.EXCLUDED_GROUPS,
+    // Empty keeps the core's default list rather than protecting nothing.
+    ...(vars.PROTECTED_NAMESPACES.length > 0 ? { protectedNamespaces: vars.PROTECTED_NAMESPACES } : {}),
+    trustedDebuggers: { users: vars.TRUSTED_DEBUGGER_USERS, groups: vars.TRUSTED_DEBUGGER_GROUPS },
+    ...(vars.CLUSTER_NAME ? { cluster: vars.CLUSTER_NAME } : {}),
+  });
+  if (!detection.success) {
+    throw new DetectConfigurationError(
+      detection.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`),
+    );
+  }
+  const publish: PublishTarget =
+    vars.PUBLISH_MODE === "stdout"
+      ? { mode: "stdout" }
+      : {
+          mode: "sns",
+          topicArn: vars.ALERTS_TOPIC_ARN ?? "",
+          idempotency: {
+            tableName: vars.IDEMPOTENCY_TABLE ?? "",
+            expiresAfterSeconds: vars.IDEMPOTENCY_TTL_SECONDS,
+            keyPrefix: vars.IDEMPOTENCY_KEY_PREFIX,
+          },
+        };
+  return { publish, detection: detection.data };
+}
