@@ -30,9 +30,18 @@ export function httpLibraryWithTimeout(timeoutMs: number): HttpLibrary {
         const url = request.getUrl();
         const transport = url.startsWith("https:") ? https : http;
         const body = request.getBody();
+        const payload = typeof body === "string" ? Buffer.from(body, "utf8") : undefined;
+        if (body !== undefined && payload === undefined) {
+          reject(new TypeError("only string request bodies are supported"));
+          return;
+        }
         const outgoing = transport.request(url, {
           method: request.getHttpMethod().toString(),
-          headers: request.getHeaders(),
+          // Node does not frame DELETE bodies by default: without Content-Length the server misreads them.
+          headers: {
+            ...request.getHeaders(),
+            ...(payload ? { "Content-Length": String(payload.length) } : {}),
+          },
           agent: request.getAgent(),
         });
         const timer = setTimeout(() => outgoing.destroy(new RequestTimeoutError(url, timeoutMs)), timeoutMs);
@@ -62,8 +71,7 @@ export function httpLibraryWithTimeout(timeoutMs: number): HttpLibrary {
             );
           });
         });
-        if (typeof body === "string") outgoing.end(body);
-        else outgoing.end();
+        outgoing.end(payload);
       });
     },
   });

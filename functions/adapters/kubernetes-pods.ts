@@ -1,4 +1,11 @@
-import { ApiException, CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import {
+  ApiException,
+  CoreV1Api,
+  createConfiguration,
+  KubeConfig,
+  ServerConfiguration,
+  type V1Pod,
+} from "@kubernetes/client-node";
 import type { DeleteResult } from "../core/remediation/delete-result.ts";
 import type { TargetPod } from "../core/remediation/guard-rails.ts";
 import type { ClusterInfo } from "./eks-cluster-info.ts";
@@ -165,7 +172,7 @@ export class KubernetesPods {
 
   async getPod(namespace: string, name: string): Promise<GetPodResult> {
     const outcome = await this.call(`get pod ${namespace}/${name}`, (api) =>
-      api.readNamespacedPod({ namespace, name }, { httpApi: httpLibraryWithTimeout(this.retry.timeoutMs) }),
+      api.readNamespacedPod({ namespace, name }),
     );
     if (outcome.ok) return { kind: "found", pod: livePod(outcome.value) };
     const result = outcome.result;
@@ -175,22 +182,19 @@ export class KubernetesPods {
   async deletePod(request: DeleteRequest): Promise<DeleteResult> {
     const { namespace, name, uid, gracePeriodSeconds, dryRun } = request;
     const outcome = await this.call(`delete pod ${namespace}/${name}`, (api) =>
-      api.deleteNamespacedPod(
-        {
-          namespace,
-          name,
+      api.deleteNamespacedPod({
+        namespace,
+        name,
+        gracePeriodSeconds,
+        ...(dryRun ? { dryRun: "All" } : {}),
+        body: {
+          apiVersion: "v1",
+          kind: "DeleteOptions",
           gracePeriodSeconds,
-          ...(dryRun ? { dryRun: "All" } : {}),
-          body: {
-            apiVersion: "v1",
-            kind: "DeleteOptions",
-            gracePeriodSeconds,
-            preconditions: { uid },
-            ...(dryRun ? { dryRun: ["All"] } : {}),
-          },
+          preconditions: { uid },
+          ...(dryRun ? { dryRun: ["All"] } : {}),
         },
-        { httpApi: httpLibraryWithTimeout(this.retry.timeoutMs) },
-      ),
+      }),
     );
     return outcome.ok ? { kind: "accepted" } : outcome.result;
   }
@@ -211,7 +215,14 @@ export class KubernetesPods {
       contexts: [{ name: cluster.name, cluster: cluster.name, user: "ephemeral-guard-remediator" }],
       currentContext: cluster.name,
     });
-    return config.makeApiClient(CoreV1Api);
+    // Not makeApiClient: the client ignores a per-call httpApi, so the timeout must be in the configuration.
+    return new CoreV1Api(
+      createConfiguration({
+        baseServer: new ServerConfiguration(cluster.endpoint, {}),
+        authMethods: { default: config },
+        httpApi: httpLibraryWithTimeout(this.retry.timeoutMs),
+      }),
+    );
   }
 
   private async call<T>(
