@@ -1,0 +1,183 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough, Readable } from "node:stream";
+import { gzipSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { runScan } from "../../functions/cli/run-scan.ts";
+import { type Finding, FindingSchema } from "../../functions/core/finding.ts";
+
+const ROOT = join(import.meta.dirname, "../..");
+const EVENTS = join(ROOT, "events");
+
+interface ScanResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+function collect(stream: PassThrough): () => string {
+  const chunks: Buffer[] = [];
+  stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+  return () => Buffer.concat(chunks).toString("utf8");
+}
+
+async function scan(args: string[], stdinText = "", colour = false): Promise<ScanResult> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out = collect(stdout);
+  const err = collect(stderr);
+  const status = await runScan(args, { stdin: Readable.from([stdinText]), stdout, stderr, colour });
+  return { status, stdout: out(), stderr: err() };
+}
+
+function jsonFindings(stdout: string): Finding[] {
+  return stdout
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => FindingSchema.parse(JSON.parse(line)));
+}
+
+const event = (name: string) => join(EVENTS, "audit", name);
+
+describe("ephemeral-guard scan", () => {
+  it("prints one finding per line as JSON and nothing else on stdout", async () => {
+    const result = await scan(["--format", "json", event("privileged-sysadmin-profile.json")]);
+    expect(result.status).toBe(0);
+    const findings = jsonFindings(result.stdout);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]?.severity).toBe("critical");
+    expect(findings[0]?.containers[0]?.profile).toBe("sysadmin");
+    expect(result.stderr).toContain("1 findings (1 critical)");
+  });
+
+  it("scans a whole directory and reports the broken line with its position, still printing the other findings", async () => {
+    const result = await scan(["--format", "json", join(EVENTS, "jsonl")]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/batch-with-broken-line\.jsonl:\d+: invalid-json/);
+    const findings = jsonFindings(result.stdout);
+    const fromBatch = readFileSync(join(EVENTS, "jsonl", "batch-with-broken-line.jsonl"), "utf8")
+      .split("\n")
+      .filter(
+        (line) => line.includes('"subresource":"ephemeralcontainers"') && line.includes('"ResponseComplete"'),
+      )
+      .filter((line) => line.endsWith("}") && !line.includes('"verb":"get"'));
+    expect(fromBatch.length).toBeGreaterThan(1);
+    for (const line of fromBatch) {
+      const auditID = (JSON.parse(line) as { auditID: string }).auditID;
+      expect(findings.map((f) => f.auditID)).toContain(auditID);
+    }
+  });
+
+  it("gives one finding for a request logged at two stages", async () => {
+    const result = await scan(["--format", "json", join(EVENTS, "jsonl", "two-stages-same-request.jsonl")]);
+    expect(result.status).toBe(0);
+    expect(jsonFindings(result.stdout)).toHaveLength(1);
+    expect(result.stderr).toContain("1 earlier-stage");
+  });
+
+  it("filters the output by --min-severity but counts everything", async () => {
+    const all = jsonFindings((await scan(["--format", "json", join(EVENTS, "audit")])).stdout);
+    const high = await scan(["--format", "json", "--min-severity", "high", join(EVENTS, "audit")]);
+    const shown = jsonFindings(high.stdout);
+    expect(shown.length).toBeGreaterThan(0);
+    expect(shown.length).toBeLessThan(all.length);
+    expect(shown.every((f) => f.severity === "high" || f.severity === "critical")).toBe(true);
+    expect(high.stderr).toContain(`${all.length} findings`);
+  });
+
+  it("applies a configuration file: trusted debuggers go one level down", async () => {
+    const file = event("trusted-debugger.json");
+    const plain = jsonFindings((await scan(["--format", "json", file])).stdout)[0];
+    const trusted = jsonFindings(
+      (await scan(["--format", "json", "--config", join(EVENTS, "config", "trusted-debuggers.json"), file]))
+        .stdout,
+    )[0];
+    expect(plain?.reasons.map((r) => r.id)).not.toContain("actor.trusted-debugger");
+    expect(trusted?.reasons.map((r) => r.id)).toContain("actor.trusted-debugger");
+  });
+
+  it("refuses a configuration with unknown keys (a typo must not disable an exclusion)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "eg-config-"));
+    const config = join(dir, "config.json");
+    writeFileSync(config, JSON.stringify({ excludedUser: ["alice"] }));
+    const result = await scan(["--config", config, event("run-as-root.json")]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("excludedUser");
+    expect(result.stdout).toBe("");
+  });
+
+  it("reads standard input, and gzip'd JSON Lines", async () => {
+    const lines = readFileSync(join(EVENTS, "jsonl", "mixed-cluster-traffic.jsonl"), "utf8");
+    const fromStdin = jsonFindings((await scan(["--format", "json", "--cluster", "lab", "-"], lines)).stdout);
+    expect(fromStdin.length).toBeGreaterThan(0);
+    expect(fromStdin.every((f) => f.cluster === "lab")).toBe(true);
+
+    const dir = mkdtempSync(join(tmpdir(), "eg-gz-"));
+    const gz = join(dir, "audit.log.gz");
+    writeFileSync(gz, gzipSync(lines));
+    const fromGzip = jsonFindings((await scan(["--format", "json", "--cluster", "lab", gz])).stdout);
+    expect(fromGzip).toEqual(fromStdin);
+  });
+
+  it("reports an unreadable path and still scans the others", async () => {
+    const result = await scan([
+      "--format",
+      "json",
+      join(EVENTS, "does-not-exist.json"),
+      event("run-as-root.json"),
+    ]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/does-not-exist\.json: invalid-payload: cannot read/);
+    expect(jsonFindings(result.stdout)).toHaveLength(1);
+  });
+
+  it("skips detection configuration files found among the inputs, saying so", async () => {
+    const result = await scan(["--format", "json", join(EVENTS, "config")]);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toContain("detection configuration, not audit input: skipped");
+  });
+
+  it("prints a readable summary without colour when not on a terminal, with control characters escaped", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "eg-ansi-"));
+    const sample = JSON.parse(readFileSync(event("run-as-root.json"), "utf8")) as {
+      requestObject: { spec: { ephemeralContainers: Array<{ name: string }> } };
+    };
+    const first = sample.requestObject.spec.ephemeralContainers[0];
+    if (first) first.name = "evil\u001b[2J\nCRITICAL fake";
+    const file = join(dir, "ansi.json");
+    writeFileSync(file, JSON.stringify(sample));
+    const result = await scan([file]);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain("MEDIUM");
+    expect(result.stdout).toContain("evil\\x1b[2J\\x0aCRITICAL fake");
+    expect(result.stdout).not.toContain("\u001b");
+    const coloured = await scan([file], "", true);
+    expect(coloured.stdout).toContain("\u001b[33m MEDIUM");
+  });
+
+  it("exits 1 with the usage on a bad option", async () => {
+    const result = await scan(["--format", "yaml"]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("usage: ephemeral-guard scan");
+  });
+
+  it("runs as a real process through the package's bin with the documented exit codes", () => {
+    const bin = join(ROOT, "bin", "ephemeral-guard.mjs");
+    const ok = spawnSync(process.execPath, [bin, "scan", "--format", "json", event("secret-env.json")], {
+      encoding: "utf8",
+    });
+    expect(ok.status).toBe(0);
+    expect(jsonFindings(ok.stdout)[0]?.reasons.map((r) => r.id)).toContain("reach.secret-env");
+    const broken = spawnSync(
+      process.execPath,
+      [bin, "scan", join(EVENTS, "jsonl", "batch-with-broken-line.jsonl")],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(broken.status).toBe(2);
+    expect(broken.stdout).toContain("auditID");
+  });
+});
