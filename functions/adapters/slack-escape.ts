@@ -1,0 +1,182 @@
+/**
+ * Rendering attacker-controlled strings (everything copied from an audit event) into Slack so that they show
+ * as the text they are. Slack's mrkdwn has no escape for its formatting characters, only for `&`, `<`, `>`;
+ * so identifiers go into inline code spans (where formatting, mentions and auto-links do not apply) and free
+ * text gets look-alike substitutes only where a character could change the rendering.
+ *
+ * Lengths are measured in UTF-16 code units (what Slack's limits count, and never less than code points),
+ * after escaping, so a cut never splits an entity, a surrogate pair or a code span.
+ */
+
+export const ELLIPSIS = "…";
+
+/**
+ * C0/C1 controls, DEL, bidirectional overrides and isolates (which can make text read backwards), line and
+ * paragraph separators. Newline and tab are handled by the callers: kept in multi-line text, spaces elsewhere.
+ */
+const CONTROL =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+  /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const LINE_BREAKS = /\r\n|\r|\n|\t/g;
+
+/** Slack's three reserved characters; must be escaped everywhere in mrkdwn, including inside code spans. */
+const ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;" };
+
+/**
+ * Formatting characters (bold, italic, strike, code) and look-alikes that do not format. Used in free text
+ * only where the character is not between two word characters, because Slack only treats it as a delimiter
+ * at a word boundary: `snake_case` stays as it is, `_x_` and `*bold*` do not format.
+ */
+const FORMATTING_LOOKALIKES: Record<string, string> = {
+  "*": "\u2217", // ∗ asterisk operator
+  _: "\u02CD", // ˍ modifier letter low macron
+  "~": "\u223C", // ∼ tilde operator
+  "`": "\u02CB", // ˋ modifier letter grave accent
+};
+
+/** `@here`, `@channel`, `@everyone` only notify with `link_names`, but a word joiner costs nothing. */
+const BROADCAST_WORDS = /@(here|channel|everyone)\b/gi;
+/** Bare URLs are auto-linked in mrkdwn; a word joiner after the scheme keeps them as text. */
+const URL_SCHEME = /:\/\//g;
+const WORD_JOINER = "\u2060";
+
+export interface CutOptions {
+  /** Maximum length of the result, in UTF-16 code units, ellipsis included. */
+  max: number;
+}
+
+/** Removes what must never reach Slack: controls, bidi overrides, unpaired surrogates. */
+export function stripControlCharacters(value: string, keepNewlines = false): string {
+  const cleaned = value.replace(LONE_SURROGATE, "\uFFFD").replace(CONTROL, "");
+  return keepNewlines
+    ? cleaned.replace(/\r\n?/g, "\n").replace(/\t/g, " ")
+    : cleaned.replace(LINE_BREAKS, " ");
+}
+
+/**
+ * Joins escaped pieces (one per code point of the input) up to `max`, ending with an ellipsis when cut.
+ * Working on pieces rather than the escaped string keeps `&amp;` and surrogate pairs whole.
+ */
+function joinWithin(pieces: readonly string[], max: number): string {
+  const full = pieces.join("");
+  if (full.length <= max) return full;
+  const budget = Math.max(0, max - ELLIPSIS.length);
+  let out = "";
+  for (const piece of pieces) {
+    if (out.length + piece.length > budget) break;
+    out += piece;
+  }
+  return out + ELLIPSIS;
+}
+
+function isWordCharacter(char: string | undefined): boolean {
+  return char !== undefined && /[\p{L}\p{N}]/u.test(char);
+}
+
+function escapeEntities(char: string): string {
+  return ENTITIES[char] ?? char;
+}
+
+/** Cuts plain text (for `plain_text` objects, which Slack does not parse) to `max` with an ellipsis. */
+export function plainText(value: string, { max }: CutOptions): string {
+  return joinWithin(Array.from(stripControlCharacters(value)), max);
+}
+
+/**
+ * An identifier (name, image, username, ARN, IP, user agent…) as an inline code span, `max` including the
+ * backticks. Nothing inside a code span formats, mentions or links; a backtick in the value would end the
+ * span early, so it becomes a look-alike.
+ */
+export function mrkdwnCode(value: string, { max }: CutOptions): string {
+  const chars = Array.from(stripControlCharacters(value));
+  if (chars.length === 0) return "_(empty)_";
+  const pieces = chars.map((char) =>
+    char === "`" ? (FORMATTING_LOOKALIKES["`"] ?? char) : escapeEntities(char),
+  );
+  return `\`${joinWithin(pieces, Math.max(1, max - 2))}\``;
+}
+
+export interface MrkdwnTextOptions extends CutOptions {
+  /** Keep line breaks (multi-line section text); otherwise they become spaces. */
+  multiline?: boolean;
+}
+
+/**
+ * Free text (reasons, API server messages, remediation details) as mrkdwn that renders literally:
+ * reserved characters escaped, formatting characters at word boundaries replaced by look-alikes,
+ * broadcast words and URL schemes broken with a word joiner.
+ */
+export function mrkdwnText(value: string, { max, multiline = false }: MrkdwnTextOptions): string {
+  const cleaned = stripControlCharacters(value, multiline)
+    .replace(BROADCAST_WORDS, `@${WORD_JOINER}$1`)
+    .replace(URL_SCHEME, `:${WORD_JOINER}//`);
+  const chars = Array.from(cleaned);
+  const pieces = chars.map((char, index) => {
+    const lookalike = FORMATTING_LOOKALIKES[char];
+    if (lookalike !== undefined) {
+      const inWord = isWordCharacter(chars[index - 1]) && isWordCharacter(chars[index + 1]);
+      return inWord && char !== "`" ? char : lookalike;
+    }
+    return escapeEntities(char);
+  });
+  return joinWithin(pieces, max);
+}
+
+/**
+ * Joins already-rendered lines up to `max`, ending with a summary line for what did not fit, so a list that
+ * is cut still says how much is missing. `more(n)` renders that summary.
+ */
+export function joinLinesWithin(
+  lines: readonly string[],
+  max: number,
+  more: (hidden: number) => string,
+): string {
+  const all = lines.join("\n");
+  if (all.length <= max) return all;
+  const kept: string[] = [];
+  let length = 0;
+  for (const [index, line] of lines.entries()) {
+    const withLine = length + (kept.length > 0 ? 1 : 0) + line.length;
+    const hiddenAfter = lines.length - index - 1;
+    const needed = withLine + (hiddenAfter > 0 ? 1 + more(hiddenAfter).length : 0);
+    if (needed > max) break;
+    kept.push(line);
+    length = withLine;
+  }
+  return [...kept, more(lines.length - kept.length)].join("\n");
+}
+
+/**
+ * A time shown in each reader's own time zone (Slack's date token), falling back to UTC ISO text in clients
+ * that cannot render it. Unparseable times are shown as code.
+ */
+export function mrkdwnTime(time: string): string {
+  const ms = Date.parse(time);
+  if (Number.isNaN(ms)) return mrkdwnCode(time, { max: 100 });
+  const iso = new Date(ms).toISOString();
+  return `<!date^${Math.floor(ms / 1000)}^{date_short_pretty} {time_secs}|${iso}> (\`${iso}\`)`;
+}
+
+/**
+ * Several identifiers as code spans, `a`, `b` and N more, within `max` in total; each one cut to `maxEach`.
+ */
+export function mrkdwnCodeList(
+  values: readonly string[],
+  { max, maxEach }: { max: number; maxEach: number },
+): string {
+  if (values.length === 0) return "_none_";
+  const rendered = values.map((value) => mrkdwnCode(value, { max: maxEach }));
+  const kept: string[] = [];
+  let length = 0;
+  for (const [index, item] of rendered.entries()) {
+    const hiddenAfter = rendered.length - index - 1;
+    const next = length + (kept.length > 0 ? 2 : 0) + item.length;
+    const tail = hiddenAfter > 0 ? ` and ${hiddenAfter} more`.length : 0;
+    if (next + tail > max) break;
+    kept.push(item);
+    length = next;
+  }
+  const hidden = rendered.length - kept.length;
+  return kept.join(", ") + (hidden > 0 ? `${kept.length > 0 ? " and " : ""}${hidden} more` : "");
+}
