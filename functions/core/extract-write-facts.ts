@@ -1,5 +1,5 @@
 import type { AuditEvent, UserInfo } from "./audit-event-schema.ts";
-import { actorKind } from "./classify-identity.ts";
+import { actorKind, isKubectlUserAgent } from "./classify-identity.ts";
 import type { Owner } from "./finding.ts";
 import {
   type ContainerSpec,
@@ -48,7 +48,8 @@ function identity(user: UserInfo): IdentityFacts {
 }
 
 function parsePod(value: unknown): Pod | undefined {
-  if (!isObject(value)) return undefined;
+  // A failed write's responseObject is a Status: it must not hide the pod the request body carried (update).
+  if (!isObject(value) || value.kind === "Status") return undefined;
   const parsed = PodSchema.safeParse(value);
   return parsed.success ? parsed.data : undefined;
 }
@@ -93,7 +94,12 @@ function readJsonPatch(operations: unknown[]): BodyReading {
   return { shape: "json-patch", containers, wholeList };
 }
 
-function readBody(verb: string, body: unknown): BodyReading {
+/**
+ * `existing` names the ephemeral containers the pod already had (they have a status). The audit log does not
+ * keep the Content-Type, so a JSON merge patch and a strategic merge patch without directives are the same
+ * JSON; only a merge patch repeats containers the pod already had, because it replaces the whole list.
+ */
+function readBody(verb: string, body: unknown, existing: ReadonlySet<string>): BodyReading {
   if (Array.isArray(body)) return readJsonPatch(body);
   if (!isObject(body)) return { shape: "unrecognised", containers: [], wholeList: false };
   // Kubernetes 1.16–1.21 took an EphemeralContainers object on this subresource.
@@ -111,7 +117,9 @@ function readBody(verb: string, body: unknown): BodyReading {
     return { shape: "pod", containers, wholeList: true };
   }
   // A strategic merge patch lists only what it adds; the directive marks kubectl's patch of a pod that had some.
-  const strategic = Object.keys(spec).some((key) => key.startsWith("$")) || containers.length > 0;
+  const directive = Object.keys(spec).some((key) => key.startsWith("$"));
+  const repeatsExisting = containers.some((container) => existing.has(container.name));
+  const strategic = directive || (containers.length > 0 && !repeatsExisting);
   return strategic
     ? { shape: "strategic-merge-patch", containers, wholeList: false }
     : { shape: "merge-patch", containers, wholeList: true };
@@ -140,7 +148,12 @@ function normaliseCapability(capability: string): string {
   return upper.startsWith("CAP_") ? upper.slice(4) : upper;
 }
 
-function containerFacts(spec: ContainerSpec, volumes: Map<string, Volume> | undefined): ContainerFacts {
+/** Only kubectl sends kubectl debug's profiles: a script copying its markers is still hand-crafted ("none"). */
+function containerFacts(
+  spec: ContainerSpec,
+  volumes: Map<string, Volume> | undefined,
+  sentByKubectl: boolean,
+): ContainerFacts {
   const parsedContext =
     spec.securityContext === undefined ? undefined : SecurityContextSchema.safeParse(spec.securityContext);
   const securityContext = parsedContext?.success ? parsedContext.data : undefined;
@@ -162,7 +175,7 @@ function containerFacts(spec: ContainerSpec, volumes: Map<string, Volume> | unde
     addedCapabilities: (securityContext?.capabilities?.add ?? []).map(normaliseCapability),
     mounts,
     secretEnv: [...new Set(secretEnv)],
-    profile: matchDebugProfile(spec),
+    profile: sentByKubectl ? matchDebugProfile(spec) : "none",
   };
 }
 
@@ -180,9 +193,8 @@ function controllerOwner(pod: Pod | undefined): Owner | undefined {
  * The containers a write added. Where the body carries the whole list (update, merge patch), containers that
  * already have a status in the response existed before this request and are not counted again.
  */
-function addedContainers(reading: BodyReading, response: Pod | undefined): ContainerSpec[] {
+function addedContainers(reading: BodyReading, existing: ReadonlySet<string>): ContainerSpec[] {
   if (!reading.wholeList) return reading.containers;
-  const existing = new Set((response?.status?.ephemeralContainerStatuses ?? []).map((status) => status.name));
   const added = reading.containers.filter((container) => !existing.has(container.name));
   return added.length > 0 ? added : reading.containers;
 }
@@ -198,8 +210,10 @@ export function extractWriteFacts(
   const responsePod = parsePod(event.responseObject);
   const requestPod = event.verb === "update" ? parsePod(event.requestObject) : undefined;
   const pod = responsePod ?? requestPod;
+  // An update's body is the pod as the client read it, status included: it also says what existed before.
+  const existing = new Set((pod?.status?.ephemeralContainerStatuses ?? []).map((status) => status.name));
   const reading: BodyReading = bodyLogged
-    ? readBody(event.verb, event.requestObject)
+    ? readBody(event.verb, event.requestObject, existing)
     : { shape: "not-logged", containers: [], wholeList: false };
   // A logged pod spec carries its whole volume list, so a missing name there means "no such volume".
   const volumes = pod?.spec ? new Map(pod.spec.volumes.map((volume) => [volume.name, volume])) : undefined;
@@ -224,7 +238,9 @@ export function extractWriteFacts(
     bodyLogged,
     bodyTruncated: truncated,
     bodyShape: reading.shape,
-    containers: addedContainers(reading, responsePod).map((spec) => containerFacts(spec, volumes)),
+    containers: addedContainers(reading, existing).map((spec) =>
+      containerFacts(spec, volumes, isKubectlUserAgent(event.userAgent)),
+    ),
     pod: {
       hostNetwork: pod?.spec?.hostNetwork === true,
       hostPID: pod?.spec?.hostPID === true,
