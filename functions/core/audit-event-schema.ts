@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * `audit.k8s.io/v1` Event, as far as the detector reads it. Objects are loose (unknown fields pass through)

@@ -1,6 +1,6 @@
 import { Buffer } from "node:buffer";
 import { gunzipSync } from "node:zlib";
-import { z } from "zod";
+import * as z from "zod";
 import type { DecodedInput, InputProblem, LogRecord } from "./log-record.ts";
 
 /** Decompressed payloads above this are refused: a subscription payload is at most 1 MB compressed. */

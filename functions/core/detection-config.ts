@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** Identities the detector never reports: kubelets and kube-system controllers. Configuration adds to these. */
 export const DEFAULT_EXCLUDED_USERS = ["system:node:*", "system:serviceaccount:kube-system:*"] as const;

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { AuditEventSchema } from "./audit-event-schema.ts";
 import { buildFinding } from "./build-finding.ts";
 import { errorMessage } from "./decode-cloudwatch.ts";

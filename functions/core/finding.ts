@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { OutcomeSchema } from "./outcome.ts";
 import { SeveritySchema } from "./severity.ts";
 

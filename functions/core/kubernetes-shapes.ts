@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Narrow, loose schemas for the parts of Kubernetes objects the detector reads out of audit bodies.

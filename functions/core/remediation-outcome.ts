@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { OwnerSchema } from "./finding.ts";
 
 export const REMEDIATION_SCHEMA_VERSION = 1 as const;

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** Ordered from least to most severe; the index is the rank. */
 export const SEVERITIES = ["info", "low", "medium", "high", "critical"] as const;
