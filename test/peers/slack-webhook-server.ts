@@ -1,0 +1,128 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+
+/**
+ * A Slack incoming-webhook peer for tests, on 127.0.0.1: accepts POST /services/T…/B…/secret, records
+ * every request (headers, raw and parsed body), and answers from a script: Slack's real answers are `ok`
+ * (200), `rate_limited` (429 with Retry-After), `invalid_blocks` (400), `no_service` (404), and 5xx.
+ * Requests beyond the script get 200 `ok`.
+ */
+
+export interface WebhookAnswer {
+  status: number;
+  body?: string;
+  /** Retry-After header, in seconds (or an HTTP date), sent as given. */
+  retryAfter?: string;
+}
+
+export interface WebhookRequest {
+  path: string;
+  method: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  /** The JSON body, or undefined when it was not JSON. */
+  json: unknown;
+  /** What the peer answered. */
+  answer: WebhookAnswer;
+}
+
+export interface SlackWebhookServer {
+  /** The full webhook URL (http://127.0.0.1:PORT/services/…). */
+  readonly url: string;
+  readonly requests: WebhookRequest[];
+  /** Answers for the next requests, in order. */
+  script(...answers: WebhookAnswer[]): void;
+  stop(): Promise<void>;
+}
+
+export const OK: WebhookAnswer = { status: 200, body: "ok" };
+export const rateLimited = (retryAfterSeconds: number): WebhookAnswer => ({
+  status: 429,
+  body: "rate_limited",
+  retryAfter: String(retryAfterSeconds),
+});
+export const serverError: WebhookAnswer = { status: 500, body: "internal_error" };
+
+/** Slack refuses bodies this large anyway; a bound keeps a runaway test from eating memory. */
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+export const WEBHOOK_PATH = "/services/T0TEST0000/B0TEST0000/Xq7testsecretvalue0000000";
+
+function readBody(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new Error("request body too large"));
+        request.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    request.on("error", reject);
+  });
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function startSlackWebhookServer(): Promise<SlackWebhookServer> {
+  const requests: WebhookRequest[] = [];
+  const queue: WebhookAnswer[] = [];
+  const sockets = new Set<Socket>();
+
+  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    readBody(request).then(
+      (body) => {
+        const answer: WebhookAnswer =
+          request.method !== "POST" || request.url !== WEBHOOK_PATH
+            ? { status: 404, body: "no_service" }
+            : (queue.shift() ?? OK);
+        requests.push({
+          path: request.url ?? "",
+          method: request.method ?? "",
+          headers: { ...request.headers },
+          body,
+          json: parseJson(body),
+          answer,
+        });
+        const headers: Record<string, string> = { "content-type": "text/html" };
+        if (answer.retryAfter !== undefined) headers["retry-after"] = answer.retryAfter;
+        response.writeHead(answer.status, headers);
+        response.end(answer.body ?? "");
+      },
+      () => {
+        response.writeHead(413);
+        response.end("request_too_large");
+      },
+    );
+  });
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}${WEBHOOK_PATH}`,
+    requests,
+    script(...answers) {
+      queue.push(...answers);
+    },
+    stop() {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve, reject) =>
+        server.close((error) => (error ? reject(error) : resolve())),
+      );
+    },
+  };
+}
