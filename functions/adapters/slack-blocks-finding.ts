@@ -1,0 +1,252 @@
+import type { Finding, FindingContainer } from "../core/finding.ts";
+import type { Outcome } from "../core/outcome.ts";
+import type { Severity } from "../core/severity.ts";
+import { logsInsightsUrl } from "./logs-insights-link.ts";
+import {
+  context,
+  divider,
+  fieldsSection,
+  header,
+  message,
+  SLACK_LIMITS,
+  type SlackBlock,
+  type SlackMessage,
+  section,
+} from "./slack-block-kit.ts";
+import { joinLinesWithin, mrkdwnCode, mrkdwnCodeList, mrkdwnText, mrkdwnTime } from "./slack-escape.ts";
+
+/** Severity at a glance: the attachment's colour bar and an emoji in the header and notification. */
+export const SEVERITY_STYLE: Record<Severity, { emoji: string; color: string; label: string }> = {
+  critical: { emoji: "🚨", color: "#A30D1F", label: "CRITICAL" },
+  high: { emoji: "🔴", color: "#E01E5A", label: "HIGH" },
+  medium: { emoji: "🟠", color: "#F2952F", label: "MEDIUM" },
+  low: { emoji: "🟡", color: "#ECB22E", label: "LOW" },
+  info: { emoji: "🔵", color: "#8D99AE", label: "INFO" },
+};
+
+/** What the API server did, in the responder's words: whether a container now exists is the first question. */
+const OUTCOME_TEXT: Record<Outcome, { headline: string; field: string }> = {
+  created: {
+    headline: "ephemeral container added to a pod",
+    field: "*created*: the container was added and cannot be removed without deleting the pod",
+  },
+  forbidden: {
+    headline: "ephemeral container attempt forbidden",
+    field: "*forbidden* by authorization: nothing was added, but someone tried",
+  },
+  denied: {
+    headline: "ephemeral container attempt denied",
+    field: "*denied* by admission (e.g. Pod Security): nothing was added",
+  },
+  failed: {
+    headline: "ephemeral container attempt failed",
+    field: "*failed*: nothing was added",
+  },
+};
+
+const PROFILE_TEXT: Record<FindingContainer["profile"], string> = {
+  "legacy-or-baseline": "kubectl debug, legacy or baseline profile (no securityContext)",
+  general: "kubectl debug `--profile=general` (SYS_PTRACE)",
+  restricted: "kubectl debug `--profile=restricted`",
+  netadmin: "kubectl debug `--profile=netadmin` (NET_ADMIN, NET_RAW)",
+  sysadmin: "kubectl debug `--profile=sysadmin` (privileged)",
+  none: "hand-crafted request (no kubectl debug profile)",
+};
+
+/** Containers shown one section each; the rest are counted. Keeps the message far below 50 blocks. */
+export const MAX_CONTAINER_SECTIONS = 8;
+
+export interface FindingMessageOptions {
+  /** The Lambda's region, for the Logs Insights link. */
+  region: string | undefined;
+}
+
+function field(label: string, value: string): string {
+  return `*${label}*\n${value}`;
+}
+
+function podText(finding: Finding): string {
+  const lines = [mrkdwnCode(`${finding.pod.namespace}/${finding.pod.name}`, { max: 600 })];
+  const owner = finding.pod.owner;
+  if (owner) lines.push(`owned by ${mrkdwnCode(`${owner.kind}/${owner.name}`, { max: 500 })}`);
+  if (finding.pod.static) lines.push("static (mirror) pod");
+  if (finding.pod.serviceAccountName) {
+    lines.push(`service account ${mrkdwnCode(finding.pod.serviceAccountName, { max: 300 })}`);
+  }
+  return lines.join("\n");
+}
+
+function actorText(finding: Finding): string {
+  const { actor } = finding;
+  const lines = [`${mrkdwnCode(actor.username, { max: 700 })} (${actor.kind})`];
+  if (actor.impersonatedUser) {
+    lines.push(`impersonating ${mrkdwnCode(actor.impersonatedUser.username, { max: 500 })}`);
+  }
+  if (actor.groups.length > 0) {
+    lines.push(`groups ${mrkdwnCodeList(actor.groups, { max: 600, maxEach: 200 })}`);
+  }
+  return lines.join("\n");
+}
+
+function arnText(finding: Finding): string {
+  const { arn, sessionName } = finding.actor;
+  if (!arn) return "_not an IAM identity_";
+  const session = sessionName ? `\nsession ${mrkdwnCode(sessionName, { max: 300 })}` : "";
+  return mrkdwnCode(arn, { max: 1_500 }) + session;
+}
+
+/** All but the last source IP come from X-Forwarded-For and can be forged; the last one connected. */
+function sourceIpText(ips: readonly string[]): string {
+  if (ips.length === 0) return "_not recorded_";
+  const last = ips[ips.length - 1] ?? "";
+  const connected = `${mrkdwnCode(last, { max: 100 })}${ips.length > 1 ? " (connecting address)" : ""}`;
+  if (ips.length === 1) return connected;
+  return `${connected}\nforwarded for ${mrkdwnCodeList(ips.slice(0, -1), { max: 800, maxEach: 100 })}`;
+}
+
+function outcomeText(finding: Finding): string {
+  const code = finding.responseCode !== undefined ? ` (HTTP ${finding.responseCode})` : "";
+  return `${OUTCOME_TEXT[finding.outcome].field}${code}`;
+}
+
+function summaryFields(finding: Finding): string[] {
+  const style = SEVERITY_STYLE[finding.severity];
+  return [
+    field("Severity", `${style.emoji} ${finding.severity} (score ${finding.score})`),
+    field("Outcome", outcomeText(finding)),
+    field("Cluster", finding.cluster ? mrkdwnCode(finding.cluster, { max: 300 }) : "_unknown_"),
+    field("Namespace/pod", podText(finding)),
+    field("Actor", actorText(finding)),
+    field("IAM ARN", arnText(finding)),
+    field("Source IP", sourceIpText(finding.actor.sourceIPs)),
+    field(
+      "User agent",
+      finding.actor.userAgent ? mrkdwnCode(finding.actor.userAgent, { max: 600 }) : "_none_",
+    ),
+    field("Time", mrkdwnTime(finding.time)),
+    field("Audit ID", mrkdwnCode(finding.auditID, { max: 300 })),
+  ];
+}
+
+/** One container: what it runs, how it was made, and which securityContext fields make it dangerous. */
+function containerSection(container: FindingContainer, index: number, total: number): SlackBlock {
+  const target = container.targetContainerName
+    ? ` → targets ${mrkdwnCode(container.targetContainerName, { max: 250 })}`
+    : "";
+  const lines = [
+    `*Container ${index + 1}/${total}* ${mrkdwnCode(container.name, { max: 250 })}${target}`,
+    `*Image* ${container.image !== undefined ? mrkdwnCode(container.image, { max: 600 }) : "_not recorded_"}`,
+    `*Profile* ${PROFILE_TEXT[container.profile]}`,
+    `*Risky securityContext* ${mrkdwnCodeList(container.riskyFields, { max: 900, maxEach: 200 })}`,
+  ];
+  if (container.command && container.command.length > 0) {
+    lines.push(`*Command* ${mrkdwnCode(container.command.join(" "), { max: 400 })}`);
+  }
+  if (container.volumeMounts && container.volumeMounts.length > 0) {
+    lines.push(`*Mounts* ${mrkdwnCodeList(container.volumeMounts, { max: 300, maxEach: 100 })}`);
+  }
+  return section(lines.join("\n"));
+}
+
+function containerBlocks(finding: Finding): SlackBlock[] {
+  const { containers } = finding;
+  if (containers.length === 0) {
+    return [
+      section(
+        finding.bodyLogged
+          ? "*Containers* _none found in the request body_"
+          : "*Containers* _unknown: the audit policy did not record the request body (or it was truncated)_",
+      ),
+    ];
+  }
+  const shown = containers
+    .slice(0, MAX_CONTAINER_SECTIONS)
+    .map((container, index) => containerSection(container, index, containers.length));
+  const hidden = containers.length - MAX_CONTAINER_SECTIONS;
+  if (hidden > 0) {
+    const names = mrkdwnCodeList(
+      containers.slice(MAX_CONTAINER_SECTIONS).map((container) => container.name),
+      { max: 2_000, maxEach: 100 },
+    );
+    shown.push(section(`*…and ${hidden} more container(s)* ${names}: see the audit event for details`));
+  }
+  return shown;
+}
+
+function reasonsBlock(finding: Finding): SlackBlock {
+  const title = "*Why this severity*";
+  if (finding.reasons.length === 0) return section(`${title}\n_no reasons recorded_`);
+  const lines = finding.reasons.map(
+    (reason) =>
+      `• ${mrkdwnText(reason.text, { max: 600 })} _(${SEVERITY_STYLE[reason.severity].label.toLowerCase()}, ${reason.effect})_`,
+  );
+  const body = joinLinesWithin(
+    lines,
+    SLACK_LIMITS.sectionText - title.length - 1,
+    (hidden) => `_…and ${hidden} more reason(s), see the finding in the logs_`,
+  );
+  return section(`${title}\n${body}`);
+}
+
+/** What the API server and its authorizers said, when there is anything to say. */
+function serverBlock(finding: Finding): SlackBlock | undefined {
+  const lines: string[] = [];
+  if (finding.responseMessage) {
+    lines.push(`*API server response* ${mrkdwnText(finding.responseMessage, { max: 1_200 })}`);
+  }
+  if (finding.authorizationReason) {
+    lines.push(`*Authorized by* ${mrkdwnText(finding.authorizationReason, { max: 700 })}`);
+  }
+  if (finding.podSecurity?.enforcePolicy) {
+    lines.push(`*Pod Security enforce* ${mrkdwnCode(finding.podSecurity.enforcePolicy, { max: 200 })}`);
+  }
+  if (finding.podSecurity?.auditViolations) {
+    lines.push(`*Pod Security audit* ${mrkdwnText(finding.podSecurity.auditViolations, { max: 700 })}`);
+  }
+  return lines.length > 0 ? section(lines.join("\n")) : undefined;
+}
+
+function linkBlock(finding: Finding, options: FindingMessageOptions): SlackBlock {
+  const url = logsInsightsUrl({
+    region: options.region,
+    logGroup: finding.logGroup,
+    auditID: finding.auditID,
+    time: finding.time,
+  });
+  // The URL is built from validated parts and contains none of `<>|`; `&` is still escaped as Slack asks.
+  const link = url
+    ? `🔎 <${url.replace(/&/g, "&amp;")}|Open this audit event in CloudWatch Logs Insights>`
+    : "🔎 _No Logs Insights link: the log group or region is unknown, or the audit ID is unusual_";
+  const logGroup = finding.logGroup
+    ? `Log group ${mrkdwnCode(finding.logGroup, { max: 600 })}`
+    : "Log group _unknown_";
+  return context([
+    link,
+    logGroup,
+    `ephemeral-guard finding v${finding.schemaVersion} · verb ${mrkdwnCode(finding.verb, { max: 50 })}`,
+  ]);
+}
+
+function notificationText(finding: Finding): string {
+  const style = SEVERITY_STYLE[finding.severity];
+  const pod = mrkdwnCode(`${finding.pod.namespace}/${finding.pod.name}`, { max: 300 });
+  const cluster = finding.cluster ? ` on ${mrkdwnCode(finding.cluster, { max: 200 })}` : "";
+  const actor = mrkdwnCode(finding.actor.username, { max: 300 });
+  return `${style.emoji} ${style.label}: ${OUTCOME_TEXT[finding.outcome].headline}: ${pod}${cluster} by ${actor}`;
+}
+
+/** The alert for one finding: header, summary fields, one section per container, reasons, link. */
+export function findingSlackMessage(finding: Finding, options: FindingMessageOptions): SlackMessage {
+  const style = SEVERITY_STYLE[finding.severity];
+  const blocks: SlackBlock[] = [
+    header(`${style.emoji} ${style.label}: ${OUTCOME_TEXT[finding.outcome].headline}`),
+    fieldsSection(summaryFields(finding)),
+    ...containerBlocks(finding),
+    divider,
+    reasonsBlock(finding),
+  ];
+  const server = serverBlock(finding);
+  if (server) blocks.push(server);
+  blocks.push(linkBlock(finding, options));
+  return message(notificationText(finding), style.color, blocks);
+}
