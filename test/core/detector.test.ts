@@ -23,7 +23,7 @@ function skippedOnly(stats: DetectionStats): Partial<Record<SkipReason, number>>
 }
 
 function allSampleFiles(): string[] {
-  return ["audit", "jsonl"].flatMap((folder) =>
+  return ["audit", "jsonl", "cloudwatch"].flatMap((folder) =>
     readdirSync(join(EVENTS_DIR, folder))
       .filter((file) => file.endsWith(".json") || file.endsWith(".jsonl"))
       .sort()
@@ -221,6 +221,65 @@ describe("batches", () => {
     expect(stats.findings).toBe(findings.length);
     const bySeverity = Object.values(stats.findingsBySeverity).reduce((sum, count) => sum + count, 0);
     expect(bySeverity).toBe(findings.length);
+  });
+});
+
+describe("CloudWatch Logs deliveries", () => {
+  it("the subscription payload with every write case gives the same findings as the single files", () => {
+    const { findings, stats, problems } = detectFile("cloudwatch/subscription-all-write-cases.json");
+    const singles = readdirSync(join(EVENTS_DIR, "audit"))
+      .sort()
+      .flatMap((file) => detectFile(`audit/${file}`).findings);
+    expect(problems).toEqual([]);
+    expect(findings.map((f) => f.auditID).sort()).toEqual(singles.map((f) => f.auditID).sort());
+    expect(findings.length).toBeGreaterThan(35);
+    for (const finding of findings) {
+      expect(finding.cluster).toBe("prod-eu1");
+      expect(finding.logGroup).toBe("/aws/eks/prod-eu1/cluster");
+    }
+    expect(stats.skipped["excluded-identity"]).toBe(2);
+    expect(stats.skipped["earlier-stage"]).toBe(1);
+  });
+
+  it("a control message is counted, not read as records", () => {
+    const { findings, stats, problems } = detectFile("cloudwatch/control-message.json");
+    expect(findings).toEqual([]);
+    expect(problems).toEqual([]);
+    expect(stats).toMatchObject({ records: 0, controlMessages: 1 });
+  });
+
+  it("a broken record among good ones costs only itself", () => {
+    const { findings, stats, problems } = detectFile("cloudwatch/subscription-batch-with-broken-record.json");
+    expect(findings.map((f) => f.severity)).toEqual(["high", "critical"]);
+    expect(problems).toEqual([
+      {
+        position: "cloudwatch/subscription-batch-with-broken-record.json logEvents[1]",
+        kind: "invalid-json",
+        message: "not a JSON object (truncated or not an audit event)",
+      },
+    ]);
+    expect(skippedOnly(stats)).toEqual({ unparseable: 1 });
+  });
+
+  it("the decoded data message form", () => {
+    const { findings } = detectFile("cloudwatch/data-message-kubectl-debug-session.json");
+    expect(findings.map((f) => [f.outcome, f.severity, f.cluster])).toEqual([
+      ["created", "high", "prod-eu1"],
+      ["created", "low", "prod-eu1"],
+      ["forbidden", "low", "prod-eu1"],
+    ]);
+  });
+
+  it("filter-log-events output names no log group: the configured cluster is used", () => {
+    const { findings } = detectFile(
+      "cloudwatch/filter-log-events-secret-access.json",
+      loadConfig("cluster-name-for-json-lines"),
+    );
+    expect(findings.map((f) => [f.containers[0]?.name, f.severity, f.cluster])).toEqual([
+      ["debugger-z5h1d", "critical", "prod-eu1"],
+      ["debugger-a4x7h", "high", "prod-eu1"],
+      ["debugger-v1z6g", "high", "prod-eu1"],
+    ]);
   });
 });
 

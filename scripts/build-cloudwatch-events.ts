@@ -1,0 +1,177 @@
+/**
+ * Builds events/cloudwatch/*.json — what Lambda and `aws logs` hand over — from the single audit events in
+ * events/audit, so the transport samples never drift from the cases they carry. Deterministic: inputs are
+ * sorted, ids and timestamps derive from the events, and node's zlib gives the same gzip for the same input.
+ * Run `npm run events:build` after changing events/audit; test/events/cloudwatch-events-in-step.test.ts
+ * fails until you do.
+ */
+import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { gzipSync } from "node:zlib";
+
+export const EVENTS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "events");
+export const CLOUDWATCH_DIR = join(EVENTS_DIR, "cloudwatch");
+
+export const OWNER = "111122223333";
+export const LOG_GROUP = "/aws/eks/prod-eu1/cluster";
+export const LOG_STREAM = "kube-apiserver-audit-6f1c9e0b2d4a47f8a3e5c7b9d1f0a2c4";
+export const SUBSCRIPTION_FILTER = "ephemeral-guard-prod-eu1";
+/** Milliseconds CloudWatch takes to ingest an audit line in these samples (filter-log-events `ingestionTime`). */
+const INGESTION_DELAY_MS = 1_742;
+
+interface AuditSample {
+  file: string;
+  event: { verb?: unknown; stageTimestamp?: unknown; requestReceivedTimestamp?: unknown };
+  /** The event as kube-apiserver logs it: one line of compact JSON. */
+  message: string;
+  timestamp: number;
+}
+
+interface LogEvent {
+  id: string;
+  timestamp: number;
+  message: string;
+}
+
+export type BuiltDocument = Record<string, unknown>;
+
+function readAuditSamples(eventsDir: string): AuditSample[] {
+  const auditDir = join(eventsDir, "audit");
+  return readdirSync(auditDir)
+    .filter((file) => file.endsWith(".json"))
+    .sort()
+    .map((file) => {
+      const event = JSON.parse(readFileSync(join(auditDir, file), "utf8")) as AuditSample["event"];
+      const time = event.stageTimestamp ?? event.requestReceivedTimestamp;
+      const timestamp = typeof time === "string" ? Date.parse(time) : Number.NaN;
+      if (Number.isNaN(timestamp)) throw new Error(`events/audit/${file}: no stageTimestamp to date it by`);
+      return { file, event, message: JSON.stringify(event), timestamp };
+    });
+}
+
+function sample(samples: readonly AuditSample[], file: string): AuditSample {
+  const found = samples.find((s) => s.file === file);
+  if (!found) throw new Error(`events/audit/${file} is missing: the CloudWatch samples are built from it`);
+  return found;
+}
+
+/** CloudWatch event ids are 56-digit strings; these start with the timestamp like the real ones do. */
+function eventId(timestamp: number, message: string): string {
+  const digest = BigInt(`0x${createHash("sha256").update(message).digest("hex")}`).toString();
+  return `${timestamp}${digest.padStart(43, "0").slice(0, 43)}`;
+}
+
+function logEvent(s: { timestamp: number; message: string }): LogEvent {
+  return { id: eventId(s.timestamp, s.message), timestamp: s.timestamp, message: s.message };
+}
+
+function byTime(samples: readonly AuditSample[]): AuditSample[] {
+  return [...samples].sort((a, b) => a.timestamp - b.timestamp || (a.file < b.file ? -1 : 1));
+}
+
+function dataMessage(logEvents: LogEvent[]): BuiltDocument {
+  return {
+    messageType: "DATA_MESSAGE",
+    owner: OWNER,
+    logGroup: LOG_GROUP,
+    logStream: LOG_STREAM,
+    subscriptionFilters: [SUBSCRIPTION_FILTER],
+    logEvents,
+  };
+}
+
+/** `{"awslogs":{"data":…}}` exactly as Lambda receives it from a subscription filter. */
+export function awslogsEnvelope(message: BuiltDocument): BuiltDocument {
+  const data = gzipSync(Buffer.from(JSON.stringify(message), "utf8"), { level: 9 }).toString("base64");
+  return { awslogs: { data } };
+}
+
+const isWrite = (s: AuditSample) => s.event.verb === "patch" || s.event.verb === "update";
+
+/** Every CloudWatch sample, by file name under events/cloudwatch. */
+export function buildCloudWatchEvents(eventsDir: string = EVENTS_DIR): Map<string, BuiltDocument> {
+  const samples = readAuditSamples(eventsDir);
+  const built = new Map<string, BuiltDocument>();
+
+  // What the subscription filter passes: every write on the subresource, whatever its stage or outcome.
+  const writes = byTime(samples.filter(isWrite));
+  built.set("subscription-all-write-cases.json", awslogsEnvelope(dataMessage(writes.map(logEvent))));
+
+  const first = writes[0];
+  built.set(
+    "control-message.json",
+    awslogsEnvelope({
+      messageType: "CONTROL_MESSAGE",
+      owner: "CloudwatchLogs",
+      logGroup: "",
+      logStream: "",
+      subscriptionFilters: [],
+      logEvents: [
+        {
+          id: "",
+          timestamp: first ? first.timestamp - 60_000 : 0,
+          message: "CWL CONTROL MESSAGE: Checking health of destination Lambda function.",
+        },
+      ],
+    }),
+  );
+
+  // A record cut off mid-object between two good ones.
+  const good = sample(samples, "kubectl-debug-general-target.json");
+  const cut = sample(samples, "kubectl-debug-netadmin-profile.json");
+  const after = sample(samples, "privileged-sysadmin-profile.json");
+  const broken = {
+    timestamp: cut.timestamp,
+    message: cut.message.slice(0, Math.floor(cut.message.length / 2)),
+  };
+  built.set(
+    "subscription-batch-with-broken-record.json",
+    awslogsEnvelope(dataMessage([logEvent(good), logEvent(broken), logEvent(after)])),
+  );
+
+  // The decoded payload, as logged by a function that prints its input.
+  const session = byTime(
+    ["kubectl-debug-restricted-profile.json", "kubectl-debug-general-target.json", "rbac-forbidden.json"].map(
+      (file) => sample(samples, file),
+    ),
+  );
+  built.set("data-message-kubectl-debug-session.json", dataMessage(session.map(logEvent)));
+
+  // `aws logs filter-log-events --log-group-name /aws/eks/prod-eu1/cluster --filter-pattern …` output.
+  const incident = byTime(
+    ["token-volume-mount.json", "secret-env.json", "privileged-sysadmin-profile.json"].map((file) =>
+      sample(samples, file),
+    ),
+  );
+  built.set("filter-log-events-secret-access.json", {
+    events: incident.map((s) => ({
+      logStreamName: LOG_STREAM,
+      timestamp: s.timestamp,
+      message: s.message,
+      ingestionTime: s.timestamp + INGESTION_DELAY_MS,
+      eventId: eventId(s.timestamp, s.message),
+    })),
+    searchedLogStreams: [],
+  });
+  return built;
+}
+
+export function writeCloudWatchEvents(eventsDir: string = EVENTS_DIR): string[] {
+  const dir = join(eventsDir, "cloudwatch");
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const written: string[] = [];
+  for (const [file, document] of buildCloudWatchEvents(eventsDir)) {
+    writeFileSync(join(dir, file), `${JSON.stringify(document, null, 2)}\n`);
+    written.push(join("events", "cloudwatch", file));
+  }
+  return written;
+}
+
+const invokedPath = process.argv[1];
+if (invokedPath !== undefined && import.meta.url === pathToFileURL(resolve(invokedPath)).href) {
+  for (const file of writeCloudWatchEvents()) console.log(`wrote ${file}`);
+}
