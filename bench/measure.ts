@@ -1,0 +1,72 @@
+/** Timing and memory helpers shared by the bench sections. */
+
+export interface Timing {
+  /** Median of the repetitions, in milliseconds: robust to the odd GC pause or noisy neighbour. */
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  repetitions: number;
+}
+
+/** `global.gc` exists only under `node --expose-gc`; without it GC simply happens when V8 decides. */
+export function collectGarbage(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) gc();
+}
+
+export function hasExposedGc(): boolean {
+  return typeof (globalThis as { gc?: unknown }).gc === "function";
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  const upper = sorted[middle] ?? 0;
+  return sorted.length % 2 === 1 ? upper : ((sorted[middle - 1] ?? 0) + upper) / 2;
+}
+
+export interface Contender {
+  name: string;
+  /** One pass over the whole input. Returns a value derived from the work so that it cannot be optimised away. */
+  run(): number;
+}
+
+/**
+ * Runs the contenders interleaved (A B A B …) so that drift in machine speed hits both alike, after warm-up
+ * passes that let V8 optimise the code paths. GC is forced before each timed pass so one pass does not pay for
+ * the previous one's garbage.
+ */
+export function timeInterleaved(
+  contenders: readonly Contender[],
+  options: { warmup: number; repetitions: number },
+): { timings: Map<string, Timing>; checks: Map<string, number> } {
+  const samples = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  const checks = new Map<string, number>();
+  for (let pass = 0; pass < options.warmup + options.repetitions; pass++) {
+    for (const contender of contenders) {
+      collectGarbage();
+      const start = process.hrtime.bigint();
+      const check = contender.run();
+      const elapsedMs = Number(process.hrtime.bigint() - start) / 1e6;
+      checks.set(contender.name, check);
+      if (pass >= options.warmup) samples.get(contender.name)?.push(elapsedMs);
+    }
+  }
+  const timings = new Map<string, Timing>();
+  for (const [name, values] of samples) {
+    timings.set(name, {
+      medianMs: median(values),
+      minMs: Math.min(...values),
+      maxMs: Math.max(...values),
+      repetitions: values.length,
+    });
+  }
+  return { timings, checks };
+}
+
+export function formatBytes(bytes: number): string {
+  const abs = Math.abs(bytes);
+  if (abs >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+  if (abs >= 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${Math.round(bytes)} B`;
+}
