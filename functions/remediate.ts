@@ -4,7 +4,7 @@ import { EKSClient } from "@aws-sdk/client-eks";
 import { SNSClient } from "@aws-sdk/client-sns";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
-import { z } from "zod";
+import * as z from "zod";
 import { remediateEnvironment } from "./adapters/remediate-environment.ts";
 import { remediationMessage } from "./adapters/sns-message.ts";
 import { publishMessages } from "./adapters/sns-publisher.ts";

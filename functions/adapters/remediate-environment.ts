@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { type RemediationPolicy, RemediationPolicySchema } from "../core/remediation/policy.ts";
 
 /** Comma-separated list; empty or unset means "not given" so the policy's default applies. */

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { DEFAULT_PROTECTED_NAMESPACES } from "../detection-config.ts";
 import { SeveritySchema } from "../severity.ts";
 

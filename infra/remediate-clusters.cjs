@@ -1,0 +1,88 @@
+// remediate's per-cluster resources, generated because YAML cannot iterate over the `clusters` parameter:
+// - eks:DescribeCluster on exactly those clusters (endpoint and CA, to reach the API server);
+// - an EKS access entry per cluster mapping the remediate role to the Kubernetes group
+//   `ephemeral-guard-remediator`, which infra/k8s/remediator-rbac.yaml lets get and delete pods.
+// Nothing is created while remediationMode is `off`. Set remediationAccessEntries=false for clusters whose
+// authentication mode is CONFIG_MAP only: map the role in aws-auth instead (infra/k8s/aws-auth-snippet.yaml).
+"use strict";
+
+const KUBERNETES_GROUP = "ephemeral-guard-remediator";
+const CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/;
+const MODES = ["off", "dry-run", "enforce"];
+
+function clusterList(value) {
+  const items = Array.isArray(value) ? value : String(value ?? "").split(",");
+  return [...new Set(items.map((item) => String(item).trim()).filter((item) => item !== ""))];
+}
+
+function logicalName(cluster) {
+  const words = cluster.split(/[^A-Za-z0-9]+/).filter(Boolean);
+  return words.map((word) => word[0].toUpperCase() + word.slice(1)).join("");
+}
+
+/** Optional parameters: absent from serverless.yml `params` means the default. */
+async function optionalParam(resolveVariable, name, fallback) {
+  try {
+    const value = await resolveVariable(`param:${name}`);
+    return value === undefined || value === null || value === "" ? fallback : String(value);
+  } catch {
+    return fallback;
+  }
+}
+
+module.exports = async ({ resolveVariable }) => {
+  const mode = String(await resolveVariable("param:remediationMode"));
+  if (!MODES.includes(mode)) {
+    throw new Error(`remediationMode: "${mode}" is not one of ${MODES.join(", ")}`);
+  }
+  const clusters = clusterList(await resolveVariable("param:clusters"));
+  const accessEntries = (await optionalParam(resolveVariable, "remediationAccessEntries", "true")) === "true";
+  if (mode === "off" || clusters.length === 0) {
+    return { Outputs: { RemediatedClusters: { Value: mode === "off" ? "(none: remediationMode is off)" : "(none)" } } };
+  }
+  const resources = {};
+  const seen = new Map();
+  for (const cluster of clusters) {
+    if (!CLUSTER_NAME.test(cluster)) throw new Error(`clusters: "${cluster}" is not an EKS cluster name`);
+    const name = logicalName(cluster);
+    if (seen.has(name)) {
+      throw new Error(`clusters: "${cluster}" and "${seen.get(name)}" map to the same resource name`);
+    }
+    seen.set(name, cluster);
+    if (accessEntries) {
+      resources[`RemediateAccessEntry${name}`] = {
+        Type: "AWS::EKS::AccessEntry",
+        Properties: {
+          ClusterName: cluster,
+          PrincipalArn: { "Fn::GetAtt": ["RemediateRole", "Arn"] },
+          Type: "STANDARD",
+          KubernetesGroups: [KUBERNETES_GROUP],
+        },
+      };
+    }
+  }
+  resources.RemediateDescribeClusters = {
+    Type: "AWS::IAM::Policy",
+    Properties: {
+      PolicyName: "remediate-describe-clusters",
+      Roles: [{ Ref: "RemediateRole" }],
+      PolicyDocument: {
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Sid: "ClusterEndpointAndCa",
+            Effect: "Allow",
+            Action: "eks:DescribeCluster",
+            Resource: clusters.map((cluster) => ({
+              "Fn::Sub": `arn:\${AWS::Partition}:eks:\${AWS::Region}:\${AWS::AccountId}:cluster/${cluster}`,
+            })),
+          },
+        ],
+      },
+    },
+  };
+  return {
+    Resources: resources,
+    Outputs: { RemediatedClusters: { Value: clusters.join(",") } },
+  };
+};
