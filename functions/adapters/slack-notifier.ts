@@ -1,0 +1,216 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { z } from "zod";
+import { FindingSchema } from "../core/finding.ts";
+import { RemediationOutcomeSchema } from "../core/remediation-outcome.ts";
+import { type PostOptions, postToSlack, SlackPostError, SlackRateLimitError } from "./post-to-slack.ts";
+import type { SlackMessage } from "./slack-block-kit.ts";
+import { findingSlackMessage } from "./slack-blocks-finding.ts";
+import { remediationSlackMessage } from "./slack-blocks-remediation.ts";
+
+/** Only what is read from an SNS delivery; everything else in the record is ignored. */
+const SnsEventSchema = z.object({
+  Records: z.array(
+    z.object({
+      Sns: z.object({
+        MessageId: z.string().optional(),
+        Message: z.string(),
+        MessageAttributes: z
+          .record(z.string(), z.object({ Type: z.string().optional(), Value: z.string().optional() }))
+          .optional(),
+      }),
+    }),
+  ),
+});
+
+export interface RenderOptions {
+  region: string | undefined;
+}
+
+/**
+ * What each `messageType` attribute value means: its schema and its rendering. The attribute is set by
+ * sns-message.ts on every message the project publishes.
+ */
+const MESSAGE_TYPES = {
+  finding: {
+    render: (value: unknown, options: RenderOptions) => {
+      const parsed = FindingSchema.safeParse(value);
+      return parsed.success
+        ? {
+            ok: true as const,
+            message: findingSlackMessage(parsed.data, options),
+            auditID: parsed.data.auditID,
+          }
+        : { ok: false as const, problem: z.prettifyError(parsed.error) };
+    },
+  },
+  remediation: {
+    render: (value: unknown) => {
+      const parsed = RemediationOutcomeSchema.safeParse(value);
+      return parsed.success
+        ? { ok: true as const, message: remediationSlackMessage(parsed.data), auditID: parsed.data.auditID }
+        : { ok: false as const, problem: z.prettifyError(parsed.error) };
+    },
+  },
+} as const;
+type MessageType = keyof typeof MESSAGE_TYPES;
+
+function isMessageType(value: string | undefined): value is MessageType {
+  return value !== undefined && Object.hasOwn(MESSAGE_TYPES, value);
+}
+
+export interface WebhookUrlProvider {
+  get(): Promise<URL>;
+  invalidate(): void;
+  readonly description: string;
+}
+
+export interface NotifierDeps {
+  logger: Logger;
+  webhookUrl: WebhookUrlProvider;
+  region: string | undefined;
+  post?: Omit<PostOptions, "remainingTimeMs">;
+}
+
+export interface NotifySummary {
+  records: number;
+  posted: Record<MessageType, number>;
+  /** Records that were neither a valid finding nor a valid remediation outcome: logged, not retried. */
+  invalid: number;
+  rateLimitedWaits: number;
+}
+
+export class NotSnsEventError extends Error {
+  constructor(detail: string) {
+    super(`notify-slack expects an SNS event: ${detail}`);
+    this.name = "NotSnsEventError";
+  }
+}
+
+/** Slack did not take every message; thrown so that Lambda retries the event (then its failure queue). */
+export class SlackDeliveryError extends Error {
+  constructor(
+    message: string,
+    readonly failedPositions: string[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "SlackDeliveryError";
+  }
+}
+
+interface Rendered {
+  position: string;
+  messageType: MessageType;
+  auditID: string;
+  message: SlackMessage;
+}
+
+/** Problems (zod messages quoting attacker input) are cut for the log. */
+const MAX_PROBLEM_CHARS = 2_000;
+
+function renderRecords(
+  records: z.infer<typeof SnsEventSchema>["Records"],
+  deps: NotifierDeps,
+): { rendered: Rendered[]; invalid: number } {
+  const rendered: Rendered[] = [];
+  let invalid = 0;
+  records.forEach((record, index) => {
+    const position = `Records[${index}]`;
+    const messageType = record.Sns.MessageAttributes?.messageType?.Value;
+    const reject = (problem: string) => {
+      invalid++;
+      deps.logger.error("SNS record is neither a finding nor a remediation outcome; skipped, not retried", {
+        position,
+        messageId: record.Sns.MessageId,
+        messageType,
+        problem: problem.slice(0, MAX_PROBLEM_CHARS),
+      });
+    };
+    if (!isMessageType(messageType)) {
+      reject(
+        `messageType attribute is ${messageType === undefined ? "missing" : "not finding or remediation"}`,
+      );
+      return;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(record.Sns.Message);
+    } catch (error) {
+      reject(`message is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    try {
+      const result = MESSAGE_TYPES[messageType].render(value, { region: deps.region });
+      if (!result.ok) {
+        reject(`not a valid ${messageType}: ${result.problem}`);
+        return;
+      }
+      rendered.push({ position, messageType, auditID: result.auditID, message: result.message });
+    } catch (error) {
+      // A rendering bug must cost only this record, and be loud.
+      reject(`could not render: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  });
+  return { rendered, invalid };
+}
+
+/**
+ * Posts one Slack message per valid record, in order. Invalid records are logged and counted. The first
+ * delivery failure stops the rest (Slack is down or rate limiting) and fails the invocation; SNS delivers
+ * one record per invocation, so a retry does not repost others.
+ */
+export async function notifySlack(
+  event: unknown,
+  remainingTimeMs: () => number,
+  deps: NotifierDeps,
+): Promise<NotifySummary> {
+  const parsed = SnsEventSchema.safeParse(event);
+  if (!parsed.success) throw new NotSnsEventError(z.prettifyError(parsed.error));
+  const records = parsed.data.Records;
+  const { rendered, invalid } = renderRecords(records, deps);
+  const summary: NotifySummary = {
+    records: records.length,
+    posted: { finding: 0, remediation: 0 },
+    invalid,
+    rateLimitedWaits: 0,
+  };
+  if (rendered.length === 0) {
+    deps.logger.info("nothing to post to Slack", { ...summary });
+    return summary;
+  }
+  const url = await deps.webhookUrl.get();
+  for (const [index, item] of rendered.entries()) {
+    try {
+      const result = await postToSlack(url, item.message, { ...deps.post, remainingTimeMs });
+      summary.posted[item.messageType]++;
+      summary.rateLimitedWaits += result.rateLimitedWaits;
+      deps.logger.info("posted to Slack", {
+        position: item.position,
+        messageType: item.messageType,
+        auditID: item.auditID,
+        rateLimitedWaits: result.rateLimitedWaits,
+      });
+    } catch (error) {
+      if (error instanceof SlackPostError && error.webhookGone) deps.webhookUrl.invalidate();
+      const failed = rendered.slice(index).map((rest) => rest.position);
+      deps.logger.error("Slack did not accept the message; failing the invocation so it is retried", {
+        position: item.position,
+        auditID: item.auditID,
+        webhook: deps.webhookUrl.description,
+        status: error instanceof SlackPostError ? error.status : undefined,
+        slackError: error instanceof SlackPostError ? error.slackError : undefined,
+        rateLimited: error instanceof SlackRateLimitError,
+        error: error instanceof Error ? error.message : String(error),
+        notAttempted: failed.length - 1,
+        ...summary,
+      });
+      throw new SlackDeliveryError(
+        `Slack did not accept ${failed.length} message(s): ${error instanceof Error ? error.message : String(error)}`,
+        failed,
+        { cause: error },
+      );
+    }
+  }
+  deps.logger.info("Slack notifications done", { ...summary });
+  return summary;
+}

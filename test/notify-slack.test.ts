@@ -1,0 +1,319 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import { SSMClient } from "@aws-sdk/client-ssm";
+import type { Context, SNSEvent } from "aws-lambda";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import type { SlackMessage } from "../functions/adapters/slack-block-kit.ts";
+import { type NotifierDeps, SlackDeliveryError } from "../functions/adapters/slack-notifier.ts";
+import {
+  LOOPBACK_HTTP_FOR_TESTS_ONLY,
+  WebhookUrlError,
+  WebhookUrlSource,
+} from "../functions/adapters/slack-webhook-url.ts";
+import { findingMessage, remediationMessage, type TopicMessage } from "../functions/adapters/sns-message.ts";
+import { decodeDocument } from "../functions/core/decode-input.ts";
+import { detectionConfig } from "../functions/core/detection-config.ts";
+import { Detector } from "../functions/core/detector.ts";
+import type { Finding } from "../functions/core/finding.ts";
+import type { RemediationOutcome } from "../functions/core/remediation-outcome.ts";
+import { createNotifySlackHandler } from "../functions/notify-slack.ts";
+import { loadAuditJson } from "./helpers/events.ts";
+import { expectInert, expectWithinSlackLimits } from "./helpers/slack-message-checks.ts";
+import {
+  OK,
+  rateLimited,
+  type SlackWebhookServer,
+  serverError,
+  startSlackWebhookServer,
+  WEBHOOK_PATH,
+} from "./peers/slack-webhook-server.ts";
+import { type SsmServer, startSsmServer } from "./peers/ssm-server.ts";
+
+const PARAMETER = "/ephemeral-guard/slack-webhook";
+const LOG_GROUP = "/aws/eks/prod-eu/cluster";
+const credentials = { accessKeyId: "AKIDTEST", secretAccessKey: "test-secret" };
+
+/** Findings as detect publishes them: sample audit events through the core Detector. */
+function detect(...names: string[]): Finding[] {
+  const detector = new Detector(detectionConfig({}));
+  return names.flatMap((name) =>
+    detector.ingest(decodeDocument(loadAuditJson(name), name, { logGroup: LOG_GROUP })),
+  );
+}
+
+/** The SNS → Lambda event for messages built by the real topic message model (body + attributes). */
+function snsEvent(messages: readonly TopicMessage[]): SNSEvent {
+  return {
+    Records: messages.map((message, index) => ({
+      EventSource: "aws:sns",
+      EventVersion: "1.0",
+      EventSubscriptionArn: "arn:aws:sns:eu-west-1:111122223333:ephemeral-guard-test-alerts:0b8f",
+      Sns: {
+        Type: "Notification",
+        MessageId: `00000000-0000-4000-8000-${String(index).padStart(12, "0")}`,
+        TopicArn: "arn:aws:sns:eu-west-1:111122223333:ephemeral-guard-test-alerts",
+        Subject: "",
+        Message: message.body,
+        Timestamp: "2026-11-20T09:34:00.000Z",
+        SignatureVersion: "1",
+        Signature: "EXAMPLE",
+        SigningCertUrl: "https://sns.eu-west-1.amazonaws.com/cert.pem",
+        UnsubscribeUrl: "https://sns.eu-west-1.amazonaws.com/unsubscribe",
+        MessageAttributes: Object.fromEntries(
+          Object.entries(message.attributes).map(([name, value]) => [
+            name,
+            { Type: value.DataType, Value: value.StringValue },
+          ]),
+        ),
+      },
+    })),
+  };
+}
+
+function lambdaContext(remainingMs = 30_000): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: "ephemeral-guard-test-notify-slack",
+    functionVersion: "$LATEST",
+    invokedFunctionArn: "arn:aws:lambda:eu-west-1:111122223333:function:ephemeral-guard-test-notify-slack",
+    memoryLimitInMB: "256",
+    awsRequestId: "c6af9ac6-7b61-11e6-9a41-93e812345678",
+    logGroupName: "/aws/lambda/ephemeral-guard-test-notify-slack",
+    logStreamName: "2026/11/20/[$LATEST]0123456789abcdef",
+    getRemainingTimeInMillis: () => remainingMs,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+const remediationOutcome: RemediationOutcome = {
+  schemaVersion: 1,
+  kind: "remediation",
+  auditID: "1d3f5b7a-9c2e-4d6a-8b0c-7e9a1c3e5f64",
+  cluster: "prod-eu",
+  pod: { namespace: "shop", name: "checkout-api-7d9f8b6c5d-x2kqp" },
+  mode: "enforce",
+  result: "deleted",
+  detail: "Deleted pod shop/checkout-api-7d9f8b6c5d-x2kqp; its ReplicaSet will replace it.",
+  time: "2026-11-20T09:34:02.000Z",
+};
+
+let slack: SlackWebhookServer;
+let ssm: SsmServer;
+let deps: NotifierDeps;
+let logs: string[];
+
+function getParameterCalls(): number {
+  return ssm.calls.filter((call) => call.target === "AmazonSSM.GetParameter").length;
+}
+
+function delivered(): SlackMessage[] {
+  return slack.requests
+    .filter((request) => request.answer.status === 200)
+    .map((request) => request.json as SlackMessage);
+}
+
+beforeAll(async () => {
+  slack = await startSlackWebhookServer();
+  ssm = await startSsmServer();
+  ssm.setParameter(PARAMETER, { value: slack.url, type: "SecureString" });
+});
+afterAll(async () => {
+  await slack.stop();
+  await ssm.stop();
+});
+beforeEach(() => {
+  slack.requests.length = 0;
+  ssm.calls.length = 0;
+  logs = [];
+  // Powertools Logger writes JSON lines to stdout (stderr for errors): captured to assert on, kept off the console.
+  for (const stream of [process.stdout, process.stderr]) {
+    vi.spyOn(stream, "write").mockImplementation((chunk: string | Uint8Array) => {
+      logs.push(String(chunk));
+      return true;
+    });
+  }
+  deps = {
+    logger: new Logger({ serviceName: "notify-slack" }),
+    region: "eu-west-1",
+    webhookUrl: new WebhookUrlSource({
+      location: { store: "ssm", name: PARAMETER },
+      cacheSeconds: 3600,
+      policy: LOOPBACK_HTTP_FOR_TESTS_ONLY,
+      ssmClient: new SSMClient({ endpoint: ssm.endpoint, region: "eu-west-1", credentials, maxAttempts: 1 }),
+    }),
+  };
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  // The webhook URL is the credential: it must never be logged, whatever happened.
+  expect(logs.join("")).not.toContain(WEBHOOK_PATH);
+});
+
+describe("notify-slack handler", () => {
+  it("posts one alert per finding and a follow-up per remediation outcome", async () => {
+    const findings = detect("privileged-sysadmin-profile", "kubectl-debug-general-profile");
+    expect(findings).toHaveLength(2);
+    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const summary = await handler(
+      snsEvent([...findings.map(findingMessage), remediationMessage(remediationOutcome)]),
+      lambdaContext(),
+    );
+    expect(summary).toEqual({
+      records: 3,
+      posted: { finding: 2, remediation: 1 },
+      invalid: 0,
+      rateLimitedWaits: 0,
+    });
+    const [privileged, general, remediation] = delivered();
+    expect(privileged?.text).toBe(
+      "🚨 CRITICAL: ephemeral container added to a pod: `shop/checkout-api-7d9f8b6c5d-x2kqp` on `prod-eu` by `jane.doe`",
+    );
+    expect(privileged?.attachments[0]?.color).toBe("#A30D1F");
+    expect(JSON.stringify(privileged)).toContain("logs-insights$3FqueryDetail$3D");
+    expect(general?.text).toMatch(/ephemeral container added to a pod/);
+    expect(remediation?.text).toBe(
+      "↳ 🗑️ Remediation deleted for alert `1d3f5b7a-9c2e-4d6a-8b0c-7e9a1c3e5f64`: `shop/checkout-api-7d9f8b6c5d-x2kqp` on `prod-eu`",
+    );
+    for (const message of delivered()) {
+      expectWithinSlackLimits(message);
+      expectInert(message);
+    }
+  });
+
+  it("renders injection strings from the audit event as inert text", async () => {
+    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    await handler(snsEvent(detect("slack-injection-strings").map(findingMessage)), lambdaContext());
+    const [message] = delivered();
+    expect(message).toBeDefined();
+    if (!message) return;
+    expectInert(message);
+    expectWithinSlackLimits(message);
+    const body = slack.requests[0]?.body ?? "";
+    for (const raw of ["<!channel>", "<!here>", "<@U0ADMIN>", "<https://evil", "\\u202e", "\\u0007"]) {
+      expect(body).not.toContain(raw);
+    }
+    expect(body).toContain("`&lt;!channel&gt;`");
+  });
+
+  it("fetches the webhook URL once across invocations", async () => {
+    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const [finding] = detect("kubectl-debug-general-profile");
+    if (!finding) throw new Error("no finding");
+    for (let invocation = 0; invocation < 3; invocation++) {
+      await handler(snsEvent([findingMessage(finding)]), lambdaContext());
+    }
+    expect(delivered()).toHaveLength(3);
+    expect(getParameterCalls()).toBe(1);
+    expect(ssm.calls[0]?.body).toEqual({ Name: PARAMETER, WithDecryption: true });
+  });
+
+  it("waits out a 429 and delivers the message exactly once", async () => {
+    slack.script(rateLimited(1), OK);
+    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const summary = await handler(
+      snsEvent(detect("privileged-sysadmin-profile").map(findingMessage)),
+      lambdaContext(),
+    );
+    expect(summary.rateLimitedWaits).toBe(1);
+    expect(slack.requests.map((request) => request.answer.status)).toEqual([429, 200]);
+    expect(delivered()).toHaveLength(1);
+    expect(slack.requests[0]?.body).toBe(slack.requests[1]?.body);
+  });
+
+  it("fails the invocation when Slack answers 500, so Lambda retries it", async () => {
+    slack.script(serverError);
+    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const error = await handler(
+      snsEvent(detect("privileged-sysadmin-profile").map(findingMessage)),
+      lambdaContext(),
+    ).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(SlackDeliveryError);
+    expect((error as SlackDeliveryError).failedPositions).toEqual(["Records[0]"]);
+    expect(slack.requests).toHaveLength(1);
+    expect(logs.join("")).toContain("Slack did not accept the message");
+  });
+
+  it("fails when rate limiting outlasts the invocation, without waiting for nothing", async () => {
+    slack.script(rateLimited(120));
+    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    await expect(
+      handler(snsEvent(detect("privileged-sysadmin-profile").map(findingMessage)), lambdaContext(30_000)),
+    ).rejects.toThrow(/rate limited/);
+    expect(slack.requests).toHaveLength(1);
+  });
+
+  it("re-reads the webhook URL after Slack says the webhook is gone", async () => {
+    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const event = snsEvent(detect("kubectl-debug-general-profile").map(findingMessage));
+    slack.script({ status: 404, body: "no_service" });
+    await expect(handler(event, lambdaContext())).rejects.toThrow(/404 no_service/);
+    await handler(event, lambdaContext());
+    expect(getParameterCalls()).toBe(2);
+    expect(delivered()).toHaveLength(1);
+  });
+
+  it("logs and counts records that are neither findings nor outcomes, and still posts the rest", async () => {
+    const [finding] = detect("kubectl-debug-general-profile");
+    if (!finding) throw new Error("no finding");
+    const good = findingMessage(finding);
+    const event = snsEvent([
+      {
+        ...good,
+        attributes: { ...good.attributes, messageType: { DataType: "String", StringValue: "pager" } },
+      },
+      { ...good, body: "{not json" },
+      { ...good, body: JSON.stringify({ ...finding, severity: "apocalyptic" }) },
+      good,
+      { ...remediationMessage(remediationOutcome), body: JSON.stringify({ kind: "remediation" }) },
+    ]);
+    const { messageType: _dropped, ...withoutType } = good.attributes;
+    event.Records.push(...snsEvent([{ ...good, attributes: withoutType }]).Records);
+    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const summary = await handler(event, lambdaContext());
+    expect(summary).toEqual({
+      records: 6,
+      posted: { finding: 1, remediation: 0 },
+      invalid: 5,
+      rateLimitedWaits: 0,
+    });
+    expect(delivered()).toHaveLength(1);
+    const output = logs.join("");
+    for (const position of ["Records[0]", "Records[1]", "Records[2]", "Records[4]", "Records[5]"]) {
+      expect(output).toContain(`"position":"${position}"`);
+    }
+    expect(output).toContain("not JSON");
+    expect(output).toContain("at severity");
+  });
+
+  it("does not fetch the webhook URL when there is nothing to post", async () => {
+    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const summary = await handler(snsEvent([{ id: "x", body: "[]", attributes: {} }]), lambdaContext());
+    expect(summary.invalid).toBe(1);
+    expect(getParameterCalls()).toBe(0);
+    expect(slack.requests).toHaveLength(0);
+  });
+});
+
+describe("exported production handler", () => {
+  it("reads its environment and refuses a webhook URL that is not https, even on loopback", async () => {
+    vi.stubEnv("SLACK_WEBHOOK_PARAMETER", PARAMETER);
+    vi.stubEnv("AWS_REGION", "eu-west-1");
+    vi.stubEnv("AWS_ACCESS_KEY_ID", credentials.accessKeyId);
+    vi.stubEnv("AWS_SECRET_ACCESS_KEY", credentials.secretAccessKey);
+    vi.stubEnv("AWS_ENDPOINT_URL_SSM", ssm.endpoint);
+    try {
+      const { handler } = await import("../functions/notify-slack.ts");
+      const event = snsEvent(detect("kubectl-debug-general-profile").map(findingMessage));
+      const error = await handler(event, lambdaContext()).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(WebhookUrlError);
+      expect((error as Error).message).toMatch(
+        /must use https \(SSM parameter \/ephemeral-guard\/slack-webhook\)/,
+      );
+      expect(getParameterCalls()).toBe(1);
+      expect(slack.requests).toHaveLength(0);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+});
