@@ -32,6 +32,9 @@ const TRUNCATED = "audit.k8s.io/truncated";
 const MIRROR_POD = "kubernetes.io/config.mirror";
 const TOKEN_VOLUME_PREFIX = "kube-api-access-";
 const EPHEMERAL_PATHS = /^\/(spec\/)?ephemeralContainers(\/(-|\d+))?$/;
+/** A JSON Patch operation on one field of an ephemeral container (`…/ephemeralContainers/0/securityContext`). */
+const EPHEMERAL_FIELD_PATHS = /^\/(spec\/)?ephemeralContainers\/(-|\d+)\/./;
+const JSON_PATCH_WRITES = new Set(["add", "replace", "copy", "move"]);
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -73,16 +76,30 @@ interface BodyReading {
   containers: ContainerSpec[];
   /** Whether the containers listed are the whole list (update, merge patch) rather than only the new ones. */
   wholeList: boolean;
+  /**
+   * A JSON Patch that builds containers piecewise (operations on their fields, `copy`/`move` from elsewhere in
+   * the pod): the body alone does not say what the added containers look like.
+   */
+  piecewise?: boolean;
 }
 
 /** JSON Patch: `add`/`replace` of one container (`…/-`, `…/N`) or of the whole list (`/spec/ephemeralContainers`). */
 function readJsonPatch(operations: unknown[]): BodyReading {
   const containers: ContainerSpec[] = [];
   let wholeList = false;
+  let piecewise = false;
   for (const entry of operations) {
     const op = JsonPatchOperationSchema.safeParse(entry);
-    if (!op.success || (op.data.op !== "add" && op.data.op !== "replace")) continue;
+    if (!op.success || !JSON_PATCH_WRITES.has(op.data.op)) continue;
+    if (EPHEMERAL_FIELD_PATHS.test(op.data.path)) {
+      piecewise = true;
+      continue;
+    }
     if (!EPHEMERAL_PATHS.test(op.data.path)) continue;
+    if (op.data.op === "copy" || op.data.op === "move") {
+      piecewise = true;
+      continue;
+    }
     if (Array.isArray(op.data.value)) {
       wholeList = true;
       containers.push(...containersFromList(op.data.value));
@@ -91,7 +108,7 @@ function readJsonPatch(operations: unknown[]): BodyReading {
       if (container) containers.push(container);
     }
   }
-  return { shape: "json-patch", containers, wholeList };
+  return { shape: "json-patch", containers, wholeList, piecewise };
 }
 
 /**
@@ -193,7 +210,16 @@ function controllerOwner(pod: Pod | undefined): Owner | undefined {
  * The containers a write added. Where the body carries the whole list (update, merge patch), containers that
  * already have a status in the response existed before this request and are not counted again.
  */
-function addedContainers(reading: BodyReading, existing: ReadonlySet<string>): ContainerSpec[] {
+function addedContainers(
+  reading: BodyReading,
+  existing: ReadonlySet<string>,
+  stored: ContainerSpec[] | undefined,
+): ContainerSpec[] {
+  if (reading.piecewise && stored) {
+    // What the server stored is the truth; the containers it has no status for are the ones this patch made.
+    const fresh = stored.filter((container) => !existing.has(container.name));
+    if (fresh.length > 0) return fresh;
+  }
   if (!reading.wholeList) return reading.containers;
   const added = reading.containers.filter((container) => !existing.has(container.name));
   return added.length > 0 ? added : reading.containers;
@@ -238,9 +264,11 @@ export function extractWriteFacts(
     bodyLogged,
     bodyTruncated: truncated,
     bodyShape: reading.shape,
-    containers: addedContainers(reading, existing).map((spec) =>
-      containerFacts(spec, volumes, isKubectlUserAgent(event.userAgent)),
-    ),
+    containers: addedContainers(
+      reading,
+      existing,
+      responsePod?.spec ? containersFromList(responsePod.spec.ephemeralContainers) : undefined,
+    ).map((spec) => containerFacts(spec, volumes, isKubectlUserAgent(event.userAgent))),
     pod: {
       hostNetwork: pod?.spec?.hostNetwork === true,
       hostPID: pod?.spec?.hostPID === true,

@@ -70,6 +70,65 @@ describe("body shapes: which containers a write added", () => {
     expect(names(facts)).toEqual(["a", "b"]);
   });
 
+  describe("JSON Patch that builds a container piecewise: what the server stored is what counts", () => {
+    /** The json-patch-spec-path sample with other operations; the response stores `stored` as the new container. */
+    function piecewise(operations: unknown[], stored: Record<string, unknown>): SampleEvent {
+      return variant("json-patch-spec-path", (e) => {
+        e.requestObject = operations;
+        const pod = e.responseObject as { spec: { ephemeralContainers: unknown[] } };
+        pod.spec.ephemeralContainers = [stored];
+      });
+    }
+
+    it("a securityContext added by a second operation on the new container's field", () => {
+      const event = piecewise(
+        [
+          {
+            op: "add",
+            path: "/spec/ephemeralContainers/-",
+            value: { name: "inspect", image: "alpine:3.20" },
+          },
+          { op: "add", path: "/spec/ephemeralContainers/0/securityContext", value: { privileged: true } },
+        ],
+        { name: "inspect", image: "alpine:3.20", securityContext: { privileged: true } },
+      );
+      const facts = factsOfEvent(event);
+      expect(names(facts)).toEqual(["inspect"]);
+      expect(facts.containers[0]?.securityContext?.privileged).toBe(true);
+    });
+
+    it("a container copied from the pod's own containers, mounts and all", () => {
+      const event = piecewise(
+        [{ op: "copy", from: "/spec/containers/0", path: "/spec/ephemeralContainers/-" }],
+        {
+          name: "app",
+          image: "111122223333.dkr.ecr.eu-west-1.amazonaws.com/shop/checkout-api:2.14.3",
+          volumeMounts: [{ name: "db-credentials", mountPath: "/etc/checkout/db", readOnly: true }],
+        },
+      );
+      const facts = factsOfEvent(event);
+      expect(names(facts)).toEqual(["app"]);
+      expect(facts.containers[0]?.mounts).toEqual([
+        { volume: "db-credentials", mountPath: "/etc/checkout/db", kind: "secret" },
+      ]);
+    });
+
+    it("without a logged response, the containers the body names are kept", () => {
+      const event = variant("json-patch-spec-path", (e) => {
+        e.requestObject = [
+          {
+            op: "add",
+            path: "/spec/ephemeralContainers/-",
+            value: { name: "inspect", image: "alpine:3.20" },
+          },
+          { op: "add", path: "/spec/ephemeralContainers/0/securityContext", value: { privileged: true } },
+        ];
+        delete e.responseObject;
+      });
+      expect(names(factsOfEvent(event))).toEqual(["inspect"]);
+    });
+  });
+
   it("JSON merge patch: replaces the whole list, so the container the pod already had is not reported again", () => {
     const facts = factsOf("merge-patch");
     expect(facts.bodyShape).toBe("merge-patch");

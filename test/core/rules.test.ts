@@ -373,6 +373,20 @@ describe("severity policy", () => {
     },
   );
 
+  it("a JSON Patch cannot hide privileged: true in a second operation on the container's field", () => {
+    const event = variant("json-patch-spec-path", (e) => {
+      e.requestObject = [
+        { op: "add", path: "/spec/ephemeralContainers/-", value: { name: "inspect", image: "alpine:3.20" } },
+        { op: "add", path: "/spec/ephemeralContainers/0/securityContext", value: { privileged: true } },
+      ];
+      const pod = e.responseObject as { spec: { ephemeralContainers: unknown[] } };
+      pod.spec.ephemeralContainers = [
+        { name: "inspect", image: "alpine:3.20", securityContext: { privileged: true } },
+      ];
+    });
+    expect(severityOf(detectEvent(event))).toBe("critical");
+  });
+
   it("a secret mount next to a privileged container is still critical, not capped at high", () => {
     const event = withContainer("secret-volume-mount", (container) => {
       container.securityContext = { privileged: true };
