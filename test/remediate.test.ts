@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { EKSClient } from "@aws-sdk/client-eks";
 import { SNSClient } from "@aws-sdk/client-sns";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Context } from "aws-lambda";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { findingMessage } from "../functions/adapters/sns-message.ts";
 import { decodeDocument } from "../functions/core/decode-input.ts";
 import { detectionConfig } from "../functions/core/detection-config.ts";
@@ -557,5 +558,42 @@ describe("remediate: deliveries", () => {
     } finally {
       await sns.recover();
     }
+  });
+});
+
+describe("remediate: the deployed handler, configured by its environment", () => {
+  it("reads its settings once from the environment and uses AWS endpoints from the SDK's standard variables", async () => {
+    const finding = findingFrom(PRIVILEGED);
+    kube.putPod(livePodOf(finding));
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      REMEDIATION_MODE: "dry-run",
+      REMEDIATION_CLUSTERS: CLUSTER,
+      GRACE_PERIOD_SECONDS: "20",
+      ALERTS_TOPIC_ARN: TOPIC_ARN,
+      RATE_LIMIT_TABLE: RATE_LIMIT_TABLE.name,
+      AWS_REGION: TEST_REGION,
+      AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_EKS: eks.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_SNS: sns.endpoint,
+      POWERTOOLS_LOG_LEVEL: "SILENT",
+    });
+    try {
+      vi.resetModules();
+      const { handler } = await import("../functions/remediate.ts");
+      const context = { functionName: "remediate", awsRequestId: "req-1" } as Context;
+      await handler(deliver(finding), context);
+    } finally {
+      process.env = saved;
+    }
+    expect(kube.deletes()).toHaveLength(1);
+    expect(kube.deletes()[0]?.query).toEqual({ dryRun: "All", gracePeriodSeconds: "20" });
+    expect(onlyOutcome()).toMatchObject({
+      auditID: finding.auditID,
+      mode: "dry-run",
+      result: "would-delete",
+    });
   });
 });

@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import {
+  EnvironmentError,
+  parseRemediateEnvironment,
+} from "../../functions/adapters/remediate-environment.ts";
+
+const REQUIRED = {
+  ALERTS_TOPIC_ARN: "arn:aws:sns:us-east-1:111122223333:alerts",
+  RATE_LIMIT_TABLE: "rate-limit",
+  AWS_REGION: "eu-west-1",
+};
+
+describe("remediate environment", () => {
+  it("applies the defaults when serverless.yml passes empty strings", () => {
+    const env = parseRemediateEnvironment({
+      ...REQUIRED,
+      REMEDIATION_MODE: "off",
+      PROTECTED_NAMESPACES: "",
+      BREAK_GLASS_USERS: "",
+      RECREATING_CONTROLLERS: "",
+    });
+    expect(env).toEqual({
+      topicArn: REQUIRED.ALERTS_TOPIC_ARN,
+      tableName: "rate-limit",
+      region: "eu-west-1",
+      policy: {
+        mode: "off",
+        severityThreshold: "critical",
+        clusters: [],
+        protectedNamespaces: ["kube-system", "kube-public", "kube-node-lease"],
+        allowBarePods: false,
+        recreatingControllers: ["ReplicaSet", "StatefulSet", "DaemonSet", "Job"],
+        breakGlassUsers: [],
+        breakGlassGroups: [],
+        rateLimit: 3,
+        rateWindowSeconds: 600,
+        gracePeriodSeconds: 10,
+      },
+    });
+  });
+
+  it("reads every setting", () => {
+    const { policy } = parseRemediateEnvironment({
+      ...REQUIRED,
+      REMEDIATION_MODE: "enforce",
+      REMEDIATION_MIN_SEVERITY: "high",
+      REMEDIATION_CLUSTERS: "prod-eu, prod-us",
+      PROTECTED_NAMESPACES: "kube-system,payments-*",
+      ALLOW_BARE_PODS: "true",
+      BREAK_GLASS_USERS: "breakglass-*",
+      BREAK_GLASS_GROUPS: "incident-responders",
+      DELETION_RATE_LIMIT: "5",
+      DELETION_RATE_WINDOW_SECONDS: "3600",
+      GRACE_PERIOD_SECONDS: "30",
+    });
+    expect(policy).toMatchObject({
+      mode: "enforce",
+      severityThreshold: "high",
+      clusters: ["prod-eu", "prod-us"],
+      protectedNamespaces: ["kube-system", "payments-*"],
+      allowBarePods: true,
+      breakGlassUsers: ["breakglass-*"],
+      breakGlassGroups: ["incident-responders"],
+      rateLimit: 5,
+      rateWindowSeconds: 3600,
+      gracePeriodSeconds: 30,
+    });
+  });
+
+  it.each([
+    [{ REMEDIATION_MODE: "delete" }, "mode"],
+    [{ REMEDIATION_MIN_SEVERITY: "severe" }, "severityThreshold"],
+    [{ ALLOW_BARE_PODS: "yes" }, "ALLOW_BARE_PODS"],
+    [{ DELETION_RATE_LIMIT: "lots" }, "DELETION_RATE_LIMIT"],
+    [{ DELETION_RATE_LIMIT: "0" }, "rateLimit"],
+    [{ GRACE_PERIOD_SECONDS: "0" }, "gracePeriodSeconds"],
+    [{ ALERTS_TOPIC_ARN: "" }, "ALERTS_TOPIC_ARN"],
+  ])("rejects %o naming %s", (override, field) => {
+    expect(() => parseRemediateEnvironment({ ...REQUIRED, ...override })).toThrow(EnvironmentError);
+    expect(() => parseRemediateEnvironment({ ...REQUIRED, ...override })).toThrow(field);
+  });
+});
