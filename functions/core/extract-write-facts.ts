@@ -31,6 +31,8 @@ const PSA_AUDIT = "pod-security.kubernetes.io/audit-violations";
 const TRUNCATED = "audit.k8s.io/truncated";
 const MIRROR_POD = "kubernetes.io/config.mirror";
 const TOKEN_VOLUME_PREFIX = "kube-api-access-";
+/** Secrets Store CSI driver (AWS Secrets Manager / Parameter Store on EKS): its volumes hold secrets. */
+const SECRETS_STORE_CSI_DRIVER = "secrets-store.csi.k8s.io";
 const EPHEMERAL_PATHS = /^\/(spec\/)?ephemeralContainers(\/(-|\d+))?$/;
 /** A JSON Patch operation on one field of an ephemeral container (`…/ephemeralContainers/0/securityContext`). */
 const EPHEMERAL_FIELD_PATHS = /^\/(spec\/)?ephemeralContainers\/(-|\d+)\/./;
@@ -152,6 +154,7 @@ function volumeKind(volumes: Map<string, Volume> | undefined, name: string): Mou
   }
   if (
     volume.secret !== undefined ||
+    volume.csi?.driver === SECRETS_STORE_CSI_DRIVER ||
     volume.projected?.sources.some((source) => source.secret !== undefined)
   ) {
     return "secret";

@@ -89,6 +89,7 @@ const VolumeSchema = z.looseObject({
   name: z.string(),
   secret: z.unknown().optional(),
   hostPath: z.unknown().optional(),
+  csi: z.looseObject({ driver: optionalString }).optional().catch(undefined),
   projected: z
     .looseObject({
       sources: listOf(

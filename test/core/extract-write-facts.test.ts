@@ -227,6 +227,9 @@ describe("container facts", () => {
     expect(factsOf("secret-volume-mount").containers[0]?.mounts).toEqual([
       { volume: "db-credentials", mountPath: "/creds", kind: "secret" },
     ]);
+    expect(factsOf("secrets-store-csi-mount").containers[0]?.mounts).toEqual([
+      { volume: "aws-secrets", mountPath: "/s", kind: "secret" },
+    ]);
     expect(factsOf("host-path-mount").containers[0]?.mounts).toEqual([
       { volume: "varlog", mountPath: "/host-log", kind: "host-path" },
     ]);

@@ -366,12 +366,15 @@ describe("severity policy", () => {
     expect(severityOf(detectSample(file))).toBe("medium");
   });
 
-  it.each(["token-volume-mount", "secret-volume-mount", "secret-env", "host-path-mount"])(
-    "%s is at least high",
-    (file) => {
-      expect(severityOf(detectSample(file))).toBe("high");
-    },
-  );
+  it.each([
+    "token-volume-mount",
+    "secret-volume-mount",
+    "secrets-store-csi-mount",
+    "secret-env",
+    "host-path-mount",
+  ])("%s is at least high", (file) => {
+    expect(severityOf(detectSample(file))).toBe("high");
+  });
 
   it("a JSON Patch cannot hide privileged: true in a second operation on the container's field", () => {
     const event = variant("json-patch-spec-path", (e) => {
