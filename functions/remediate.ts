@@ -9,7 +9,7 @@ import { remediateEnvironment } from "./adapters/remediate-environment.ts";
 import { remediationMessage } from "./adapters/sns-message.ts";
 import { publishMessages } from "./adapters/sns-publisher.ts";
 import { type Finding, FindingSchema } from "./core/finding.ts";
-import type { RemediationOutcome } from "./core/remediation-outcome.ts";
+import { REMEDIATION_SCHEMA_VERSION, type RemediationOutcome } from "./core/remediation-outcome.ts";
 import { type RemediationDeps, remediateFinding } from "./remediation/remediate-finding.ts";
 import { wireRemediation } from "./remediation/wiring.ts";
 
@@ -104,7 +104,7 @@ export function createRemediateHandler(deps: HandlerDeps) {
         // remediateFinding reports its own failures; reaching here is a bug, still worth an outcome.
         logger.error("remediation crashed", { auditID: finding.auditID, error: String(error) });
         outcome = {
-          schemaVersion: 1,
+          schemaVersion: REMEDIATION_SCHEMA_VERSION,
           kind: "remediation",
           auditID: finding.auditID,
           ...(finding.cluster ? { cluster: finding.cluster } : {}),

@@ -38,7 +38,11 @@ module.exports = async ({ resolveVariable }) => {
   const clusters = clusterList(await resolveVariable("param:clusters"));
   const accessEntries = (await optionalParam(resolveVariable, "remediationAccessEntries", "true")) === "true";
   if (mode === "off" || clusters.length === 0) {
-    return { Outputs: { RemediatedClusters: { Value: mode === "off" ? "(none: remediationMode is off)" : "(none)" } } };
+    return {
+      Outputs: {
+        RemediatedClusters: { Value: mode === "off" ? "(none: remediationMode is off)" : "(none)" },
+      },
+    };
   }
   const resources = {};
   const seen = new Map();
