@@ -31,6 +31,11 @@ const PSA_AUDIT = "pod-security.kubernetes.io/audit-violations";
 const TRUNCATED = "audit.k8s.io/truncated";
 const MIRROR_POD = "kubernetes.io/config.mirror";
 const TOKEN_VOLUME_PREFIX = "kube-api-access-";
+/** The token volumes EKS injects for AWS credentials, recognised by name when the pod spec was not logged. */
+const AWS_TOKEN_VOLUMES: ReadonlyMap<string, string> = new Map([
+  ["aws-iam-token", "sts.amazonaws.com"],
+  ["eks-pod-identity-token", "pods.eks.amazonaws.com"],
+]);
 /** Secrets Store CSI driver (AWS Secrets Manager / Parameter Store on EKS): its volumes hold secrets. */
 const SECRETS_STORE_CSI_DRIVER = "secrets-store.csi.k8s.io";
 const EPHEMERAL_PATHS = /^\/(spec\/)?ephemeralContainers(\/(-|\d+))?$/;
@@ -146,7 +151,11 @@ function readBody(verb: string, body: unknown, existing: ReadonlySet<string>): B
 
 /** Without the pod's volume list only the standard token volume name can be recognised. */
 function volumeKind(volumes: Map<string, Volume> | undefined, name: string): MountKind {
-  if (!volumes) return name.startsWith(TOKEN_VOLUME_PREFIX) ? "service-account-token" : "unknown";
+  if (!volumes) {
+    return name.startsWith(TOKEN_VOLUME_PREFIX) || AWS_TOKEN_VOLUMES.has(name)
+      ? "service-account-token"
+      : "unknown";
+  }
   const volume = volumes.get(name);
   if (!volume) return "other";
   if (volume.projected?.sources.some((source) => source.serviceAccountToken !== undefined)) {
@@ -161,6 +170,15 @@ function volumeKind(volumes: Map<string, Volume> | undefined, name: string): Mou
   }
   if (volume.hostPath !== undefined) return "host-path";
   return "other";
+}
+
+function tokenAudience(volumes: Map<string, Volume> | undefined, name: string): string | undefined {
+  if (!volumes) return AWS_TOKEN_VOLUMES.get(name);
+  for (const source of volumes.get(name)?.projected?.sources ?? []) {
+    const token = source.serviceAccountToken;
+    if (isObject(token) && typeof token.audience === "string" && token.audience !== "") return token.audience;
+  }
+  return undefined;
 }
 
 function normaliseCapability(capability: string): string {
@@ -180,6 +198,8 @@ function containerFacts(
   const mounts: MountFact[] = spec.volumeMounts.map((mount) => {
     const fact: MountFact = { volume: mount.name, kind: volumeKind(volumes, mount.name) };
     if (mount.mountPath) fact.mountPath = mount.mountPath;
+    const audience = fact.kind === "service-account-token" ? tokenAudience(volumes, mount.name) : undefined;
+    if (audience) fact.audience = audience;
     return fact;
   });
   const secretEnv = [

@@ -9,7 +9,7 @@ import {
   PTRACE_CAPABILITIES,
 } from "./pod-security-lists.ts";
 import type { Severity } from "./severity.ts";
-import type { ContainerFacts, IdentityFacts, MountKind, WriteFacts } from "./write-facts.ts";
+import type { ContainerFacts, IdentityFacts, MountFact, MountKind, WriteFacts } from "./write-facts.ts";
 
 /**
  * Every scoring rule, in one table. How effects combine is in `score-write.ts`:
@@ -77,13 +77,22 @@ const MOUNT_TEXT: Record<Exclude<MountKind, "other">, string> = {
     "a volume whose type is unknown because the pod spec was not logged: it may be a Secret or token volume",
 };
 
+const AWS_TOKEN_AUDIENCES = new Set(["sts.amazonaws.com", "pods.eks.amazonaws.com"]);
+
+function mountText(kind: Exclude<MountKind, "other">, mount: MountFact): string {
+  if (kind !== "service-account-token" || mount.audience === undefined) return MOUNT_TEXT[kind];
+  return AWS_TOKEN_AUDIENCES.has(mount.audience)
+    ? `the pod's service-account token for "${mount.audience}" (IRSA or EKS Pod Identity): it can get the AWS credentials of the pod's IAM role`
+    : `the pod's service-account token for "${mount.audience}": it can authenticate as the pod to whatever trusts that audience`;
+}
+
 function mountRule(kind: Exclude<MountKind, "other">): Rule["evaluate"] {
   return (facts) =>
     facts.containers.flatMap((container) =>
       container.mounts
         .filter((mount) => mount.kind === kind)
         .map((mount) => ({
-          text: `container "${container.spec.name}" mounts volume "${mount.volume}"${mount.mountPath ? ` at ${mount.mountPath}` : ""}, ${MOUNT_TEXT[kind]}`,
+          text: `container "${container.spec.name}" mounts volume "${mount.volume}"${mount.mountPath ? ` at ${mount.mountPath}` : ""}, ${mountText(kind, mount)}`,
           container: container.spec.name,
           field: `volumeMounts: ${mount.volume}`,
         })),

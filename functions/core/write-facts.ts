@@ -12,6 +12,11 @@ export interface MountFact {
   volume: string;
   mountPath?: string;
   kind: MountKind;
+  /**
+   * For a service-account token minted for someone other than the Kubernetes API: its audience, e.g.
+   * `sts.amazonaws.com` (IRSA) or `pods.eks.amazonaws.com` (EKS Pod Identity), which trade it for AWS credentials.
+   */
+  audience?: string;
 }
 
 export interface ContainerFacts {

@@ -235,6 +235,44 @@ describe("container facts", () => {
     ]);
   });
 
+  it("a token for another audience (IRSA) carries its audience; the Kubernetes API token carries none", () => {
+    expect(factsOf("irsa-token-mount").containers[0]?.mounts).toEqual([
+      {
+        volume: "aws-iam-token",
+        mountPath: "/var/run/secrets/eks.amazonaws.com/serviceaccount",
+        kind: "service-account-token",
+        audience: "sts.amazonaws.com",
+      },
+    ]);
+    expect(factsOf("token-volume-mount").containers[0]?.mounts[0]?.audience).toBeUndefined();
+  });
+
+  it("EKS's AWS token volumes are recognised by name when the pod spec was not logged", () => {
+    const event = variant("unknown-volume-request-level", (e) => {
+      const body = e.requestObject as { spec: { ephemeralContainers: Array<Record<string, unknown>> } };
+      const container = body.spec.ephemeralContainers[0];
+      if (container)
+        container.volumeMounts = [
+          { name: "eks-pod-identity-token", mountPath: "/p" },
+          { name: "aws-iam-token", mountPath: "/i" },
+        ];
+    });
+    expect(factsOfEvent(event).containers[0]?.mounts).toEqual([
+      {
+        volume: "eks-pod-identity-token",
+        mountPath: "/p",
+        kind: "service-account-token",
+        audience: "pods.eks.amazonaws.com",
+      },
+      {
+        volume: "aws-iam-token",
+        mountPath: "/i",
+        kind: "service-account-token",
+        audience: "sts.amazonaws.com",
+      },
+    ]);
+  });
+
   it("a configMap volume is other; a projected Secret is a secret", () => {
     const event = variant("secret-volume-mount", (e) => {
       const body = e.requestObject as { spec: { ephemeralContainers: Array<Record<string, unknown>> } };

@@ -390,6 +390,14 @@ describe("severity policy", () => {
     expect(severityOf(detectEvent(event))).toBe("critical");
   });
 
+  it("a token for AWS (IRSA) is at least high and says it reaches the pod's IAM role", () => {
+    const finding = onlyFinding(detectSample("irsa-token-mount"));
+    expect(finding.severity).toBe("high");
+    expect(finding.reasons.find((r) => r.id === "reach.service-account-token")?.text).toBe(
+      'container "debugger-c3h9t" mounts volume "aws-iam-token" at /var/run/secrets/eks.amazonaws.com/serviceaccount, the pod\'s service-account token for "sts.amazonaws.com" (IRSA or EKS Pod Identity): it can get the AWS credentials of the pod\'s IAM role',
+    );
+  });
+
   it("a secret mount next to a privileged container is still critical, not capped at high", () => {
     const event = withContainer("secret-volume-mount", (container) => {
       container.securityContext = { privileged: true };
