@@ -164,16 +164,17 @@ describe("notify-slack handler", () => {
       posted: { finding: 2, remediation: 1 },
       invalid: 0,
       rateLimitedWaits: 0,
+      plainFallbacks: 0,
     });
     const [privileged, general, remediation] = delivered();
     expect(privileged?.text).toBe(
       "🚨 CRITICAL: ephemeral container added to a pod: `shop/checkout-api-7d9f8b6c5d-x2kqp` on `prod-eu` by `jane.doe`",
     );
-    expect(privileged?.attachments[0]?.color).toBe("#A30D1F");
+    expect(privileged?.attachments?.[0]?.color).toBe("#A30D1F");
     expect(JSON.stringify(privileged)).toContain("logs-insights$3FqueryDetail$3D");
     expect(general?.text).toMatch(/ephemeral container added to a pod/);
     expect(remediation?.text).toBe(
-      "↳ 🗑️ Remediation deleted for alert `1d3f5b7a-9c2e-4d6a-8b0c-7e9a1c3e5f64`: `shop/checkout-api-7d9f8b6c5d-x2kqp` on `prod-eu`",
+      "↳ 🗑️ *Remediation of alert* `1d3f5b7a-9c2e-4d6a-8b0c-7e9a1c3e5f64`: *pod deleted* · `shop/checkout-api-7d9f8b6c5d-x2kqp` on `prod-eu`",
     );
     for (const message of delivered()) {
       expectWithinSlackLimits(message);
@@ -253,6 +254,25 @@ describe("notify-slack handler", () => {
     expect(delivered()).toHaveLength(1);
   });
 
+  it("sends the alert as plain text when Slack refuses the detailed message", async () => {
+    slack.script({ status: 400, body: "invalid_blocks" }, OK);
+    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const summary = await handler(
+      snsEvent(detect("privileged-sysadmin-profile").map(findingMessage)),
+      lambdaContext(),
+    );
+    expect(summary).toMatchObject({ posted: { finding: 1, remediation: 0 }, plainFallbacks: 1 });
+    const [plain] = delivered();
+    expect(plain).toEqual({
+      text:
+        "🚨 CRITICAL: ephemeral container added to a pod: `shop/checkout-api-7d9f8b6c5d-x2kqp` on `prod-eu` by `jane.doe`\n" +
+        "Audit ID `1d3f5b7a-9c2e-4d6a-8b0c-7e9a1c3e5f64`. " +
+        "_Slack refused the detailed message (invalid_blocks); see notify-slack's logs._",
+      unfurl_links: false,
+      unfurl_media: false,
+    });
+  });
+
   it("logs and counts records that are neither findings nor outcomes, and still posts the rest", async () => {
     const [finding] = detect("kubectl-debug-general-profile");
     if (!finding) throw new Error("no finding");
@@ -276,6 +296,7 @@ describe("notify-slack handler", () => {
       posted: { finding: 1, remediation: 0 },
       invalid: 5,
       rateLimitedWaits: 0,
+      plainFallbacks: 0,
     });
     expect(delivered()).toHaveLength(1);
     const output = logs.join("");

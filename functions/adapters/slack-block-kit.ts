@@ -33,10 +33,14 @@ export interface SlackAttachment {
   blocks: SlackBlock[];
 }
 
-/** What goes to the webhook: a notification text plus one coloured attachment holding the blocks. */
+/**
+ * What goes to the webhook. `text` is the notification (and what is shown when there are no top-level
+ * blocks); top-level `blocks` hold the headline; the attachment's colour bar carries the severity.
+ */
 export interface SlackMessage {
   text: string;
-  attachments: SlackAttachment[];
+  blocks?: SlackBlock[];
+  attachments?: SlackAttachment[];
   unfurl_links: false;
   unfurl_media: false;
 }
@@ -97,14 +101,38 @@ export function context(elements: readonly string[]): SlackBlock {
 
 export const divider: SlackBlock = { type: "divider" };
 
-export function message(text: string, color: string, blocks: SlackBlock[]): SlackMessage {
+export interface MessageParts {
+  /** Notification text, already rendered mrkdwn. */
+  text: string;
+  /** Shown above the coloured attachment; without them `text` is shown there instead. */
+  headline?: SlackBlock[];
+  color: string;
+  details: SlackBlock[];
+}
+
+function checkBlockCount(blocks: readonly SlackBlock[], where: string): void {
   if (blocks.length > SLACK_LIMITS.blocks) {
-    throw new BlockLimitError(`${blocks.length} blocks, limit ${SLACK_LIMITS.blocks}`);
+    throw new BlockLimitError(`${blocks.length} blocks in ${where}, limit ${SLACK_LIMITS.blocks}`);
   }
+}
+
+export function message({ text, headline, color, details }: MessageParts): SlackMessage {
+  checkBlockCount(headline ?? [], "the message");
+  checkBlockCount(details, "the attachment");
   const notification = checkLength(text, SLACK_LIMITS.messageText, "message text");
   return {
     text: notification,
-    attachments: [{ color, fallback: notification, blocks }],
+    ...(headline && headline.length > 0 ? { blocks: headline } : {}),
+    attachments: [{ color, fallback: notification, blocks: details }],
+    unfurl_links: false,
+    unfurl_media: false,
+  };
+}
+
+/** Text only: what is sent when Slack refuses the detailed message, so that the alert still arrives. */
+export function plainMessage(text: string): SlackMessage {
+  return {
+    text: checkLength(text, SLACK_LIMITS.messageText, "message text"),
     unfurl_links: false,
     unfurl_media: false,
   };

@@ -238,15 +238,19 @@ function notificationText(finding: Finding): string {
 /** The alert for one finding: header, summary fields, one section per container, reasons, link. */
 export function findingSlackMessage(finding: Finding, options: FindingMessageOptions): SlackMessage {
   const style = SEVERITY_STYLE[finding.severity];
-  const blocks: SlackBlock[] = [
-    header(`${style.emoji} ${style.label}: ${OUTCOME_TEXT[finding.outcome].headline}`),
+  const details: SlackBlock[] = [
     fieldsSection(summaryFields(finding)),
     ...containerBlocks(finding),
     divider,
     reasonsBlock(finding),
   ];
   const server = serverBlock(finding);
-  if (server) blocks.push(server);
-  blocks.push(linkBlock(finding, options));
-  return message(notificationText(finding), style.color, blocks);
+  if (server) details.push(server);
+  details.push(linkBlock(finding, options));
+  return message({
+    text: notificationText(finding),
+    headline: [header(`${style.emoji} ${style.label}: ${OUTCOME_TEXT[finding.outcome].headline}`)],
+    color: style.color,
+    details,
+  });
 }

@@ -22,9 +22,9 @@ export function remediationSlackMessage(outcome: RemediationOutcome): SlackMessa
   const owner = outcome.pod.owner
     ? `\nowned by ${mrkdwnCode(`${outcome.pod.owner.kind}/${outcome.pod.owner.name}`, { max: 500 })}`
     : "";
-  const blocks = [
-    section(`↳ *Remediation of alert ${auditID}*\n${style.emoji} *${style.text}*${reason}`),
+  const details = [
     fieldsSection([
+      `*Result*\n${style.emoji} ${style.text}${reason}`,
       `*Namespace/pod*\n${pod}${owner}`,
       `*Cluster*\n${cluster}`,
       `*Mode*\n${outcome.mode}`,
@@ -33,6 +33,7 @@ export function remediationSlackMessage(outcome: RemediationOutcome): SlackMessa
     section(outcome.detail.trim() ? mrkdwnText(outcome.detail, { max: 2_900 }) : "_no detail given_"),
     context([`Follow-up to the ephemeral-guard alert with audit ID ${auditID}`]),
   ];
-  const text = `↳ ${style.emoji} Remediation ${outcome.result} for alert ${auditID}: ${pod} on ${cluster}`;
-  return message(text, style.color, blocks);
+  // No headline blocks: the text line is shown as the message, right above the coloured details.
+  const text = `↳ ${style.emoji} *Remediation of alert* ${auditID}: *${style.text}* · ${pod} on ${cluster}`;
+  return message({ text, color: style.color, details });
 }

@@ -2,10 +2,17 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { z } from "zod";
 import { FindingSchema } from "../core/finding.ts";
 import { RemediationOutcomeSchema } from "../core/remediation-outcome.ts";
-import { type PostOptions, postToSlack, SlackPostError, SlackRateLimitError } from "./post-to-slack.ts";
-import type { SlackMessage } from "./slack-block-kit.ts";
+import {
+  type PostOptions,
+  type PostResult,
+  postToSlack,
+  SlackPostError,
+  SlackRateLimitError,
+} from "./post-to-slack.ts";
+import { plainMessage, type SlackMessage } from "./slack-block-kit.ts";
 import { findingSlackMessage } from "./slack-blocks-finding.ts";
 import { remediationSlackMessage } from "./slack-blocks-remediation.ts";
+import { mrkdwnCode } from "./slack-escape.ts";
 
 /** Only what is read from an SNS delivery; everything else in the record is ignored. */
 const SnsEventSchema = z.object({
@@ -77,6 +84,32 @@ export interface NotifySummary {
   /** Records that were neither a valid finding nor a valid remediation outcome: logged, not retried. */
   invalid: number;
   rateLimitedWaits: number;
+  /** Messages Slack refused as built and that were sent as plain text instead. */
+  plainFallbacks: number;
+}
+
+/** Slack's answers (400) when it refuses the content itself: retrying the same message would never work. */
+const CONTENT_REJECTIONS = new Set([
+  "invalid_blocks",
+  "invalid_blocks_format",
+  "invalid_attachments",
+  "too_long",
+  "too_many_attachments",
+  "invalid_payload",
+]);
+
+function isContentRejection(error: unknown): error is SlackPostError {
+  return (
+    error instanceof SlackPostError && error.status === 400 && CONTENT_REJECTIONS.has(error.slackError ?? "")
+  );
+}
+
+/** The alert as one line of text, so a rendering problem never costs the alert itself. */
+function fallbackMessage(item: Rendered, slackError: string | undefined): SlackMessage {
+  return plainMessage(
+    `${item.message.text}\nAudit ID ${mrkdwnCode(item.auditID, { max: 300 })}. ` +
+      `_Slack refused the detailed message (${slackError ?? "unknown error"}); see notify-slack's logs._`,
+  );
 }
 
 export class NotSnsEventError extends Error {
@@ -173,6 +206,7 @@ export async function notifySlack(
     posted: { finding: 0, remediation: 0 },
     invalid,
     rateLimitedWaits: 0,
+    plainFallbacks: 0,
   };
   if (rendered.length === 0) {
     deps.logger.info("nothing to post to Slack", { ...summary });
@@ -181,7 +215,23 @@ export async function notifySlack(
   const url = await deps.webhookUrl.get();
   for (const [index, item] of rendered.entries()) {
     try {
-      const result = await postToSlack(url, item.message, { ...deps.post, remainingTimeMs });
+      const post = (message: SlackMessage) => postToSlack(url, message, { ...deps.post, remainingTimeMs });
+      let result: PostResult;
+      let plain = false;
+      try {
+        result = await post(item.message);
+      } catch (error) {
+        if (!isContentRejection(error)) throw error;
+        deps.logger.error("Slack refused the detailed message; sending it as plain text", {
+          position: item.position,
+          auditID: item.auditID,
+          slackError: error.slackError,
+          message: JSON.stringify(item.message).slice(0, MAX_PROBLEM_CHARS),
+        });
+        result = await post(fallbackMessage(item, error.slackError));
+        plain = true;
+        summary.plainFallbacks++;
+      }
       summary.posted[item.messageType]++;
       summary.rateLimitedWaits += result.rateLimitedWaits;
       deps.logger.info("posted to Slack", {
@@ -189,6 +239,7 @@ export async function notifySlack(
         messageType: item.messageType,
         auditID: item.auditID,
         rateLimitedWaits: result.rateLimitedWaits,
+        plain,
       });
     } catch (error) {
       if (error instanceof SlackPostError && error.webhookGone) deps.webhookUrl.invalidate();

@@ -8,7 +8,8 @@ import {
 /** Every text Slack will render, in order: notification text, then each block's texts. */
 export function allTexts(message: SlackMessage): string[] {
   const texts = [message.text];
-  for (const attachment of message.attachments) {
+  for (const block of message.blocks ?? []) texts.push(...blockTexts(block));
+  for (const attachment of message.attachments ?? []) {
     texts.push(attachment.fallback);
     for (const block of attachment.blocks) texts.push(...blockTexts(block));
   }
@@ -30,9 +31,14 @@ function blockTexts(block: SlackBlock): string[] {
 
 /** Slack's documented Block Kit limits, checked on the message as it would be sent. */
 export function expectWithinSlackLimits(message: SlackMessage): void {
-  for (const attachment of message.attachments) {
-    expect(attachment.blocks.length).toBeLessThanOrEqual(SLACK_LIMITS.blocks);
-    for (const block of attachment.blocks) {
+  expect(message.text.length).toBeLessThanOrEqual(SLACK_LIMITS.messageText);
+  const blockLists = [
+    message.blocks ?? [],
+    ...(message.attachments ?? []).map((attachment) => attachment.blocks),
+  ];
+  for (const blocks of blockLists) {
+    expect(blocks.length).toBeLessThanOrEqual(SLACK_LIMITS.blocks);
+    for (const block of blocks) {
       if (block.type === "header")
         expect(block.text.text.length).toBeLessThanOrEqual(SLACK_LIMITS.headerText);
       if (block.type === "section") {
