@@ -149,7 +149,7 @@ function readBody(verb: string, body: unknown, existing: ReadonlySet<string>): B
     : { shape: "merge-patch", containers, wholeList: true };
 }
 
-/** Without the pod's volume list only the standard token volume name can be recognised. */
+/** Without the pod's volume list only the standard token volume names can be recognised. */
 function volumeKind(volumes: Map<string, Volume> | undefined, name: string): MountKind {
   if (!volumes) {
     return name.startsWith(TOKEN_VOLUME_PREFIX) || AWS_TOKEN_VOLUMES.has(name)
@@ -231,7 +231,8 @@ function controllerOwner(pod: Pod | undefined): Owner | undefined {
 
 /**
  * The containers a write added. Where the body carries the whole list (update, merge patch), containers that
- * already have a status in the response existed before this request and are not counted again.
+ * already have a status in the pod (response, or the update's own body) existed before this request and are
+ * not counted again.
  */
 function addedContainers(
   reading: BodyReading,
