@@ -51,6 +51,10 @@ export type GetPodResult =
   | { kind: "found"; pod: LivePod }
   | Exclude<DeleteResult, { kind: "accepted" | "replaced" }>;
 
+type CallOutcome<T> =
+  | { ok: true; value: T }
+  | { ok: false; result: Exclude<DeleteResult, { kind: "accepted" }>; afterUncertainAttempt: boolean };
+
 export interface DeleteRequest {
   namespace: string;
   name: string;
@@ -196,7 +200,13 @@ export class KubernetesPods {
         },
       }),
     );
-    return outcome.ok ? { kind: "accepted" } : outcome.result;
+    if (outcome.ok) return { kind: "accepted" };
+    const { result } = outcome;
+    // A timed-out or 5xx attempt may have deleted the pod before the retry found it gone or replaced.
+    if ((result.kind === "gone" || result.kind === "replaced") && outcome.afterUncertainAttempt && !dryRun) {
+      return { ...result, afterUncertainAttempt: true };
+    }
+    return result;
   }
 
   private api(token: string): CoreV1Api {
@@ -225,13 +235,12 @@ export class KubernetesPods {
     );
   }
 
-  private async call<T>(
-    operation: string,
-    send: (api: CoreV1Api) => Promise<T>,
-  ): Promise<{ ok: true; value: T } | { ok: false; result: Exclude<DeleteResult, { kind: "accepted" }> }> {
+  private async call<T>(operation: string, send: (api: CoreV1Api) => Promise<T>): Promise<CallOutcome<T>> {
     const clusterName = this.options.cluster.name;
     let renewedToken = false;
     let lastError: unknown;
+    // Set once an attempt may have reached the server without us seeing its answer.
+    let uncertain = false;
     for (let attempt = 1; attempt <= this.retry.attempts; attempt++) {
       try {
         const token = await this.options.tokens.token(clusterName);
@@ -247,15 +256,21 @@ export class KubernetesPods {
             continue;
           }
           const terminal = this.terminal(error);
-          if (terminal !== undefined) return { ok: false, result: terminal };
+          if (terminal !== undefined)
+            return { ok: false, result: terminal, afterUncertainAttempt: uncertain };
         }
         if (!isRetryable(error) || attempt === this.retry.attempts) break;
+        uncertain = true;
         const delayMs = this.backoff(attempt, retryAfterMs(error));
         this.options.onRetry?.({ operation, attempt, delayMs, error: describe(error) });
         await this.sleep(delayMs);
       }
     }
-    return { ok: false, result: { kind: "error", message: `${operation}: ${describe(lastError)}` } };
+    return {
+      ok: false,
+      result: { kind: "error", message: `${operation}: ${describe(lastError)}` },
+      afterUncertainAttempt: uncertain,
+    };
   }
 
   private terminal(error: ApiException<unknown>): Exclude<DeleteResult, { kind: "accepted" }> | undefined {

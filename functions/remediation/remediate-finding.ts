@@ -81,7 +81,8 @@ type Resolution = { ok: true; target: TargetPod } | { ok: false; report: Report 
  * uid and owner; without it (Metadata-level audit), a GET must show the added container before we trust it.
  */
 async function resolveTarget(finding: Finding, pods: PodsApi, cluster: string): Promise<Resolution> {
-  if (finding.pod.uid !== undefined) {
+  // An empty uid would make the precondition vacuous: treat it as unknown.
+  if (finding.pod.uid !== undefined && finding.pod.uid !== "") {
     return {
       ok: true,
       target: { uid: finding.pod.uid, owner: finding.pod.owner, static: finding.pod.static === true },
@@ -112,6 +113,16 @@ async function resolveTarget(finding: Finding, pods: PodsApi, cluster: string): 
             ? `Needs a human: the audit event did not record which container was added to ${ref}, so the live pod cannot be confirmed as the one tampered with.`
             : `Needs a human: ${ref} (uid ${live.pod.uid}) has no ephemeral container ${missing.join(", ")}: it is not the pod that received it.`,
         target: live.pod,
+      },
+    };
+  }
+  if (live.pod.uid === "") {
+    return {
+      ok: false,
+      report: {
+        result: "failed",
+        reason: "api-error",
+        detail: `The API server returned ${ref} without a uid, so it cannot be deleted safely: a human must check it.`,
       },
     };
   }

@@ -170,6 +170,20 @@ describe("KubernetesPods against an HTTPS API server with its own CA", () => {
     expect(server.hasPod(NS, NAME)).toBe(false);
   });
 
+  it("says when a pod found gone on retry may have been deleted by the unanswered first attempt", async () => {
+    server.script("DELETE", podPath(NS, NAME), [{ status: 503 }]);
+    server.removePod(NS, NAME);
+    const result = await pods().deletePod({
+      namespace: NS,
+      name: NAME,
+      uid: UID,
+      gracePeriodSeconds: 7,
+      dryRun: false,
+    });
+    expect(result).toEqual({ kind: "gone", afterUncertainAttempt: true });
+    expect(server.deletes()).toHaveLength(2);
+  });
+
   it("honours Retry-After on 429 (within the cap)", async () => {
     server.script("DELETE", podPath(NS, NAME), [{ status: 429, retryAfterSeconds: 1 }]);
     const result = await pods().deletePod({

@@ -91,6 +91,8 @@ export interface KubernetesApiServer {
   /** Adds or replaces a pod (replacing with a new uid is how a controller "recreates" it). */
   putPod(pod: FakePod): void;
   hasPod(namespace: string, name: string): boolean;
+  /** Removes a pod, as if someone else (or an earlier, unanswered request) deleted it. */
+  removePod(namespace: string, name: string): void;
   /** The next answers to `METHOD path`, consumed in order before the pods are consulted. */
   script(method: "GET" | "DELETE", path: string, responses: ScriptedResponse[]): void;
   /** Tokens failing this check get 401, like an API server whose authenticator rejects them. */
@@ -271,6 +273,9 @@ export async function startKubernetesApiServer(options: { ca?: TestCa } = {}): P
     },
     hasPod(namespace, name) {
       return pods.has(`${namespace}/${name}`);
+    },
+    removePod(namespace, name) {
+      pods.delete(`${namespace}/${name}`);
     },
     script(method, path, responses) {
       scripts.set(`${method} ${path}`, [...(scripts.get(`${method} ${path}`) ?? []), ...responses]);

@@ -4,8 +4,9 @@ import type { SkipReason } from "./guard-rails.ts";
 /** What the Kubernetes API said to a DELETE with a uid precondition, after retries. */
 export type DeleteResult =
   | { kind: "accepted" }
-  | { kind: "replaced"; message: string }
-  | { kind: "gone" }
+  /** `afterUncertainAttempt`: an earlier attempt went unanswered, so it may have been our delete that landed. */
+  | { kind: "replaced"; message: string; afterUncertainAttempt?: boolean }
+  | { kind: "gone"; afterUncertainAttempt?: boolean }
   | { kind: "unauthenticated"; message: string }
   | { kind: "forbidden"; message: string }
   | { kind: "error"; message: string };
