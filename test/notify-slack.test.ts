@@ -267,7 +267,7 @@ describe("notify-slack handler", () => {
       text:
         "🚨 CRITICAL: ephemeral container added to a pod: `shop/checkout-api-7d9f8b6c5d-x2kqp` on `prod-eu` by `jane.doe`\n" +
         "Audit ID `1d3f5b7a-9c2e-4d6a-8b0c-7e9a1c3e5f64`. " +
-        "_Slack refused the detailed message (invalid_blocks); see notify-slack's logs._",
+        "_The detailed message was refused by Slack (invalid_blocks); see notify-slack's logs._",
       unfurl_links: false,
       unfurl_media: false,
     });

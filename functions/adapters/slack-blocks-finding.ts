@@ -227,7 +227,8 @@ function linkBlock(finding: Finding, options: FindingMessageOptions): SlackBlock
   ]);
 }
 
-function notificationText(finding: Finding): string {
+/** One line naming severity, outcome, pod, cluster and actor: the notification, and the plain fallback. */
+export function findingNotificationText(finding: Finding): string {
   const style = SEVERITY_STYLE[finding.severity];
   const pod = mrkdwnCode(`${finding.pod.namespace}/${finding.pod.name}`, { max: 300 });
   const cluster = finding.cluster ? ` on ${mrkdwnCode(finding.cluster, { max: 200 })}` : "";
@@ -248,7 +249,7 @@ export function findingSlackMessage(finding: Finding, options: FindingMessageOpt
   if (server) details.push(server);
   details.push(linkBlock(finding, options));
   return message({
-    text: notificationText(finding),
+    text: findingNotificationText(finding),
     headline: [header(`${style.emoji} ${style.label}: ${OUTCOME_TEXT[finding.outcome].headline}`)],
     color: style.color,
     details,

@@ -13,11 +13,23 @@ export const RESULT_STYLE: Record<RemediationResult, { emoji: string; color: str
   failed: { emoji: "⚠️", color: "#E01E5A", text: "FAILED: the pod was not deleted, act manually" },
 };
 
+function parts(outcome: RemediationOutcome) {
+  return {
+    style: RESULT_STYLE[outcome.result],
+    auditID: mrkdwnCode(outcome.auditID, { max: 300 }),
+    pod: mrkdwnCode(`${outcome.pod.namespace}/${outcome.pod.name}`, { max: 600 }),
+    cluster: outcome.cluster ? mrkdwnCode(outcome.cluster, { max: 300 }) : "_unknown_",
+  };
+}
+
+/** The follow-up's one line: which alert (audit ID, pod, cluster) and what remediation did. */
+export function remediationNotificationText(outcome: RemediationOutcome): string {
+  const { style, auditID, pod, cluster } = parts(outcome);
+  return `↳ ${style.emoji} *Remediation of alert* ${auditID}: *${style.text}* · ${pod} on ${cluster}`;
+}
+
 export function remediationSlackMessage(outcome: RemediationOutcome): SlackMessage {
-  const style = RESULT_STYLE[outcome.result];
-  const auditID = mrkdwnCode(outcome.auditID, { max: 300 });
-  const pod = mrkdwnCode(`${outcome.pod.namespace}/${outcome.pod.name}`, { max: 600 });
-  const cluster = outcome.cluster ? mrkdwnCode(outcome.cluster, { max: 300 }) : "_unknown_";
+  const { style, auditID, pod, cluster } = parts(outcome);
   const reason = outcome.reason ? ` (${mrkdwnCode(outcome.reason, { max: 200 })})` : "";
   const owner = outcome.pod.owner
     ? `\nowned by ${mrkdwnCode(`${outcome.pod.owner.kind}/${outcome.pod.owner.name}`, { max: 500 })}`
@@ -34,6 +46,5 @@ export function remediationSlackMessage(outcome: RemediationOutcome): SlackMessa
     context([`Follow-up to the ephemeral-guard alert with audit ID ${auditID}`]),
   ];
   // No headline blocks: the text line is shown as the message, right above the coloured details.
-  const text = `↳ ${style.emoji} *Remediation of alert* ${auditID}: *${style.text}* · ${pod} on ${cluster}`;
-  return message({ text, color: style.color, details });
+  return message({ text: remediationNotificationText(outcome), color: style.color, details });
 }

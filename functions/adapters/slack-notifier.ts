@@ -10,8 +10,8 @@ import {
   SlackRateLimitError,
 } from "./post-to-slack.ts";
 import { plainMessage, type SlackMessage } from "./slack-block-kit.ts";
-import { findingSlackMessage } from "./slack-blocks-finding.ts";
-import { remediationSlackMessage } from "./slack-blocks-remediation.ts";
+import { findingNotificationText, findingSlackMessage } from "./slack-blocks-finding.ts";
+import { remediationNotificationText, remediationSlackMessage } from "./slack-blocks-remediation.ts";
 import { mrkdwnCode } from "./slack-escape.ts";
 
 /** Only what is read from an SNS delivery; everything else in the record is ignored. */
@@ -33,31 +33,60 @@ export interface RenderOptions {
   region: string | undefined;
 }
 
+type RenderResult =
+  | { ok: true; message: SlackMessage; auditID: string; renderError?: string }
+  | { ok: false; problem: string };
+
+interface MessageKind<T> {
+  schema: z.ZodType<T>;
+  auditID: (value: T) => string;
+  render: (value: T, options: RenderOptions) => SlackMessage;
+  /** One line that cannot fail: sent as plain text if `render` throws, so a rendering bug never eats an alert. */
+  line: (value: T) => string;
+}
+
+function messageKind<T>(kind: MessageKind<T>) {
+  return (value: unknown, options: RenderOptions): RenderResult => {
+    const parsed = kind.schema.safeParse(value);
+    if (!parsed.success) return { ok: false, problem: z.prettifyError(parsed.error) };
+    const auditID = kind.auditID(parsed.data);
+    try {
+      return { ok: true, auditID, message: kind.render(parsed.data, options) };
+    } catch (error) {
+      const renderError = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      return {
+        ok: true,
+        auditID,
+        renderError,
+        message: plainMessage(
+          `${kind.line(parsed.data)}\n${renderFailureNote(auditID, "could not be rendered")}`,
+        ),
+      };
+    }
+  };
+}
+
+function renderFailureNote(auditID: string, what: string): string {
+  return `Audit ID ${mrkdwnCode(auditID, { max: 300 })}. _The detailed message ${what}; see notify-slack's logs._`;
+}
+
 /**
  * What each `messageType` attribute value means: its schema and its rendering. The attribute is set by
  * sns-message.ts on every message the project publishes.
  */
 const MESSAGE_TYPES = {
-  finding: {
-    render: (value: unknown, options: RenderOptions) => {
-      const parsed = FindingSchema.safeParse(value);
-      return parsed.success
-        ? {
-            ok: true as const,
-            message: findingSlackMessage(parsed.data, options),
-            auditID: parsed.data.auditID,
-          }
-        : { ok: false as const, problem: z.prettifyError(parsed.error) };
-    },
-  },
-  remediation: {
-    render: (value: unknown) => {
-      const parsed = RemediationOutcomeSchema.safeParse(value);
-      return parsed.success
-        ? { ok: true as const, message: remediationSlackMessage(parsed.data), auditID: parsed.data.auditID }
-        : { ok: false as const, problem: z.prettifyError(parsed.error) };
-    },
-  },
+  finding: messageKind({
+    schema: FindingSchema,
+    auditID: (finding) => finding.auditID,
+    render: findingSlackMessage,
+    line: findingNotificationText,
+  }),
+  remediation: messageKind({
+    schema: RemediationOutcomeSchema,
+    auditID: (outcome) => outcome.auditID,
+    render: (outcome) => remediationSlackMessage(outcome),
+    line: remediationNotificationText,
+  }),
 } as const;
 type MessageType = keyof typeof MESSAGE_TYPES;
 
@@ -107,8 +136,7 @@ function isContentRejection(error: unknown): error is SlackPostError {
 /** The alert as one line of text, so a rendering problem never costs the alert itself. */
 function fallbackMessage(item: Rendered, slackError: string | undefined): SlackMessage {
   return plainMessage(
-    `${item.message.text}\nAudit ID ${mrkdwnCode(item.auditID, { max: 300 })}. ` +
-      `_Slack refused the detailed message (${slackError ?? "unknown error"}); see notify-slack's logs._`,
+    `${item.message.text}\n${renderFailureNote(item.auditID, `was refused by Slack (${slackError ?? "unknown error"})`)}`,
   );
 }
 
@@ -136,6 +164,8 @@ interface Rendered {
   messageType: MessageType;
   auditID: string;
   message: SlackMessage;
+  /** Already the plain-text fallback (the detailed message could not be built). */
+  plain: boolean;
 }
 
 /** Problems (zod messages quoting attacker input) are cut for the log. */
@@ -172,17 +202,25 @@ function renderRecords(
       reject(`message is not JSON: ${error instanceof Error ? error.message : String(error)}`);
       return;
     }
-    try {
-      const result = MESSAGE_TYPES[messageType].render(value, { region: deps.region });
-      if (!result.ok) {
-        reject(`not a valid ${messageType}: ${result.problem}`);
-        return;
-      }
-      rendered.push({ position, messageType, auditID: result.auditID, message: result.message });
-    } catch (error) {
-      // A rendering bug must cost only this record, and be loud.
-      reject(`could not render: ${error instanceof Error ? error.message : String(error)}`);
+    const result = MESSAGE_TYPES[messageType](value, { region: deps.region });
+    if (!result.ok) {
+      reject(`not a valid ${messageType}: ${result.problem}`);
+      return;
     }
+    if (result.renderError) {
+      deps.logger.error("could not build the detailed Slack message; sending the alert as plain text", {
+        position,
+        auditID: result.auditID,
+        error: result.renderError,
+      });
+    }
+    rendered.push({
+      position,
+      messageType,
+      auditID: result.auditID,
+      message: result.message,
+      plain: result.renderError !== undefined,
+    });
   });
   return { rendered, invalid };
 }
@@ -217,7 +255,7 @@ export async function notifySlack(
     try {
       const post = (message: SlackMessage) => postToSlack(url, message, { ...deps.post, remainingTimeMs });
       let result: PostResult;
-      let plain = false;
+      let plain = item.plain;
       try {
         result = await post(item.message);
       } catch (error) {
@@ -230,8 +268,8 @@ export async function notifySlack(
         });
         result = await post(fallbackMessage(item, error.slackError));
         plain = true;
-        summary.plainFallbacks++;
       }
+      if (plain) summary.plainFallbacks++;
       summary.posted[item.messageType]++;
       summary.rateLimitedWaits += result.rateLimitedWaits;
       deps.logger.info("posted to Slack", {
