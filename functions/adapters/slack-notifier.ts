@@ -37,7 +37,7 @@ type RenderResult =
   | { ok: true; message: SlackMessage; auditID: string; renderError?: string }
   | { ok: false; problem: string };
 
-interface MessageKind<T> {
+export interface MessageKind<T> {
   schema: z.ZodType<T>;
   auditID: (value: T) => string;
   render: (value: T, options: RenderOptions) => SlackMessage;
@@ -45,7 +45,7 @@ interface MessageKind<T> {
   line: (value: T) => string;
 }
 
-function messageKind<T>(kind: MessageKind<T>) {
+export function messageKind<T>(kind: MessageKind<T>) {
   return (value: unknown, options: RenderOptions): RenderResult => {
     const parsed = kind.schema.safeParse(value);
     if (!parsed.success) return { ok: false, problem: z.prettifyError(parsed.error) };
