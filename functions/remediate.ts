@@ -1,4 +1,7 @@
 import { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EKSClient } from "@aws-sdk/client-eks";
 import { SNSClient } from "@aws-sdk/client-sns";
@@ -39,7 +42,18 @@ export interface HandlerDeps {
   sns: SNSClient;
   topicArn: string;
   logger: Logger;
+  /** CloudWatch EMF metrics; infra/remediate.yml alarms on RemediationFailed. */
+  metrics?: Metrics;
 }
+
+/** Metric per result; names are what dashboards and infra/remediate.yml alarms select on. */
+export const RESULT_METRIC: Record<RemediationOutcome["result"], string> = {
+  deleted: "RemediationDeleted",
+  "would-delete": "RemediationWouldDelete",
+  skipped: "RemediationSkipped",
+  failed: "RemediationFailed",
+};
+export const IGNORED_METRIC = "RemediationIgnored";
 
 function parseFinding(message: string): { ok: true; finding: Finding } | { ok: false; error: string } {
   let value: unknown;
@@ -128,6 +142,16 @@ export function createRemediateHandler(deps: HandlerDeps) {
       });
       outcomes.push(outcome);
     }
+    if (deps.metrics) {
+      for (const [result, count] of Object.entries(summary.outcomes) as [
+        RemediationOutcome["result"],
+        number,
+      ][]) {
+        deps.metrics.addMetric(RESULT_METRIC[result], MetricUnit.Count, count);
+      }
+      const ignored = Object.values(summary.ignored).reduce((total, count) => total + count, 0);
+      deps.metrics.addMetric(IGNORED_METRIC, MetricUnit.Count, ignored);
+    }
     if (outcomes.length > 0) await publishMessages(deps.sns, deps.topicArn, outcomes.map(remediationMessage));
     logger.info("remediate summary", { ...summary });
     return summary;
@@ -135,6 +159,7 @@ export function createRemediateHandler(deps: HandlerDeps) {
 }
 
 const logger = new Logger({ serviceName: "remediate" });
+const metrics = new Metrics({ namespace: "EphemeralGuard", serviceName: "remediate" });
 
 function defaultDeps(): HandlerDeps {
   const env = remediateEnvironment();
@@ -155,13 +180,15 @@ function defaultDeps(): HandlerDeps {
           warn,
         });
   logger.info("remediate configuration", { ...policy });
-  return { remediation, sns, topicArn: env.topicArn, logger };
+  return { remediation, sns, topicArn: env.topicArn, logger, metrics };
 }
 
 let lambdaHandler: ((event: unknown) => Promise<RemediateSummary>) | undefined;
 
-export const handler = middy().handler(async (event: unknown, context: Context) => {
-  logger.addContext(context);
+/** Built on the first invocation, once per container: the environment is parsed once, caches live here. */
+export const handler = middy<unknown, RemediateSummary, Error, Context>(async (event: unknown) => {
   lambdaHandler ??= createRemediateHandler(defaultDeps());
   return lambdaHandler(event);
-});
+})
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics, { captureColdStartMetric: true }));
