@@ -20,11 +20,12 @@ export interface RetryPolicy {
   timeoutMs: number;
 }
 
+/** Worst case per call: 4 × 5 s plus under 2 s of backoff, so a GET and a DELETE fit in the 90 s timeout. */
 export const DEFAULT_RETRY: RetryPolicy = {
   attempts: 4,
   baseDelayMs: 250,
   maxDelayMs: 4_000,
-  timeoutMs: 10_000,
+  timeoutMs: 5_000,
 };
 
 export interface TokenSource {
