@@ -78,7 +78,9 @@ export function scoreWrite(
       riskyFields.set(hit.container, fields);
     }
   }
-  // Strongest first, so the first reason is the headline.
-  reasons.sort((a, b) => severityRank(b.severity) - severityRank(a.severity));
+  // The headline comes first: an outcome ceiling when it decided the level (the write did not take effect),
+  // then the strongest evidence.
+  const decisive = (reason: Reason) => (reason.effect === "ceiling" ? 1 : 0);
+  reasons.sort((a, b) => decisive(b) - decisive(a) || severityRank(b.severity) - severityRank(a.severity));
   return { severity: level, score: scoreWithinBand(level, fired), reasons, riskyFields };
 }
