@@ -254,6 +254,20 @@ describe("notify-slack handler", () => {
     expect(delivered()).toHaveLength(1);
   });
 
+  it("fails the invocation, naming the parameter, when the webhook URL cannot be read", async () => {
+    ssm.failNext(400, "AccessDeniedException");
+    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const event = snsEvent(detect("kubectl-debug-general-profile").map(findingMessage));
+    await expect(handler(event, lambdaContext())).rejects.toThrow(WebhookUrlError);
+    expect(slack.requests).toHaveLength(0);
+    const output = logs.join("");
+    expect(output).toContain("could not get the Slack webhook URL");
+    expect(output).toContain("AccessDeniedException");
+    expect(output).toContain("SSM parameter /ephemeral-guard/slack-webhook");
+    await handler(event, lambdaContext());
+    expect(delivered()).toHaveLength(1);
+  });
+
   it("sends the alert as plain text when Slack refuses the detailed message", async () => {
     slack.script({ status: 400, body: "invalid_blocks" }, OK);
     const handler = createNotifySlackHandler(deps.logger, () => deps);

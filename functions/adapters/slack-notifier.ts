@@ -225,6 +225,41 @@ function renderRecords(
   return { rendered, invalid };
 }
 
+/** Posts one message; when Slack refuses its content, posts the plain one-line version instead. */
+async function deliver(
+  url: URL,
+  item: Rendered,
+  remainingTimeMs: () => number,
+  deps: NotifierDeps,
+): Promise<PostResult & { plain: boolean }> {
+  const post = (message: SlackMessage) => postToSlack(url, message, { ...deps.post, remainingTimeMs });
+  try {
+    return { ...(await post(item.message)), plain: item.plain };
+  } catch (error) {
+    if (!isContentRejection(error)) throw error;
+    deps.logger.error("Slack refused the detailed message; sending it as plain text", {
+      position: item.position,
+      auditID: item.auditID,
+      slackError: error.slackError,
+      message: JSON.stringify(item.message).slice(0, MAX_PROBLEM_CHARS),
+    });
+    return { ...(await post(fallbackMessage(item, error.slackError))), plain: true };
+  }
+}
+
+async function webhookUrl(deps: NotifierDeps, pending: number): Promise<URL> {
+  try {
+    return await deps.webhookUrl.get();
+  } catch (error) {
+    deps.logger.error("could not get the Slack webhook URL; failing the invocation so it is retried", {
+      webhook: deps.webhookUrl.description,
+      error: error instanceof Error ? error.message : String(error),
+      pending,
+    });
+    throw error;
+  }
+}
+
 /**
  * Posts one Slack message per valid record, in order. Invalid records are logged and counted. The first
  * delivery failure stops the rest (Slack is down or rate limiting) and fails the invocation; SNS delivers
@@ -250,34 +285,19 @@ export async function notifySlack(
     deps.logger.info("nothing to post to Slack", { ...summary });
     return summary;
   }
-  const url = await deps.webhookUrl.get();
+  const url = await webhookUrl(deps, rendered.length);
   for (const [index, item] of rendered.entries()) {
     try {
-      const post = (message: SlackMessage) => postToSlack(url, message, { ...deps.post, remainingTimeMs });
-      let result: PostResult;
-      let plain = item.plain;
-      try {
-        result = await post(item.message);
-      } catch (error) {
-        if (!isContentRejection(error)) throw error;
-        deps.logger.error("Slack refused the detailed message; sending it as plain text", {
-          position: item.position,
-          auditID: item.auditID,
-          slackError: error.slackError,
-          message: JSON.stringify(item.message).slice(0, MAX_PROBLEM_CHARS),
-        });
-        result = await post(fallbackMessage(item, error.slackError));
-        plain = true;
-      }
-      if (plain) summary.plainFallbacks++;
+      const result = await deliver(url, item, remainingTimeMs, deps);
       summary.posted[item.messageType]++;
       summary.rateLimitedWaits += result.rateLimitedWaits;
+      if (result.plain) summary.plainFallbacks++;
       deps.logger.info("posted to Slack", {
         position: item.position,
         messageType: item.messageType,
         auditID: item.auditID,
         rateLimitedWaits: result.rateLimitedWaits,
-        plain,
+        plain: result.plain,
       });
     } catch (error) {
       if (error instanceof SlackPostError && error.webhookGone) deps.webhookUrl.invalidate();
