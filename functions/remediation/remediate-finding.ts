@@ -48,6 +48,9 @@ interface Report {
 }
 
 function outcome(finding: Finding, deps: RemediationDeps, cluster: string | undefined, report: Report) {
+  // What we learnt about the pod (a GET) wins over what the audit event said.
+  const uid = report.target?.uid || finding.pod.uid;
+  const owner = report.target?.owner ?? finding.pod.owner;
   const message: RemediationOutcome = {
     schemaVersion: REMEDIATION_SCHEMA_VERSION,
     kind: "remediation",
@@ -55,10 +58,8 @@ function outcome(finding: Finding, deps: RemediationDeps, cluster: string | unde
     pod: {
       namespace: finding.pod.namespace,
       name: finding.pod.name,
-      ...((report.target?.uid ?? finding.pod.uid) ? { uid: report.target?.uid ?? finding.pod.uid } : {}),
-      ...((report.target?.owner ?? finding.pod.owner)
-        ? { owner: report.target?.owner ?? finding.pod.owner }
-        : {}),
+      ...(uid ? { uid } : {}),
+      ...(owner ? { owner } : {}),
     },
     mode: deps.policy.mode,
     result: report.result,

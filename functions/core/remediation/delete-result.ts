@@ -75,7 +75,7 @@ const VIEWS: {
   error: (result, { pod }) => ({
     result: "failed",
     reason: "api-error",
-    detail: `Deleting ${pod} failed after retries: ${result.message}. A human must delete it.`,
+    detail: `Could not delete ${pod} (transient errors were retried): ${result.message}. A human must delete it.`,
   }),
 };
 
