@@ -8,7 +8,7 @@ import { findingMessage } from "../functions/adapters/sns-message.ts";
 import { decodeDocument } from "../functions/core/decode-input.ts";
 import { detectionConfig } from "../functions/core/detection-config.ts";
 import { Detector } from "../functions/core/detector.ts";
-import type { Finding } from "../functions/core/finding.ts";
+import { type Finding, FindingSchema } from "../functions/core/finding.ts";
 import { type RemediationPolicyInput, remediationPolicy } from "../functions/core/remediation/policy.ts";
 import { type RemediationOutcome, RemediationOutcomeSchema } from "../functions/core/remediation-outcome.ts";
 import { createRemediateHandler, type RemediateSummary } from "../functions/remediate.ts";
@@ -563,7 +563,13 @@ describe("remediate: deliveries", () => {
 
 describe("remediate: the deployed handler, configured by its environment", () => {
   it("reads its settings once from the environment and uses AWS endpoints from the SDK's standard variables", async () => {
-    const finding = findingFrom(PRIVILEGED);
+    // An SNS delivery exactly as Lambda receives it (also usable with `serverless invoke local`).
+    const delivery = JSON.parse(
+      readFileSync("events/sns/critical-finding-privileged-debug.json", "utf8"),
+    ) as {
+      Records: { Sns: { Message: string } }[];
+    };
+    const finding = FindingSchema.parse(JSON.parse(delivery.Records[0]?.Sns.Message ?? "null"));
     kube.putPod(livePodOf(finding));
     const saved = { ...process.env };
     Object.assign(process.env, {
@@ -584,7 +590,7 @@ describe("remediate: the deployed handler, configured by its environment", () =>
       vi.resetModules();
       const { handler } = await import("../functions/remediate.ts");
       const context = { functionName: "remediate", awsRequestId: "req-1" } as Context;
-      await handler(deliver(finding), context);
+      await handler(delivery, context);
     } finally {
       process.env = saved;
     }
