@@ -53,8 +53,11 @@ const PROFILE_TEXT: Record<FindingContainer["profile"], string> = {
   none: "hand-crafted request (no kubectl debug profile)",
 };
 
-/** Containers shown one section each; the rest are counted. Keeps the message far below 50 blocks. */
-export const MAX_CONTAINER_SECTIONS = 8;
+/**
+ * Containers shown one section each; the rest are named in one line. Keeps the message far below 50 blocks
+ * and its total size modest (Slack has no documented total, but very large messages get refused).
+ */
+export const MAX_CONTAINER_SECTIONS = 5;
 
 export interface FindingMessageOptions {
   /** The Lambda's region, for the Logs Insights link. */
@@ -131,19 +134,19 @@ function summaryFields(finding: Finding): string[] {
 /** One container: what it runs, how it was made, and which securityContext fields make it dangerous. */
 function containerSection(container: FindingContainer, index: number, total: number): SlackBlock {
   const target = container.targetContainerName
-    ? ` → targets ${mrkdwnCode(container.targetContainerName, { max: 250 })}`
+    ? ` → targets ${mrkdwnCode(container.targetContainerName, { max: 150 })}`
     : "";
   const lines = [
-    `*Container ${index + 1}/${total}* ${mrkdwnCode(container.name, { max: 250 })}${target}`,
-    `*Image* ${container.image !== undefined ? mrkdwnCode(container.image, { max: 600 }) : "_not recorded_"}`,
+    `*Container ${index + 1}/${total}* ${mrkdwnCode(container.name, { max: 150 })}${target}`,
+    `*Image* ${container.image !== undefined ? mrkdwnCode(container.image, { max: 500 }) : "_not recorded_"}`,
     `*Profile* ${PROFILE_TEXT[container.profile]}`,
-    `*Risky securityContext* ${mrkdwnCodeList(container.riskyFields, { max: 900, maxEach: 200 })}`,
+    `*Risky securityContext* ${mrkdwnCodeList(container.riskyFields, { max: 600, maxEach: 150 })}`,
   ];
   if (container.command && container.command.length > 0) {
-    lines.push(`*Command* ${mrkdwnCode(container.command.join(" "), { max: 400 })}`);
+    lines.push(`*Command* ${mrkdwnCode(container.command.join(" "), { max: 300 })}`);
   }
   if (container.volumeMounts && container.volumeMounts.length > 0) {
-    lines.push(`*Mounts* ${mrkdwnCodeList(container.volumeMounts, { max: 300, maxEach: 100 })}`);
+    lines.push(`*Mounts* ${mrkdwnCodeList(container.volumeMounts, { max: 200, maxEach: 80 })}`);
   }
   return section(lines.join("\n"));
 }

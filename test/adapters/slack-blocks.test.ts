@@ -122,7 +122,7 @@ describe("attacker-controlled strings", () => {
 
   it("cuts a 5,000-character image with an ellipsis and stays within limits", () => {
     const image = /\*Image\* (`registry\.evil\.example[^`]*`)/.exec(text)?.[1] ?? "";
-    expect(image.length).toBeLessThanOrEqual(600);
+    expect(image.length).toBeLessThanOrEqual(500);
     expect(image.endsWith("…`")).toBe(true);
     expectWithinSlackLimits(message);
   });
@@ -156,9 +156,10 @@ describe("large findings", () => {
     expect(text).toMatch(/_…and \d+ more reason\(s\), see the finding in the logs_/);
   });
 
-  it("stays within Slack's limits", () => {
+  it("stays within Slack's limits, and modest in total", () => {
     expectWithinSlackLimits(message);
     expectInert(message);
+    expect(allTexts(message).join("").length).toBeLessThan(20_000);
   });
 });
 
