@@ -4,19 +4,19 @@
  * so identifiers go into inline code spans (where formatting, mentions and auto-links do not apply) and free
  * text gets look-alike substitutes only where a character could change the rendering.
  *
- * Lengths are measured in UTF-16 code units (what Slack's limits count, and never less than code points),
- * after escaping, so a cut never splits an entity, a surrogate pair or a code span.
+ * Lengths are measured after escaping, in UTF-16 code units (never fewer than the characters Slack counts),
+ * and a cut never splits an entity, a surrogate pair or a code span.
  */
 
 export const ELLIPSIS = "…";
 
 /**
  * C0/C1 controls, DEL, bidirectional overrides and isolates (which can make text read backwards), line and
- * paragraph separators. Newline and tab are handled by the callers: kept in multi-line text, spaces elsewhere.
+ * paragraph separators. Line breaks and tabs are not here: kept in multi-line text, spaces elsewhere.
  */
 const CONTROL =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
-  /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g;
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 const LINE_BREAKS = /\r\n|\r|\n|\t/g;
 

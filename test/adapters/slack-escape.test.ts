@@ -64,6 +64,8 @@ describe("mrkdwnText", () => {
   it("keeps line breaks only when asked", () => {
     expect(mrkdwnText("a\nb", { max: 10 })).toBe("a b");
     expect(mrkdwnText("a\r\nb", { max: 10, multiline: true })).toBe("a\nb");
+    expect(mrkdwnText("a\rb\tc", { max: 10, multiline: true })).toBe("a\nb c");
+    expect(mrkdwnCode("a\rb", { max: 10 })).toBe("`a b`");
   });
 });
 
