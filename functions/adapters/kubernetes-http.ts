@@ -7,6 +7,9 @@ import {
   wrapHttpLibrary,
 } from "@kubernetes/client-node";
 
+/** A pod is at most ~1.5 MB (etcd's object limit); anything far bigger is not an answer we can use. */
+const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+
 export class RequestTimeoutError extends Error {
   readonly code = "REQUEST_TIMEOUT";
   constructor(
@@ -51,7 +54,17 @@ export function httpLibraryWithTimeout(timeoutMs: number): HttpLibrary {
         });
         outgoing.on("response", (incoming) => {
           const chunks: Buffer[] = [];
-          incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
+          let size = 0;
+          incoming.on("data", (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_RESPONSE_BYTES) {
+              outgoing.destroy(
+                new Error(`response from ${new URL(url).host} exceeds ${MAX_RESPONSE_BYTES} bytes`),
+              );
+              return;
+            }
+            chunks.push(chunk);
+          });
           incoming.on("error", (error) => {
             clearTimeout(timer);
             reject(error);
