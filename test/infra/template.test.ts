@@ -258,15 +258,30 @@ describe("packaged CloudFormation template", () => {
     expect(JSON.stringify(decrypt)).toContain("kms:EncryptionContext:PARAMETER_ARN");
     const all = statements(roleOf(template, "NotifyDashslackLambdaFunction")).flatMap(actions);
     expect(all.filter((action) => /^(sns|dynamodb|eks):/.test(action))).toEqual([]);
-    // Exactly one of the two variables reaches the function, picked by the same condition as its grant.
-    const env = resource(template, "NotifyDashslackLambdaFunction").Properties.Environment as {
-      Variables: Record<string, unknown>;
-    };
-    expect(env.Variables.SLACK_WEBHOOK_PARAMETER).toEqual({
-      "Fn::If": ["SlackWebhookInSsm", "/ephemeral-guard/slack-webhook", { Ref: "AWS::NoValue" }],
-    });
-    expect(env.Variables.SLACK_WEBHOOK_SECRET_ID).toEqual({
-      "Fn::If": ["SlackWebhookInSsm", { Ref: "AWS::NoValue" }, "/ephemeral-guard/slack-webhook"],
+    // Exactly one of the two variables reaches the function, matching its grant.
+    const variables = (built: Template) =>
+      (
+        resource(built, "NotifyDashslackLambdaFunction").Properties.Environment as {
+          Variables: Record<string, unknown>;
+        }
+      ).Variables;
+    expect(variables(template).SLACK_WEBHOOK_PARAMETER).toBe("/ephemeral-guard/slack-webhook");
+    expect(variables(template).SLACK_WEBHOOK_SECRET_ID).toBeUndefined();
+    expect(variables(variant).SLACK_WEBHOOK_SECRET_ID).toBe("ephemeral-guard/slack");
+    expect(variables(variant).SLACK_WEBHOOK_PARAMETER).toBeUndefined();
+  });
+
+  it("points detect at the stack's topic and table and publishes for real", () => {
+    const variables = (
+      resource(template, "DetectLambdaFunction").Properties.Environment as {
+        Variables: Record<string, unknown>;
+      }
+    ).Variables;
+    expect(variables).toMatchObject({
+      PUBLISH_MODE: "sns",
+      ALERTS_TOPIC_ARN: { Ref: "AlertsTopic" },
+      IDEMPOTENCY_TABLE: { Ref: "IdempotencyTable" },
+      POWERTOOLS_SERVICE_NAME: "detect",
     });
   });
 
