@@ -11,7 +11,10 @@ import { Detector } from "../functions/core/detector.ts";
 import { type Finding, FindingSchema } from "../functions/core/finding.ts";
 import { type RemediationPolicyInput, remediationPolicy } from "../functions/core/remediation/policy.ts";
 import { type RemediationOutcome, RemediationOutcomeSchema } from "../functions/core/remediation-outcome.ts";
-import { createRemediateHandler, type RemediateSummary } from "../functions/remediate.ts";
+import {
+  createRemediateHandler,
+  type RemediateSummary,
+} from "../functions/remediation/remediate-invocation.ts";
 import { wireRemediation } from "../functions/remediation/wiring.ts";
 import { type DynamoPeer, startDynalite, TEST_CREDENTIALS, TEST_REGION } from "./peers/dynalite.ts";
 import { type EksServer, startEksServer } from "./peers/eks-server.ts";
