@@ -1,4 +1,5 @@
 import { Logger } from "@aws-lambda-powertools/logger";
+import { SNSClient } from "@aws-sdk/client-sns";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import type { Context, SNSEvent } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
@@ -10,6 +11,7 @@ import {
   WebhookUrlSource,
 } from "../functions/adapters/slack-webhook-url.ts";
 import { findingMessage, remediationMessage, type TopicMessage } from "../functions/adapters/sns-message.ts";
+import { publishMessages } from "../functions/adapters/sns-publisher.ts";
 import { decodeDocument } from "../functions/core/decode-input.ts";
 import { detectionConfig } from "../functions/core/detection-config.ts";
 import { Detector } from "../functions/core/detector.ts";
@@ -26,6 +28,7 @@ import {
   startSlackWebhookServer,
   WEBHOOK_PATH,
 } from "./peers/slack-webhook-server.ts";
+import { type SnsServer, startSnsServer } from "./peers/sns-server.ts";
 import { type SsmServer, startSsmServer } from "./peers/ssm-server.ts";
 
 const PARAMETER = "/ephemeral-guard/slack-webhook";
@@ -350,5 +353,52 @@ describe("exported production handler", () => {
     } finally {
       vi.unstubAllEnvs();
     }
+  });
+});
+
+describe("contract with the publisher", () => {
+  let sns: SnsServer;
+  beforeAll(async () => {
+    sns = await startSnsServer();
+  });
+  afterAll(async () => {
+    await sns.stop();
+  });
+
+  it("posts what detect and remediate publish, as SNS delivers it", async () => {
+    const topicArn = "arn:aws:sns:eu-west-1:111122223333:ephemeral-guard-test-alerts";
+    const client = new SNSClient({
+      endpoint: sns.endpoint,
+      region: "eu-west-1",
+      credentials,
+      maxAttempts: 1,
+    });
+    const findings = detect("privileged-sysadmin-profile");
+    await publishMessages(client, topicArn, [
+      ...findings.map(findingMessage),
+      remediationMessage(remediationOutcome),
+    ]);
+    // SNS hands the Lambda the body and the attributes it was given (Type/Value instead of DataType/StringValue).
+    const deliveries: TopicMessage[] = sns.published.map((published) => ({
+      id: published.messageId,
+      body: published.message,
+      attributes: Object.fromEntries(
+        Object.entries(published.messageAttributes).map(([name, attribute]) => [
+          name,
+          { DataType: attribute.dataType === "Number" ? "Number" : "String", StringValue: attribute.value },
+        ]),
+      ),
+    }));
+    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const summary = await handler(snsEvent(deliveries), lambdaContext());
+    expect(summary.posted).toEqual({ finding: 1, remediation: 1 });
+    expect(summary.invalid).toBe(0);
+    const [alert, followUp] = delivered().map((message) => message.text);
+    expect(alert).toMatch(
+      /^🚨 CRITICAL: ephemeral container added to a pod: `shop\/checkout-api-7d9f8b6c5d-x2kqp`/,
+    );
+    expect(followUp).toMatch(
+      /^↳ 🗑️ \*Remediation of alert\* `1d3f5b7a-9c2e-4d6a-8b0c-7e9a1c3e5f64`: \*pod deleted\*/,
+    );
   });
 });
