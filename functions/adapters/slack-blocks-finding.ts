@@ -209,7 +209,8 @@ function serverBlock(finding: Finding): SlackBlock | undefined {
   return lines.length > 0 ? section(lines.join("\n")) : undefined;
 }
 
-function linkBlock(finding: Finding, options: FindingMessageOptions): SlackBlock {
+/** The link is a section of its own (full-size text); where the event lives goes in small print below. */
+function linkBlocks(finding: Finding, options: FindingMessageOptions): SlackBlock[] {
   const url = logsInsightsUrl({
     region: options.region,
     logGroup: finding.logGroup,
@@ -223,11 +224,13 @@ function linkBlock(finding: Finding, options: FindingMessageOptions): SlackBlock
   const logGroup = finding.logGroup
     ? `Log group ${mrkdwnCode(finding.logGroup, { max: 600 })}`
     : "Log group _unknown_";
-  return context([
-    link,
-    logGroup,
-    `ephemeral-guard finding v${finding.schemaVersion} · verb ${mrkdwnCode(finding.verb, { max: 50 })}`,
-  ]);
+  return [
+    section(link),
+    context([
+      logGroup,
+      `ephemeral-guard finding v${finding.schemaVersion} · verb ${mrkdwnCode(finding.verb, { max: 50 })}`,
+    ]),
+  ];
 }
 
 /** One line naming severity, outcome, pod, cluster and actor: the notification, and the plain fallback. */
@@ -250,7 +253,7 @@ export function findingSlackMessage(finding: Finding, options: FindingMessageOpt
   ];
   const server = serverBlock(finding);
   if (server) details.push(server);
-  details.push(linkBlock(finding, options));
+  details.push(...linkBlocks(finding, options));
   return message({
     text: findingNotificationText(finding),
     headline: [header(`${style.emoji} ${style.label}: ${OUTCOME_TEXT[finding.outcome].headline}`)],

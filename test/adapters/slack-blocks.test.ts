@@ -68,8 +68,9 @@ describe("finding message", () => {
   });
 
   it("links to a Logs Insights query for this audit event in its log group", () => {
-    const context = message.attachments?.[0]?.blocks.at(-1);
-    expect(context?.type).toBe("context");
+    const [linkSection, smallPrint] = message.attachments?.[0]?.blocks.slice(-2) ?? [];
+    expect(linkSection?.type).toBe("section");
+    expect(smallPrint?.type).toBe("context");
     expect(text).toMatch(
       /<https:\/\/eu-west-1\.console\.aws\.amazon\.com\/cloudwatch\/home\?region=eu-west-1#logsV2:logs-insights\$3FqueryDetail\$3D~\(.*auditID\*20\*3d\*20\*221d3f5b7a-9c2e-4d6a-8b0c-7e9a1c3e5f64\*22~source~\(~'\*2faws\*2feks\*2fprod-eu\*2fcluster\)\)\|Open this audit event in CloudWatch Logs Insights>/,
     );
