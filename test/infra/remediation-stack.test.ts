@@ -1,0 +1,224 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { loadAllYaml } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+/**
+ * The remediation parts of the stack as users would deploy them: packaged offline with osls (no credentials,
+ * no network), plus the Kubernetes manifests they apply by hand.
+ */
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const OSLS = join(ROOT, "node_modules", "osls", "bin", "serverless.js");
+
+interface Resource {
+  Type: string;
+  Condition?: string;
+  Properties: Record<string, unknown>;
+}
+interface Template {
+  Resources: Record<string, Resource>;
+  Conditions?: Record<string, unknown>;
+}
+
+const workDirs: string[] = [];
+
+async function packageStack(params: Record<string, string>): Promise<Template> {
+  const out = mkdtempSync(join(tmpdir(), "ephemeral-guard-remediation-"));
+  workDirs.push(out);
+  const args = [OSLS, "package", "--stage", "ci", "--package", out];
+  for (const [name, value] of Object.entries(params)) args.push(`--param=${name}=${value}`);
+  await promisify(execFile)(process.execPath, args, {
+    cwd: ROOT,
+    timeout: 120_000,
+    env: { ...process.env, SLS_TELEMETRY_DISABLED: "1", SLS_NOTIFICATIONS_MODE: "off" },
+  });
+  return JSON.parse(readFileSync(join(out, "cloudformation-template-update-stack.json"), "utf8")) as Template;
+}
+
+function resource(template: Template, name: string): Resource {
+  const found = template.Resources[name];
+  if (!found) throw new Error(`no resource ${name}`);
+  return found;
+}
+
+function ofType(template: Template, type: string): [string, Resource][] {
+  return Object.entries(template.Resources).filter(([, item]) => item.Type === type);
+}
+
+let off: Template;
+let enforce: Template;
+
+beforeAll(async () => {
+  [off, enforce] = await Promise.all([
+    packageStack({ clusters: "prod-eu" }),
+    packageStack({ clusters: "prod-eu,prod-us", remediationMode: "enforce", remediationMinSeverity: "high" }),
+  ]);
+}, 240_000);
+
+afterAll(() => {
+  for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("remediation stack", () => {
+  it("is idle by default: the subscription is conditional on the mode, and no cluster access exists", () => {
+    expect(off.Conditions?.RemediationEnabled).toEqual({ "Fn::Not": [{ "Fn::Equals": ["off", "off"] }] });
+    expect(resource(off, "RemediateSubscription").Condition).toBe("RemediationEnabled");
+    expect(resource(off, "RemediateInvokePermission").Condition).toBe("RemediationEnabled");
+    expect(ofType(off, "AWS::EKS::AccessEntry")).toEqual([]);
+    expect(off.Resources.RemediateDescribeClusters).toBeUndefined();
+  });
+
+  it("subscribes remediate to created findings at or above the threshold, never to outcomes", () => {
+    expect(enforce.Conditions?.RemediationEnabled).toEqual({
+      "Fn::Not": [{ "Fn::Equals": ["enforce", "off"] }],
+    });
+    const subscription = resource(enforce, "RemediateSubscription").Properties;
+    expect(subscription).toMatchObject({
+      Protocol: "lambda",
+      TopicArn: { Ref: "AlertsTopic" },
+      Endpoint: { "Fn::GetAtt": ["RemediateLambdaFunction", "Arn"] },
+      FilterPolicyScope: "MessageAttributes",
+      FilterPolicy: {
+        messageType: ["finding"],
+        outcome: ["created"],
+        severityRank: [{ numeric: [">=", 3] }],
+      },
+    });
+    // Exactly one subscription reaches remediate: the function block declares no events of its own.
+    const subscriptions = ofType(enforce, "AWS::SNS::Subscription").filter(([, item]) =>
+      JSON.stringify(item.Properties.Endpoint ?? "").includes("RemediateLambdaFunction"),
+    );
+    expect(subscriptions).toHaveLength(1);
+  });
+
+  it("maps the role to the remediator group on every cluster and may describe only those clusters", () => {
+    const entries = ofType(enforce, "AWS::EKS::AccessEntry").map(([, item]) => item.Properties);
+    expect(entries).toEqual([
+      {
+        ClusterName: "prod-eu",
+        PrincipalArn: { "Fn::GetAtt": ["RemediateRole", "Arn"] },
+        Type: "STANDARD",
+        KubernetesGroups: ["ephemeral-guard-remediator"],
+      },
+      {
+        ClusterName: "prod-us",
+        PrincipalArn: { "Fn::GetAtt": ["RemediateRole", "Arn"] },
+        Type: "STANDARD",
+        KubernetesGroups: ["ephemeral-guard-remediator"],
+      },
+    ]);
+    const describe = resource(enforce, "RemediateDescribeClusters").Properties as {
+      Roles: unknown[];
+      PolicyDocument: { Statement: { Action: string; Resource: unknown[] }[] };
+    };
+    expect(describe.Roles).toEqual([{ Ref: "RemediateRole" }]);
+    expect(describe.PolicyDocument.Statement).toHaveLength(1);
+    expect(describe.PolicyDocument.Statement[0]?.Action).toBe("eks:DescribeCluster");
+    expect(JSON.stringify(describe.PolicyDocument.Statement[0]?.Resource)).toMatch(
+      /cluster\/prod-eu".*cluster\/prod-us"/,
+    );
+  });
+
+  it("gives the role nothing beyond its log group, table, topic, queue and key", () => {
+    const role = resource(enforce, "RemediateRole").Properties as {
+      Policies: { PolicyDocument: { Statement: { Action: string | string[] }[] } }[];
+    };
+    const actions = role.Policies.flatMap((policy) =>
+      policy.PolicyDocument.Statement.flatMap((statement) =>
+        Array.isArray(statement.Action) ? statement.Action : [statement.Action],
+      ),
+    );
+    expect(actions.sort()).toEqual(
+      [
+        "dynamodb:UpdateItem",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "sns:Publish",
+        "sqs:SendMessage",
+      ].sort(),
+    );
+    expect(actions.some((action) => action.startsWith("sts:") || action.includes("*"))).toBe(false);
+  });
+
+  it("keeps the rate-limit counters in an encrypted table that expires them", () => {
+    expect(resource(enforce, "RemediationRateLimitTable").Properties).toMatchObject({
+      KeySchema: [{ AttributeName: "counter", KeyType: "HASH" }],
+      TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
+    const variables = (
+      resource(enforce, "RemediateLambdaFunction").Properties.Environment as {
+        Variables: Record<string, unknown>;
+      }
+    ).Variables;
+    expect(variables).toMatchObject({
+      REMEDIATION_MODE: "enforce",
+      REMEDIATION_MIN_SEVERITY: "high",
+      REMEDIATION_CLUSTERS: "prod-eu,prod-us",
+      RATE_LIMIT_TABLE: { Ref: "RemediationRateLimitTable" },
+      ALERTS_TOPIC_ARN: { Ref: "AlertsTopic" },
+    });
+  });
+});
+
+describe("per-cluster resources (infra/remediate-clusters.cjs)", () => {
+  type Generator = (options: { resolveVariable: (name: string) => Promise<unknown> }) => Promise<Template>;
+  const generate = createRequire(import.meta.url)(join(ROOT, "infra", "remediate-clusters.cjs")) as Generator;
+  const resolver = (params: Record<string, string>) => async (name: string) => {
+    const key = name.replace(/^param:/, "");
+    if (!(key in params)) throw new Error(`no param ${key}`);
+    return params[key];
+  };
+
+  it("creates no access entries for aws-auth clusters, but still the DescribeCluster permission", async () => {
+    const result = await generate({
+      resolveVariable: resolver({
+        remediationMode: "dry-run",
+        clusters: "legacy",
+        remediationAccessEntries: "false",
+      }),
+    });
+    expect(Object.keys(result.Resources)).toEqual(["RemediateDescribeClusters"]);
+  });
+
+  it("rejects an unknown mode instead of deploying something half-configured", async () => {
+    await expect(
+      generate({ resolveVariable: resolver({ remediationMode: "delete", clusters: "x" }) }),
+    ).rejects.toThrow(/remediationMode/);
+  });
+});
+
+describe("Kubernetes RBAC (infra/k8s/remediator-rbac.yaml)", () => {
+  it("grants the remediator group get and delete on pods, and nothing else", () => {
+    const [role, binding] = loadAllYaml(
+      readFileSync(join(ROOT, "infra", "k8s", "remediator-rbac.yaml"), "utf8"),
+    ) as [{ rules?: unknown }, unknown];
+    expect(role).toMatchObject({ kind: "ClusterRole", metadata: { name: "ephemeral-guard-remediator" } });
+    expect(role.rules).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["get", "delete"] }]);
+    expect(binding).toMatchObject({
+      kind: "ClusterRoleBinding",
+      roleRef: { kind: "ClusterRole", name: "ephemeral-guard-remediator" },
+      subjects: [{ kind: "Group", name: "ephemeral-guard-remediator" }],
+    });
+  });
+
+  it("maps the role to the same group in the aws-auth snippet", () => {
+    const [entries] = loadAllYaml(
+      readFileSync(join(ROOT, "infra", "k8s", "aws-auth-snippet.yaml"), "utf8"),
+    ) as [unknown];
+    expect(entries).toEqual([
+      expect.objectContaining({
+        groups: ["ephemeral-guard-remediator"],
+        username: "ephemeral-guard-remediator",
+      }),
+    ]);
+  });
+});
