@@ -1,6 +1,7 @@
 import os from "node:os";
 import { hasExposedGc } from "./measure.ts";
 import type { Section, SectionResult, Table } from "./section.ts";
+import { deployedBundleSection } from "./sections/deployed-bundle.ts";
 import { memorySection } from "./sections/memory.ts";
 import { throughputSection } from "./sections/throughput.ts";
 
@@ -9,7 +10,7 @@ import { throughputSection } from "./sections/throughput.ts";
  * the last line is the one-line summary. Exits 0 even when a target is missed, non-zero only if a section
  * could not run at all.
  */
-const SECTIONS: readonly Section[] = [throughputSection, memorySection];
+const SECTIONS: readonly Section[] = [throughputSection, memorySection, deployedBundleSection];
 
 /** Section keys given on the command line run only those sections; none runs all. */
 function selectedSections(): readonly Section[] {

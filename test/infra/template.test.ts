@@ -47,7 +47,12 @@ async function packageStack(params: Record<string, string>): Promise<Template> {
   await promisify(execFile)(process.execPath, args, {
     cwd: ROOT,
     timeout: 120_000,
-    env: { ...process.env, SLS_TELEMETRY_DISABLED: "1", SLS_NOTIFICATIONS_MODE: "off" },
+    env: {
+      ...process.env,
+      SLS_TELEMETRY_DISABLED: "1",
+      SLS_NOTIFICATIONS_MODE: "off",
+      ESBUILD_WORK_FOLDER: `.esbuild-template-test-${process.pid}`,
+    },
   });
   return JSON.parse(readFileSync(join(out, "cloudformation-template-update-stack.json"), "utf8")) as Template;
 }

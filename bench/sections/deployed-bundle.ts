@@ -1,0 +1,168 @@
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { formatBytes, median } from "../measure.ts";
+import { readZip } from "../read-zip.ts";
+import type { Section, SectionResult, Table, TargetResult } from "../section.ts";
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const OSLS = join(ROOT, "node_modules", "osls", "bin", "serverless.js");
+const CHILD = fileURLToPath(new URL("../cold-start-child.cjs", import.meta.url));
+/**
+ * Handlers are unpacked under node_modules so that `@aws-sdk/*`, left out of the bundles because the Lambda
+ * runtime provides it, resolves from node_modules as it would from the runtime's own copy.
+ */
+const UNPACK_DIR = join(ROOT, "node_modules", ".cache", "ephemeral-guard-bench");
+
+const DETECT_BUNDLE_TARGET_BYTES = 400 * 1024;
+const DETECT_INIT_TARGET_MS = 150;
+/** Fresh processes per function; the median is reported. */
+const COLD_STARTS = 7;
+
+interface FunctionResource {
+  Type: string;
+  Properties: {
+    FunctionName?: string;
+    Handler?: string;
+    Environment?: { Variables?: Record<string, unknown> };
+  };
+}
+
+/** CloudFormation references cannot be resolved here; init only needs a value of the right shape. */
+function placeholder(name: string, value: unknown): string {
+  if (typeof value === "string") return value;
+  if (name.endsWith("_ARN")) return `arn:aws:sns:us-east-1:123456789012:bench-${name.toLowerCase()}`;
+  return `bench-${name.toLowerCase()}`;
+}
+
+async function coldStart(
+  file: string,
+  variables: Record<string, unknown>,
+): Promise<{ ms: number[]; error?: string }> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "",
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "bench",
+    AWS_SECRET_ACCESS_KEY: "bench",
+    AWS_LAMBDA_FUNCTION_NAME: "bench",
+  };
+  for (const [name, value] of Object.entries(variables)) {
+    env[name] = placeholder(name, value);
+  }
+  const ms: number[] = [];
+  for (let attempt = 0; attempt < COLD_STARTS; attempt++) {
+    // NODE_OPTIONS as deployed (--enable-source-maps) is part of what init costs.
+    const nodeOptions = env.NODE_OPTIONS ? env.NODE_OPTIONS.split(" ") : [];
+    const { stdout } = await run(process.execPath, [...nodeOptions, CHILD, file], {
+      env,
+      timeout: 60_000,
+      maxBuffer: 4 * 1024 * 1024,
+    });
+    const report = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as { initMs: number; error?: string };
+    if (report.error) return { ms, error: report.error };
+    ms.push(report.initMs);
+  }
+  return { ms };
+}
+
+export const deployedBundleSection: Section = {
+  key: "bundle",
+  title: `Deployed bundles (npm run package, offline): size and cold-start init (${COLD_STARTS} fresh processes each)`,
+  async run(): Promise<SectionResult> {
+    const out = mkdtempSync(join(tmpdir(), "ephemeral-guard-bench-package-"));
+    try {
+      await run(
+        process.execPath,
+        [OSLS, "package", "--stage", "bench", "--package", out, "--param=clusters=bench"],
+        {
+          cwd: ROOT,
+          timeout: 300_000,
+          env: {
+            ...process.env,
+            SLS_TELEMETRY_DISABLED: "1",
+            SLS_NOTIFICATIONS_MODE: "off",
+            ESBUILD_WORK_FOLDER: `.esbuild-bench-${process.pid}`,
+          },
+        },
+      );
+      const template = JSON.parse(
+        readFileSync(join(out, "cloudformation-template-update-stack.json"), "utf8"),
+      ) as {
+        Resources: Record<string, FunctionResource>;
+      };
+      const functions = Object.values(template.Resources).filter((r) => r.Type === "AWS::Lambda::Function");
+      const rows: string[][] = [];
+      const notes: string[] = [];
+      const targets: TargetResult[] = [];
+      const headline: string[] = [];
+      rmSync(UNPACK_DIR, { recursive: true, force: true });
+      for (const zipName of readdirSync(out)
+        .filter((name) => name.endsWith(".zip"))
+        .sort()) {
+        const name = zipName.replace(/\.zip$/, "");
+        const fn = functions.find((candidate) => candidate.Properties.FunctionName?.endsWith(`-${name}`));
+        const entries = readZip(join(out, zipName));
+        const handlerBase = (fn?.Properties.Handler ?? "").replace(/\.[^.]+$/, "");
+        const code = entries.find(
+          (entry) => entry.name.startsWith(handlerBase) && !entry.name.endsWith(".map"),
+        );
+        const map = entries.find((entry) => entry.name.endsWith(".map"));
+        if (!fn || !code) {
+          notes.push(`WARNING ${zipName}: no handler file found (${entries.map((e) => e.name).join(", ")})`);
+          continue;
+        }
+        const file = join(UNPACK_DIR, name, code.name);
+        mkdirSync(dirname(file), { recursive: true });
+        writeFileSync(file, code.data);
+        const zipBytes = readFileSync(join(out, zipName)).length;
+        const cold = await coldStart(file, fn.Properties.Environment?.Variables ?? {});
+        const init = cold.ms.length > 0 ? median(cold.ms) : Number.NaN;
+        rows.push([
+          name,
+          formatBytes(code.data.length),
+          map ? formatBytes(map.data.length) : "-",
+          formatBytes(zipBytes),
+          cold.error ? `init failed: ${cold.error}` : `${init.toFixed(0)} ms`,
+          cold.ms.length > 0
+            ? `${Math.min(...cold.ms).toFixed(0)}-${Math.max(...cold.ms).toFixed(0)} ms`
+            : "-",
+        ]);
+        if (name === "detect") {
+          targets.push({
+            name: "detect bundle size",
+            met: code.data.length <= DETECT_BUNDLE_TARGET_BYTES,
+            detail: `${formatBytes(code.data.length)} minified (target <= ${formatBytes(DETECT_BUNDLE_TARGET_BYTES)})`,
+          });
+          targets.push({
+            name: "detect cold-start init",
+            met: cold.error === undefined && init <= DETECT_INIT_TARGET_MS,
+            detail: cold.error
+              ? `init failed: ${cold.error}`
+              : `median ${init.toFixed(0)} ms in a fresh process (target <= ${DETECT_INIT_TARGET_MS} ms)`,
+          });
+          headline.push(
+            `detect bundle ${formatBytes(code.data.length)}`,
+            `detect init ${init.toFixed(0)} ms`,
+          );
+        }
+      }
+      notes.push(
+        "bundle = the minified handler file in the deployment zip (AWS SDK v3 left out: the nodejs22.x runtime " +
+          "provides it); init = require() of that file in a fresh node process with the function's environment, " +
+          "SDK loaded from node_modules, including NODE_OPTIONS as deployed; this machine runs node " +
+          `${process.version}, Lambda runs nodejs22.x on arm64`,
+      );
+      const table: Table = {
+        columns: ["function", "bundle", "source map", "zip", "init (median)", "init range"],
+        rows,
+      };
+      return { tables: [table], notes, targets, headline };
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  },
+};
