@@ -171,7 +171,14 @@ describe("detect handler", () => {
 
     const [summary] = logLines("invocation summary");
     expect(summary).toMatchObject({ records: 9, findings: 2, rejects: 1, published: 2, duplicates: 0 });
-    expect(logLines("finding").map((line) => line.severity)).toEqual(["high", "critical"]);
+    const findingLines = logLines("finding");
+    expect(findingLines.map((line) => line.severity)).toEqual(["high", "critical"]);
+    for (const line of findingLines) {
+      expect(Object.keys(line)).toEqual(expect.arrayContaining(["auditID", "severity", "pod", "actor"]));
+      // The finding body (images, commands, request details) goes to SNS, not to the logs.
+      expect(line).not.toHaveProperty("containers");
+      expect(JSON.stringify(line)).not.toContain("requestURI");
+    }
     expect(metricValues("Rejects")).toEqual([1]);
     expect(metricValues("EventsSeen")).toEqual([9]);
   });

@@ -50,12 +50,11 @@ function logProblem(logger: Logger, problem: InputProblem): void {
   logger.warn("input rejected", { position: problem.position, kind: problem.kind, reason: message });
 }
 
+/** Enough to find the alert and the audit event; the finding itself (commands, images, env) goes to SNS only. */
 function logFinding(logger: Logger, finding: Finding): void {
   logger.info("finding", {
     auditID: finding.auditID,
     severity: finding.severity,
-    outcome: finding.outcome,
-    cluster: finding.cluster,
     pod: `${finding.pod.namespace}/${finding.pod.name}`,
     actor: finding.actor.username,
   });
