@@ -18,7 +18,7 @@ import { Detector } from "../functions/core/detector.ts";
 import type { Finding } from "../functions/core/finding.ts";
 import type { RemediationOutcome } from "../functions/core/remediation-outcome.ts";
 import { createNotifySlackHandler } from "../functions/notify-slack.ts";
-import { loadAuditJson } from "./helpers/events.ts";
+import { loadAuditJson, readEventText } from "./helpers/events.ts";
 import { expectInert, expectWithinSlackLimits } from "./helpers/slack-message-checks.ts";
 import {
   OK,
@@ -183,6 +183,16 @@ describe("notify-slack handler", () => {
       expectWithinSlackLimits(message);
       expectInert(message);
     }
+  });
+
+  it("posts the sample SNS delivery in events/sns (what `invoke local` uses)", async () => {
+    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const summary = await handler(
+      JSON.parse(readEventText("sns/critical-finding-privileged-debug.json")) as unknown,
+      lambdaContext(),
+    );
+    expect(summary).toMatchObject({ records: 1, posted: { finding: 1, remediation: 0 }, invalid: 0 });
+    expect(delivered()[0]?.text).toMatch(/^🚨 CRITICAL: ephemeral container added to a pod/);
   });
 
   it("renders injection strings from the audit event as inert text", async () => {
