@@ -27,6 +27,11 @@ export interface StreamSpec {
   ephemeralOneIn: number;
 }
 
+/** kube-apiserver writes audit JSON with Go's encoding/json, which escapes &, < and > (query strings have &). */
+function goJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[&<>]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
+}
+
 /** A 56-digit CloudWatch event id, which is a string because it does not fit a double. */
 function eventId(random: RandomSource): string {
   return random.digits(56);
@@ -52,7 +57,7 @@ export function* generatePayloads(spec: StreamSpec): Generator<GeneratedPayload>
     const logEvents = [];
     let messageBytes = 0;
     for (let e = 0; e < spec.eventsPerPayload; e++) {
-      const message = JSON.stringify(streamEvent(model, random, index++, spec.ephemeralOneIn));
+      const message = goJson(streamEvent(model, random, index++, spec.ephemeralOneIn));
       messageBytes += message.length;
       logEvents.push({ id: eventId(random), timestamp: model.clock, message });
     }

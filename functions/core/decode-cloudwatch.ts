@@ -1,16 +1,26 @@
-import { Buffer } from "node:buffer";
+import { Buffer, isAscii } from "node:buffer";
 import { gunzipSync } from "node:zlib";
 import * as z from "zod";
 import type { DecodedInput, InputProblem, LogRecord } from "./log-record.ts";
+import { screenDataMessage } from "./screen-data-message.ts";
 
 /** Decompressed payloads above this are refused: a subscription payload is at most 1 MB compressed. */
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024;
 
-const LogEventSchema = z.looseObject({
-  id: z.string().optional(),
-  timestamp: z.number().optional(),
-  message: z.string(),
-});
+const MIN_GUNZIP_CHUNK_BYTES = 64 * 1024;
+const MAX_GUNZIP_CHUNK_BYTES = 16 * 1024 * 1024;
+
+/**
+ * gunzip with one output chunk the size the gzip trailer announces (ISIZE, the length mod 2^32). zlib's
+ * default 16 KB chunks make a 2 MB data message 130 buffers to allocate and concatenate; one chunk makes
+ * gunzip about 40% faster (npm run bench). The trailer is only a hint: a wrong one costs more chunks, and
+ * maxOutputLength still bounds the output.
+ */
+export function gunzipPayload(compressed: Buffer, maxOutputLength: number): Buffer {
+  const announced = compressed.length >= 4 ? compressed.readUInt32LE(compressed.length - 4) : 0;
+  const chunkSize = Math.min(MAX_GUNZIP_CHUNK_BYTES, Math.max(MIN_GUNZIP_CHUNK_BYTES, announced + 64));
+  return gunzipSync(compressed, { maxOutputLength, chunkSize });
+}
 
 const DataMessageSchema = z.looseObject({
   messageType: z.enum(["DATA_MESSAGE", "CONTROL_MESSAGE"]),
@@ -34,6 +44,17 @@ const FilteredEventSchema = z.looseObject({
   eventId: z.string().optional(),
   message: z.string(),
 });
+
+/** Same rules as LogEventSchema, without zod's copy of every entry: this runs once per audit event. */
+function logEventMessage(entry: unknown): string | undefined {
+  if (typeof entry !== "object" || entry === null || Array.isArray(entry)) return undefined;
+  const { id, timestamp, message } = entry as Record<string, unknown>;
+  if (typeof message !== "string") return undefined;
+  if (id !== undefined && typeof id !== "string") return undefined;
+  if (timestamp !== undefined && !(typeof timestamp === "number" && Number.isFinite(timestamp)))
+    return undefined;
+  return message;
+}
 
 function problem(position: string, kind: InputProblem["kind"], message: string): InputProblem {
   return { position, kind, message };
@@ -71,17 +92,34 @@ export function decodeDataMessage(value: unknown, position: string): DecodedInpu
   }
   message.logEvents.forEach((entry, index) => {
     const where = `${position} logEvents[${index}]`;
-    const logEvent = LogEventSchema.safeParse(entry);
-    if (!logEvent.success) {
+    const text = logEventMessage(entry);
+    if (text === undefined) {
       out.problems.push(problem(where, "invalid-payload", "log event has no string message"));
       return;
     }
-    const record: LogRecord = { text: logEvent.data.message, position: where };
+    const record: LogRecord = { text, position: where };
     if (message.logGroup) record.logGroup = message.logGroup;
     if (message.logStream) record.logStream = message.logStream;
     out.records.push(record);
   });
   return out;
+}
+
+/**
+ * The byte-level fast path (screen-data-message.ts) when the payload is laid out as CloudWatch writes it and
+ * is a DATA_MESSAGE whose header passes the same schema; undefined sends it to the full parse.
+ */
+function readScreened(raw: Buffer, position: string): DecodedInput | undefined {
+  const screened = screenDataMessage(raw, position);
+  if (!screened) return undefined;
+  const header = DataMessageSchema.safeParse(screened.header);
+  if (!header.success || header.data.messageType !== "DATA_MESSAGE") return undefined;
+  const { logGroup, logStream } = header.data;
+  for (const record of screened.records) {
+    if (logGroup) record.logGroup = logGroup;
+    if (logStream) record.logStream = logStream;
+  }
+  return { form: "cloudwatch-subscription", records: screened.records, problems: [], controlMessages: 0 };
 }
 
 /** `{"awslogs":{"data":"<base64 gzip>"}}`, as Lambda receives it from a subscription filter. */
@@ -90,10 +128,10 @@ export function decodeAwslogsData(
   position: string,
   maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES,
 ): DecodedInput {
-  let json: string;
+  let raw: Buffer;
   try {
     const compressed = Buffer.from(data, "base64");
-    json = gunzipSync(compressed, { maxOutputLength: maxDecompressedBytes }).toString("utf8");
+    raw = gunzipPayload(compressed, maxDecompressedBytes);
   } catch (error) {
     const oversized = error instanceof RangeError || /larger than|maxOutputLength/i.test(String(error));
     const out = empty("cloudwatch-subscription");
@@ -108,6 +146,10 @@ export function decodeAwslogsData(
     );
     return out;
   }
+  const screened = readScreened(raw, position);
+  if (screened) return screened;
+  // Pure ASCII (the usual case) decodes as latin1, a plain copy, instead of through the UTF-8 decoder.
+  const json = isAscii(raw) ? raw.toString("latin1") : raw.toString("utf8");
   let value: unknown;
   try {
     value = JSON.parse(json);

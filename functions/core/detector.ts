@@ -7,6 +7,7 @@ import { extractWriteFacts } from "./extract-write-facts.ts";
 import type { Finding } from "./finding.ts";
 import type { DecodedInput, InputProblem, LogRecord } from "./log-record.ts";
 import { scoreWrite } from "./score-write.ts";
+import { isScreenedOut } from "./screen-data-message.ts";
 import { SKIP_REASONS, type SkipReason, SUBRESOURCE_MARKER, skipReason } from "./select-write.ts";
 import { SEVERITIES, type Severity } from "./severity.ts";
 
@@ -98,6 +99,8 @@ export class Detector {
    * like a JSON object is reported, since a truncated write would look like that.
    */
   private parse(record: LogRecord): unknown {
+    // Already shown to be a JSON object without the marker: the checks below would skip it the same way.
+    if (isScreenedOut(record)) return this.skip("other-resource");
     if (record.text === undefined) return record.value;
     const text = record.text;
     if (!looksLikeJsonObject(text)) {

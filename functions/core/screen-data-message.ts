@@ -1,0 +1,183 @@
+import type { Buffer } from "node:buffer";
+import type { LogRecord } from "./log-record.ts";
+import { SUBRESOURCE_MARKER } from "./select-write.ts";
+
+/**
+ * The fast path for a decompressed CloudWatch Logs DATA_MESSAGE, read from its bytes without decoding it.
+ *
+ * Almost every audit event in an unfiltered stream cannot be an ephemeral-container write, and proving that
+ * takes a substring test; parsing the whole data message first would turn each event's text into a string
+ * and cost about as much as parsing the events themselves. This reads the message the way CloudWatch Logs
+ * serialises it, `{…header…,"logEvents":[{"id":"<digits>","timestamp":<digits>,"message":"<JSON string>"},…]}`,
+ * and only turns into a string the messages that could match.
+ *
+ * Why the byte search is sound: inside a JSON string every `"` is escaped as `\"`, so the tokens searched
+ * for (`"logEvents":[`, `{"id":"`, `,"message":"`), each with a `"` right after a character other than
+ * a backslash, cannot occur inside a string: each event starts at a `{"id":"` and its message ends at the
+ * `"},` before the next one; a message's raw bytes contain the marker exactly when its
+ * decoded text does, except through a `\u00XX` escape of a lowercase letter, which no serialiser writes
+ * and which sends the whole message to the full parse. Every message that could match is decoded with
+ * JSON.parse of its string literal, which fails if the slice is not exactly one string. Anything that does
+ * not fit the expected layout returns undefined and the caller parses the whole message as before.
+ *
+ * The messages it sets aside are not decoded at all: it only knows that they start with `{`, end with `}`
+ * and lack the marker, which is all the detector looks at before skipping them as another resource. So,
+ * unlike the full parse, it does not check the escapes inside those messages, and it assumes log events have
+ * no members after `message`: a log event with a trailing string member ending in `}` reads as one longer
+ * message, and a payload crafted to nest event-like objects in such members could be read differently from
+ * the full parse. Neither can come from CloudWatch Logs (valid JSON, members in this order, gzip
+ * CRC-checked); the members-after-message layouts that a different tool might write (numbers, objects,
+ * strings not ending in `}`) fail the layout checks and take the full parse, as test/core/screen-data-message
+ * shows.
+ */
+
+const LOG_EVENTS_KEY = token('"logEvents":[');
+const EVENT_START = token('{"id":"');
+const TIMESTAMP_KEY = token('","timestamp":');
+const MESSAGE_KEY = token(',"message":"');
+/** What separates one event's message from the next event's `{"id":"`. */
+const EVENT_SEPARATOR = token('"},');
+const DOCUMENT_END = token('"}]}');
+const MARKER = token(SUBRESOURCE_MARKER);
+/** The start of a `\u00XX` escape; `u` is rarer than `\` in audit JSON, so this is the faster search. */
+const UNICODE_ESCAPE_BODY = token("u00");
+
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+const BACKSLASH = 0x5c;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+/** Longer ids or timestamps than CloudWatch writes go to the full parse (and keep numbers finite). */
+const MAX_DIGITS = 64;
+
+function token(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
+
+/** Records proven not to be ephemeral-container writes; the detector skips them without reading their text. */
+const screenedOut = new WeakSet<LogRecord>();
+
+export function isScreenedOut(record: LogRecord): boolean {
+  return screenedOut.has(record);
+}
+
+export interface ScreenedMessage {
+  /** The data message with an empty logEvents array, to validate like the full parse does. */
+  header: unknown;
+  records: LogRecord[];
+}
+
+function matchesAt(raw: Buffer, at: number, expected: Uint8Array): boolean {
+  if (at < 0 || at + expected.length > raw.length) return false;
+  for (let i = 0; i < expected.length; i++) if (raw[at + i] !== expected[i]) return false;
+  return true;
+}
+
+/** Index after a run of 1..MAX_DIGITS digits at `at`, or -1. */
+function skipDigits(raw: Buffer, at: number): number {
+  let end = at;
+  while (end < raw.length && end - at <= MAX_DIGITS) {
+    const byte = raw[end] ?? 0;
+    if (byte < DIGIT_0 || byte > DIGIT_9) break;
+    end++;
+  }
+  return end === at || end - at > MAX_DIGITS ? -1 : end;
+}
+
+/** A JSON number has no leading zero: `0` alone or a non-zero first digit. */
+function skipJsonInteger(raw: Buffer, at: number): number {
+  const end = skipDigits(raw, at);
+  return end !== -1 && raw[at] === DIGIT_0 && end - at > 1 ? -1 : end;
+}
+
+function indexesOf(raw: Buffer, needle: Uint8Array, from: number): number[] {
+  const found: number[] = [];
+  for (let at = raw.indexOf(needle, from); at !== -1; at = raw.indexOf(needle, at + 1)) found.push(at);
+  return found;
+}
+
+/** Whether any `\u006X`/`\u007X` (a lowercase letter written as an escape) appears anywhere. */
+function hasEscapedLowercaseLetter(raw: Buffer): boolean {
+  for (let at = raw.indexOf(UNICODE_ESCAPE_BODY); at !== -1; at = raw.indexOf(UNICODE_ESCAPE_BODY, at + 1)) {
+    const next = raw[at + 3];
+    if (raw[at - 1] === BACKSLASH && (next === 0x36 || next === 0x37)) return true;
+  }
+  return false;
+}
+
+/** The decoded text of the JSON string whose content is raw[start, end), or undefined if it is not one. */
+function decodeString(raw: Buffer, start: number, end: number): string | undefined {
+  try {
+    const value: unknown = JSON.parse(raw.toString("utf8", start - 1, end + 1));
+    return typeof value === "string" ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A record whose text is decoded only if something asks for it (the detector does not). */
+function screenedRecord(raw: Buffer, start: number, end: number, position: string): LogRecord {
+  let text: string | undefined;
+  const record: LogRecord = {
+    position,
+    get text(): string {
+      text ??= decodeString(raw, start, end);
+      if (text === undefined) throw new SyntaxError(`${position}: log event message is not a JSON string`);
+      return text;
+    },
+  };
+  screenedOut.add(record);
+  return record;
+}
+
+/**
+ * Reads the records of a DATA_MESSAGE laid out as CloudWatch Logs writes it, or returns undefined for the
+ * caller to parse it in full. Positions are named as the full parse names them.
+ */
+export function screenDataMessage(raw: Buffer, position: string): ScreenedMessage | undefined {
+  const keyAt = raw.indexOf(LOG_EVENTS_KEY);
+  if (keyAt === -1 || hasEscapedLowercaseLetter(raw)) return undefined;
+  let header: unknown;
+  try {
+    // Valid only if the key really is the last member of the top-level object.
+    header = JSON.parse(`${raw.toString("utf8", 0, keyAt)}"logEvents":[]}`);
+  } catch {
+    return undefined;
+  }
+  const records: LogRecord[] = [];
+  let at = keyAt + LOG_EVENTS_KEY.length;
+  if (raw[at] === CLOSE_BRACKET) {
+    return at + 2 === raw.length && raw[at + 1] === CLOSE_BRACE ? { header, records } : undefined;
+  }
+  // `{"id":"` is short and rare outside event starts, so finding all of them is cheaper than finding each
+  // message's end; every one of them after the array's start must be the start of the next event.
+  const eventStarts = indexesOf(raw, EVENT_START, at);
+  if (eventStarts[0] !== at) return undefined;
+  const markers = indexesOf(raw, MARKER, at);
+  let nextMarker = 0;
+  for (let index = 0; index < eventStarts.length; index++) {
+    at = skipDigits(raw, at + EVENT_START.length);
+    if (!matchesAt(raw, at, TIMESTAMP_KEY)) return undefined;
+    at = skipJsonInteger(raw, at + TIMESTAMP_KEY.length);
+    if (!matchesAt(raw, at, MESSAGE_KEY)) return undefined;
+    const start = at + MESSAGE_KEY.length;
+    const nextStart = eventStarts[index + 1];
+    const last = nextStart === undefined;
+    const end = last ? raw.length - DOCUMENT_END.length : nextStart - EVENT_SEPARATOR.length;
+    if (end < start || !matchesAt(raw, end, last ? DOCUMENT_END : EVENT_SEPARATOR)) return undefined;
+    while (nextMarker < markers.length && (markers[nextMarker] ?? 0) < start) nextMarker++;
+    const mayMatch = nextMarker < markers.length && (markers[nextMarker] ?? 0) < end;
+    const where = `${position} logEvents[${index}]`;
+    if (!mayMatch && end - start >= 2 && raw[start] === OPEN_BRACE && raw[end - 1] === CLOSE_BRACE) {
+      records.push(screenedRecord(raw, start, end, where));
+    } else {
+      const text = decodeString(raw, start, end);
+      if (text === undefined) return undefined;
+      records.push({ text, position: where });
+    }
+    if (last) return { header, records };
+    at = nextStart;
+  }
+  return undefined;
+}
