@@ -3,7 +3,7 @@ import { gzipSync } from "node:zlib";
 import type { Context } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { type Finding, FindingSchema } from "../functions/core/finding.ts";
-import { EVENTS_DIR, readEventText } from "./helpers/events.ts";
+import { detectFile, EVENTS_DIR, readEventText } from "./helpers/events.ts";
 import { type DynamoPeer, idempotencyTable, startDynalite } from "./peers/dynalite.ts";
 import { type SnsServer, startSnsServer } from "./peers/sns-server.ts";
 
@@ -258,6 +258,47 @@ describe("detect handler", () => {
     await store.saveSuccess({ key: idempotencyKey(held) }, { published: true });
     await handler(mixedBatch(), lambdaContext());
     expect(auditIDs()).toEqual(["5f7b9d1f-3c5e-4a7b-8c9d-5e7a9b1d3f33"]);
+  });
+
+  it("publishes nothing when the idempotency table is unreachable, and says why", async () => {
+    const { createIdempotencyStore, publishFindingsOnce, PublishOnceError } = await import(
+      "../functions/adapters/publish-findings-once.ts"
+    );
+    const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
+    const { SNSClient } = await import("@aws-sdk/client-sns");
+    const unreachable = await startDynalite();
+    await unreachable.stop();
+    const dynamodb = new DynamoDBClient({
+      endpoint: unreachable.endpoint,
+      region: "us-east-1",
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+      maxAttempts: 1,
+    });
+    const client = new SNSClient({
+      endpoint: sns.endpoint,
+      region: "us-east-1",
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    });
+    const store = createIdempotencyStore(dynamodb, {
+      tableName: TABLE,
+      expiresAfterSeconds: 3600,
+      keyPrefix: "ephemeral-guard.detect",
+    });
+    const findings = detectFile("jsonl/batch-with-broken-line.jsonl").findings;
+    const attempt = publishFindingsOnce(findings, {
+      sns: client,
+      topicArn: TOPIC,
+      store,
+      remainingTimeInMillis: () => 60_000,
+    });
+    await expect(attempt).rejects.toBeInstanceOf(PublishOnceError);
+    await attempt.catch((error: InstanceType<typeof PublishOnceError>) => {
+      expect(error.failures.map((failure) => failure.stage)).toEqual(["claim", "claim"]);
+      expect(error.failures[0]?.reason).toMatch(/ECONNREFUSED/);
+    });
+    expect(sns.requests).toEqual([]);
+    dynamodb.destroy();
+    client.destroy();
   });
 
   it("counts CloudWatch Logs control messages and publishes nothing for them", async () => {

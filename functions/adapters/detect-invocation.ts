@@ -41,6 +41,8 @@ export interface InvocationSummary {
 
 /** Problem messages can quote input (JSON parse errors do): bounded so a log line never carries a body. */
 const MAX_PROBLEM_MESSAGE = 200;
+/** A failed invocation lists this many of its unpublished findings; the count says how many there were. */
+const MAX_LOGGED_FAILURES = 20;
 
 function logProblem(logger: Logger, problem: InputProblem): void {
   const message =
@@ -132,11 +134,10 @@ export async function detectInvocation(event: unknown, deps: DetectDeps): Promis
   if (failure) {
     logger.error("findings not published; failing the invocation so that it is retried", {
       ...summary,
-      notPublished: failure.failures.map((f) => ({
-        auditID: f.finding.auditID,
-        stage: f.stage,
-        reason: f.reason,
-      })),
+      notPublished: failure.failures
+        .slice(0, MAX_LOGGED_FAILURES)
+        .map((f) => ({ auditID: f.finding.auditID, stage: f.stage, reason: f.reason })),
+      notPublishedCount: failure.failures.length,
     });
     throw failure;
   }

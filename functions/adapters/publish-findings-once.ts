@@ -120,7 +120,10 @@ async function inChunks<T, R>(items: readonly T[], run: (item: T) => Promise<R>)
 }
 
 function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  if (!(error instanceof Error)) return String(error);
+  // PublishError says how many failed; its cause says why (ECONNREFUSED, AuthorizationError, …).
+  const cause = error.cause instanceof Error ? ` (${error.cause.name}: ${error.cause.message})` : "";
+  return `${error.name}: ${error.message}${cause}`;
 }
 
 async function claim(finding: Finding, deps: PublishOnceDeps): Promise<Claim> {

@@ -1,0 +1,63 @@
+import { describe, expect, it } from "vitest";
+import {
+  DEFAULT_IDEMPOTENCY_TTL_SECONDS,
+  DetectConfigurationError,
+  parseDetectEnvironment,
+} from "../functions/adapters/detect-environment.ts";
+import { DEFAULT_PROTECTED_NAMESPACES } from "../functions/core/detection-config.ts";
+
+const DEPLOYED = {
+  ALERTS_TOPIC_ARN: "arn:aws:sns:eu-west-1:111122223333:ephemeral-guard-prod-alerts",
+  IDEMPOTENCY_TABLE: "ephemeral-guard-prod-IdempotencyTable-ABC",
+};
+
+describe("detect environment", () => {
+  it("reads what serverless.yml sets: empty parameters mean none, protected namespaces keep the defaults", () => {
+    const environment = parseDetectEnvironment({
+      ...DEPLOYED,
+      EXCLUDED_USERS: "",
+      EXCLUDED_GROUPS: " ci-robots , ,auditors",
+      PROTECTED_NAMESPACES: "",
+      TRUSTED_DEBUGGER_USERS: "alice@example.com",
+      TRUSTED_DEBUGGER_GROUPS: "",
+    });
+    expect(environment.publish).toEqual({
+      mode: "sns",
+      topicArn: DEPLOYED.ALERTS_TOPIC_ARN,
+      idempotency: {
+        tableName: DEPLOYED.IDEMPOTENCY_TABLE,
+        expiresAfterSeconds: DEFAULT_IDEMPOTENCY_TTL_SECONDS,
+        keyPrefix: "ephemeral-guard.detect",
+      },
+    });
+    expect(environment.detection).toMatchObject({
+      excludedUsers: [],
+      excludedGroups: ["ci-robots", "auditors"],
+      protectedNamespaces: [...DEFAULT_PROTECTED_NAMESPACES],
+      trustedDebuggers: { users: ["alice@example.com"], groups: [] },
+    });
+  });
+
+  it("replaces the protected namespaces when given, and names the cluster for bare audit events", () => {
+    const environment = parseDetectEnvironment({
+      ...DEPLOYED,
+      PROTECTED_NAMESPACES: "payments,kube-system",
+      CLUSTER_NAME: "prod-eu",
+    });
+    expect(environment.detection.protectedNamespaces).toEqual(["payments", "kube-system"]);
+    expect(environment.detection.cluster).toBe("prod-eu");
+  });
+
+  it("refuses to start without a topic and table unless told to print (local mode)", () => {
+    expect(() => parseDetectEnvironment({ IDEMPOTENCY_TABLE: "t" })).toThrow(DetectConfigurationError);
+    expect(() => parseDetectEnvironment({ IDEMPOTENCY_TABLE: "t" })).toThrow(/ALERTS_TOPIC_ARN is required/);
+    expect(parseDetectEnvironment({ PUBLISH_MODE: "stdout" }).publish).toEqual({ mode: "stdout" });
+  });
+
+  it("rejects values that would silently change behaviour", () => {
+    expect(() => parseDetectEnvironment({ ...DEPLOYED, PUBLISH_MODE: "SNS" })).toThrow(/PUBLISH_MODE/);
+    expect(() => parseDetectEnvironment({ ...DEPLOYED, IDEMPOTENCY_TTL_SECONDS: "ten" })).toThrow(
+      /IDEMPOTENCY_TTL_SECONDS/,
+    );
+  });
+});
