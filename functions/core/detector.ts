@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { AuditEventSchema } from "./audit-event-schema.ts";
+import { parseAuditEvent } from "./audit-event-schema.ts";
 import { buildFinding } from "./build-finding.ts";
 import { errorMessage } from "./decode-cloudwatch.ts";
 import type { DetectionConfig } from "./detection-config.ts";
@@ -73,7 +73,7 @@ export class Detector {
     this.stats.records++;
     const value = this.parse(record);
     if (value === undefined) return undefined;
-    const parsed = AuditEventSchema.safeParse(value);
+    const parsed = parseAuditEvent(value);
     if (!parsed.success) {
       return this.skipUnparseable(
         record,

@@ -1,0 +1,99 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { AuditEventSchema, parseAuditEvent } from "../../functions/core/audit-event-schema.ts";
+
+/**
+ * parseAuditEvent skips zod's copy for events that are valid as they stand. Whatever the input, it must
+ * accept exactly what AuditEventSchema accepts, with an equal result, and report the schema's own errors.
+ */
+const AUDIT_DIR = join(import.meta.dirname, "../../events/audit");
+const seeds: unknown[] = readdirSync(AUDIT_DIR)
+  .filter((name) => name.endsWith(".json"))
+  .sort()
+  .map((name) => JSON.parse(readFileSync(join(AUDIT_DIR, name), "utf8")) as unknown);
+
+type Path = Array<string | number>;
+
+function paths(value: unknown, prefix: Path = []): Path[] {
+  if (Array.isArray(value)) return [prefix, ...value.flatMap((item, i) => paths(item, [...prefix, i]))];
+  if (typeof value === "object" && value !== null) {
+    return [prefix, ...Object.entries(value).flatMap(([key, item]) => paths(item, [...prefix, key]))];
+  }
+  return [prefix];
+}
+
+function mutate(value: unknown, path: Path, replacement: unknown, remove: boolean): unknown {
+  const copy: unknown = structuredClone(value);
+  if (path.length === 0) return replacement;
+  let parent = copy as Record<string | number, unknown>;
+  for (const key of path.slice(0, -1)) parent = parent[key] as Record<string | number, unknown>;
+  const last = path[path.length - 1] as string | number;
+  if (remove && !Array.isArray(parent)) delete parent[last];
+  else parent[last] = replacement;
+  return copy;
+}
+
+function expectSameAsSchema(value: unknown): void {
+  const fast = parseAuditEvent(value);
+  const schema = AuditEventSchema.safeParse(value);
+  expect(fast.success).toBe(schema.success);
+  if (fast.success && schema.success) expect(fast.data).toEqual(schema.data);
+  else expect(fast.error?.issues).toEqual(schema.error?.issues);
+}
+
+describe("parseAuditEvent", () => {
+  it("accepts every sample event as the schema does", () => {
+    expect(seeds.length).toBeGreaterThan(5);
+    for (const seed of seeds) {
+      expect(parseAuditEvent(seed).success).toBe(true);
+      expectSameAsSchema(seed);
+    }
+  });
+
+  it("agrees with the schema on awkward values", () => {
+    const base = seeds[0] as Record<string, unknown>;
+    const variants: unknown[] = [
+      null,
+      [],
+      "event",
+      { ...base, user: { groups: ["a"] } },
+      { ...base, auditID: "" },
+      { ...base, kind: "EventList" },
+      { ...base, stage: "Done" },
+      { ...base, responseStatus: { code: 200.5 } },
+      { ...base, responseStatus: { code: 2 ** 60 } },
+      { ...base, responseStatus: { code: "200" } },
+      { ...base, annotations: { a: 1 } },
+      { ...base, annotations: [] },
+      { ...base, user: { username: "u", extra: { arn: "x" } } },
+      { ...base, impersonatedUser: { username: 5 } },
+      { ...base, objectRef: { resource: ["pods"] } },
+      { ...base, sourceIPs: "1.2.3.4" },
+      { ...base, requestObject: undefined, responseObject: null, extraField: { any: true } },
+    ];
+    for (const value of variants) expectSameAsSchema(value);
+  });
+
+  it("agrees with the schema when any field of a real event is replaced or removed", () => {
+    const cases = seeds.map((seed) => ({ seed, paths: paths(seed) }));
+    fc.assert(
+      fc.property(
+        fc.nat({ max: cases.length - 1 }).chain((index) => {
+          const entry = cases[index] as (typeof cases)[number];
+          return fc.tuple(
+            fc.constant(entry.seed),
+            fc.constantFrom(...entry.paths),
+            fc.jsonValue({ maxDepth: 2 }),
+            fc.boolean(),
+          );
+        }),
+        ([seed, path, replacement, remove]) => {
+          expectSameAsSchema(mutate(seed, path, replacement, remove));
+        },
+      ),
+      { numRuns: 1_000 },
+    );
+  });
+});
