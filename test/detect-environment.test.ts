@@ -54,6 +54,16 @@ describe("detect environment", () => {
     expect(parseDetectEnvironment({ PUBLISH_MODE: "stdout" }).publish).toEqual({ mode: "stdout" });
   });
 
+  it("refuses the local mode inside a real Lambda runtime, where it would drop every alert", () => {
+    expect(() =>
+      parseDetectEnvironment({
+        ...DEPLOYED,
+        PUBLISH_MODE: "stdout",
+        AWS_LAMBDA_RUNTIME_API: "127.0.0.1:9001",
+      }),
+    ).toThrow(/local mode/);
+  });
+
   it("rejects values that would silently change behaviour", () => {
     expect(() => parseDetectEnvironment({ ...DEPLOYED, PUBLISH_MODE: "SNS" })).toThrow(/PUBLISH_MODE/);
     expect(() => parseDetectEnvironment({ ...DEPLOYED, IDEMPOTENCY_TTL_SECONDS: "ten" })).toThrow(

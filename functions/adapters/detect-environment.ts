@@ -45,8 +45,18 @@ const DetectEnvironmentSchema = z
     TRUSTED_DEBUGGER_GROUPS: csv,
     /** Cluster name for inputs that do not name their log group (direct invocations with audit events). */
     CLUSTER_NAME: optionalText,
+    /** Set by the Lambda runtime, never by `serverless invoke local`. */
+    AWS_LAMBDA_RUNTIME_API: optionalText,
   })
   .superRefine((env, context) => {
+    if (env.PUBLISH_MODE === "stdout" && env.AWS_LAMBDA_RUNTIME_API) {
+      // A stack deployed with --param=local=true would drop every alert while looking healthy.
+      context.addIssue({
+        code: "custom",
+        path: ["PUBLISH_MODE"],
+        message: "stdout is the local mode (serverless invoke local); a deployed function must publish (sns)",
+      });
+    }
     if (env.PUBLISH_MODE !== "sns") return;
     for (const name of ["ALERTS_TOPIC_ARN", "IDEMPOTENCY_TABLE"] as const) {
       if (!env[name]) {
