@@ -72,8 +72,11 @@ async function main(): Promise<void> {
       : `  *** ${missed.length} of ${targets.length} targets MISSED ***`,
   );
   console.log(`  total ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  const headline = results.flatMap((result) => result.headline ?? []);
-  console.log(`bench: ${headline.join(", ")}`);
+  const summary = results.flatMap((result) => result.headline ?? []);
+  if (summary.length > 0) console.log(`  summary: ${summary.join(", ")}`);
+  // The issue fixes the last line's form; only the throughput section writes it.
+  const finalLine = results.find((result) => result.finalLine !== undefined)?.finalLine;
+  if (finalLine !== undefined) console.log(finalLine);
 }
 
 main().catch((error: unknown) => {

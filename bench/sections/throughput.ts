@@ -134,10 +134,7 @@ export const throughputSection: Section = {
       ],
       notes,
       targets,
-      headline: [
-        `filtered ${filtered.toFixed(2)}x floor`,
-        `unfiltered ${unfilteredSpeedup.toFixed(2)}x faster than floor`,
-      ],
+      finalLine: `bench: filtered ${filtered.toFixed(2)}x floor, unfiltered ${unfilteredSpeedup.toFixed(2)}x faster than floor`,
     };
   },
 };
