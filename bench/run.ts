@@ -2,6 +2,7 @@ import os from "node:os";
 import { hasExposedGc } from "./measure.ts";
 import type { Section, SectionResult, Table } from "./section.ts";
 import { deployedBundleSection } from "./sections/deployed-bundle.ts";
+import { filteredStagesSection } from "./sections/filtered-stages.ts";
 import { memorySection } from "./sections/memory.ts";
 import { throughputSection } from "./sections/throughput.ts";
 
@@ -10,7 +11,12 @@ import { throughputSection } from "./sections/throughput.ts";
  * the last line is the one-line summary. Exits 0 even when a target is missed, non-zero only if a section
  * could not run at all.
  */
-const SECTIONS: readonly Section[] = [throughputSection, memorySection, deployedBundleSection];
+const SECTIONS: readonly Section[] = [
+  throughputSection,
+  filteredStagesSection,
+  memorySection,
+  deployedBundleSection,
+];
 
 /** Section keys given on the command line run only those sections; none runs all. */
 function selectedSections(): readonly Section[] {

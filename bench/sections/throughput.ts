@@ -25,7 +25,7 @@ interface DataMessageShape {
  * audit event. It does not validate or look at anything, so it is a lower bound for "parse everything". It
  * decompresses with the detector's own gunzip settings so that the comparison is about what gets parsed.
  */
-function floorPass(batch: PayloadBatch): number {
+export function floorPass(batch: PayloadBatch): number {
   let keys = 0;
   for (const payload of batch.payloads) {
     const compressed = Buffer.from(payload.awslogs.data, "base64");
