@@ -52,6 +52,8 @@ async function main(): Promise<void> {
   const cpu = os.cpus()[0]?.model ?? "unknown CPU";
   console.log(
     `ephemeral-guard bench — node ${process.version}, ${os.cpus().length} x ${cpu}, ` +
+      // Timings on a shared machine move with its load; ratios (interleaved passes) move much less.
+      `load average ${os.loadavg()[0]?.toFixed(2)}, ` +
       `gc ${hasExposedGc() ? "exposed (forced between passes)" : "NOT exposed: run with --expose-gc for steadier numbers"}`,
   );
   const started = performance.now();
