@@ -18,11 +18,17 @@ import { createIdempotencyStore } from "./adapters/publish-findings-once.ts";
 const environment = parseDetectEnvironment(process.env);
 const target = environment.publish;
 
+/**
+ * A hung connection should cost one attempt, not the whole invocation: the SDK retries (3 attempts) within
+ * these bounds, and whatever still fails fails the invocation in time for Lambda's retry.
+ */
+const clientConfig = { requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 } };
+
 const publisher =
   target.mode === "sns"
     ? {
-        sns: new SNSClient({}),
-        store: createIdempotencyStore(new DynamoDBClient({}), target.idempotency),
+        sns: new SNSClient(clientConfig),
+        store: createIdempotencyStore(new DynamoDBClient(clientConfig), target.idempotency),
         topicArn: target.topicArn,
       }
     : undefined;
@@ -46,5 +52,6 @@ async function detect(event: unknown, context: Context): Promise<InvocationSumma
 }
 
 export const handler = middy<unknown, InvocationSummary, Error, Context>(detect)
-  .use(injectLambdaContext(logger, { resetKeys: true }))
+  // Never the event itself: deliveries carry whole audit events (request bodies, env values).
+  .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
   .use(logMetrics(metrics, { captureColdStartMetric: true }));
