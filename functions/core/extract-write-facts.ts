@@ -3,11 +3,11 @@ import { actorKind, isKubectlUserAgent } from "./classify-identity.ts";
 import type { Owner } from "./finding.ts";
 import {
   type ContainerSpec,
-  ContainerSpecSchema,
   JsonPatchOperationSchema,
   type Pod,
-  PodSchema,
-  SecurityContextSchema,
+  readContainerSpec,
+  readPod,
+  readSecurityContext,
   type Volume,
 } from "./kubernetes-shapes.ts";
 import { clusterFromLogGroup } from "./log-record.ts";
@@ -60,13 +60,13 @@ function identity(user: UserInfo): IdentityFacts {
 function parsePod(value: unknown): Pod | undefined {
   // A failed write's responseObject is a Status: it must not hide the pod the request body carried (update).
   if (!isObject(value) || value.kind === "Status") return undefined;
-  const parsed = PodSchema.safeParse(value);
+  const parsed = readPod(value);
   return parsed.success ? parsed.data : undefined;
 }
 
 /** A raw container entry from a body; entries without a name are not containers the server would accept. */
 function parseContainer(value: unknown): ContainerSpec | undefined {
-  const parsed = ContainerSpecSchema.safeParse(value);
+  const parsed = readContainerSpec(value);
   return parsed.success ? parsed.data : undefined;
 }
 
@@ -193,7 +193,7 @@ function containerFacts(
   sentByKubectl: boolean,
 ): ContainerFacts {
   const parsedContext =
-    spec.securityContext === undefined ? undefined : SecurityContextSchema.safeParse(spec.securityContext);
+    spec.securityContext === undefined ? undefined : readSecurityContext(spec.securityContext);
   const securityContext = parsedContext?.success ? parsedContext.data : undefined;
   const mounts: MountFact[] = spec.volumeMounts.map((mount) => {
     const fact: MountFact = { volume: mount.name, kind: volumeKind(volumes, mount.name) };
@@ -237,10 +237,11 @@ function controllerOwner(pod: Pod | undefined): Owner | undefined {
 function addedContainers(
   reading: BodyReading,
   existing: ReadonlySet<string>,
-  stored: ContainerSpec[] | undefined,
+  storedPod: Pod | undefined,
 ): ContainerSpec[] {
-  if (reading.piecewise && stored) {
+  if (reading.piecewise && storedPod?.spec) {
     // What the server stored is the truth; the containers it has no status for are the ones this patch made.
+    const stored = containersFromList(storedPod.spec.ephemeralContainers);
     const fresh = stored.filter((container) => !existing.has(container.name));
     if (fresh.length > 0) return fresh;
   }
@@ -288,11 +289,9 @@ export function extractWriteFacts(
     bodyLogged,
     bodyTruncated: truncated,
     bodyShape: reading.shape,
-    containers: addedContainers(
-      reading,
-      existing,
-      responsePod?.spec ? containersFromList(responsePod.spec.ephemeralContainers) : undefined,
-    ).map((spec) => containerFacts(spec, volumes, isKubectlUserAgent(event.userAgent))),
+    containers: addedContainers(reading, existing, responsePod).map((spec) =>
+      containerFacts(spec, volumes, isKubectlUserAgent(event.userAgent)),
+    ),
     pod: {
       hostNetwork: pod?.spec?.hostNetwork === true,
       hostPID: pod?.spec?.hostPID === true,
