@@ -26,7 +26,9 @@ function shapes(mode: Mode) {
           .array(item.nullable().catch(null))
           .optional()
           .catch(undefined)
-          .transform((items) => (items ?? []).filter((entry): entry is NonNullable<typeof entry> => entry !== null))
+          .transform((items) =>
+            (items ?? []).filter((entry): entry is NonNullable<typeof entry> => entry !== null),
+          )
       : z
           .array(item)
           .optional()
@@ -43,7 +45,9 @@ function shapes(mode: Mode) {
     runAsNonRoot: optionalBool,
     readOnlyRootFilesystem: optionalBool,
     procMount: optionalString,
-    capabilities: optional(z.object({ add: optional(z.array(z.string())), drop: optional(z.array(z.string())) })),
+    capabilities: optional(
+      z.object({ add: optional(z.array(z.string())), drop: optional(z.array(z.string())) }),
+    ),
     seccompProfile: optional(z.object({ type: optionalString, localhostProfile: optionalString })),
     appArmorProfile: optional(z.object({ type: optionalString, localhostProfile: optionalString })),
     seLinuxOptions: optional(
@@ -82,7 +86,9 @@ function shapes(mode: Mode) {
     csi: optional(z.object({ driver: optionalString })),
     projected: optional(
       z.object({
-        sources: listOf(z.object({ serviceAccountToken: z.unknown().optional(), secret: z.unknown().optional() })),
+        sources: listOf(
+          z.object({ serviceAccountToken: z.unknown().optional(), secret: z.unknown().optional() }),
+        ),
       }),
     ),
   });
