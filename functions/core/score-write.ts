@@ -1,5 +1,5 @@
 import type { DetectionConfig } from "./detection-config.ts";
-import type { Reason } from "./finding.ts";
+import type { Reason, RuleEffect } from "./finding.ts";
 import { RULES, type Rule, type RuleHit } from "./rules.ts";
 import { maxSeverity, minSeverity, type Severity, severityRank, shiftSeverity } from "./severity.ts";
 import type { WriteFacts } from "./write-facts.ts";
@@ -14,8 +14,11 @@ export interface Scored {
 
 interface Fired {
   rule: Rule;
-  hits: RuleHit[];
+  hits: readonly RuleHit[];
 }
+
+/** The order effects apply in (see scoreWrite). */
+const EFFECT_ORDER: readonly RuleEffect[] = ["floor", "raise", "lower", "ceiling", "context"];
 
 /** Score bands: each level owns 20 points; within a band, more and stronger evidence scores higher. */
 const BAND_START: Record<Severity, number> = { info: 0, low: 20, medium: 40, high: 60, critical: 80 };
@@ -39,34 +42,44 @@ export function scoreWrite(
   config: DetectionConfig,
   rules: readonly Rule[] = RULES,
 ): Scored {
-  const fired: Fired[] = rules
-    .map((rule) => ({ rule, hits: rule.evaluate(facts, config) }))
-    .filter((entry) => entry.hits.length > 0);
+  // Plain loops rather than map/filter chains: this runs for every rule on every write (npm run bench).
+  const fired: Fired[] = [];
+  for (const rule of rules) {
+    const hits = rule.evaluate(facts, config);
+    if (hits.length > 0) fired.push({ rule, hits });
+  }
   const reasons: Reason[] = [];
-  const report = (rule: Rule, severity: Severity, hits: RuleHit[]) => {
-    for (const hit of hits) reasons.push({ id: rule.id, severity, effect: rule.effect, text: hit.text });
-  };
-
   let level: Severity = "low";
   let pinnedFloor: Severity = "info";
-  for (const { rule, hits } of fired.filter((f) => f.rule.effect === "floor")) {
-    level = maxSeverity(level, rule.level);
-    if (rule.pinned) pinnedFloor = maxSeverity(pinnedFloor, rule.level);
-    report(rule, rule.level, hits);
+  for (const effect of EFFECT_ORDER) {
+    for (const { rule, hits } of fired) {
+      if (rule.effect !== effect) continue;
+      let severity: Severity;
+      switch (effect) {
+        case "floor":
+          level = maxSeverity(level, rule.level);
+          if (rule.pinned) pinnedFloor = maxSeverity(pinnedFloor, rule.level);
+          severity = rule.level;
+          break;
+        case "raise":
+          level = shiftSeverity(level, 1);
+          severity = level;
+          break;
+        case "lower":
+          level = maxSeverity(maxSeverity(shiftSeverity(level, -1), "low"), pinnedFloor);
+          severity = level;
+          break;
+        case "ceiling":
+          level = minSeverity(level, rule.level);
+          severity = rule.level;
+          break;
+        case "context":
+          severity = "info";
+          break;
+      }
+      for (const hit of hits) reasons.push({ id: rule.id, severity, effect, text: hit.text });
+    }
   }
-  for (const { rule, hits } of fired.filter((f) => f.rule.effect === "raise")) {
-    level = shiftSeverity(level, 1);
-    report(rule, level, hits);
-  }
-  for (const { rule, hits } of fired.filter((f) => f.rule.effect === "lower")) {
-    level = maxSeverity(maxSeverity(shiftSeverity(level, -1), "low"), pinnedFloor);
-    report(rule, level, hits);
-  }
-  for (const { rule, hits } of fired.filter((f) => f.rule.effect === "ceiling")) {
-    level = minSeverity(level, rule.level);
-    report(rule, rule.level, hits);
-  }
-  for (const { rule, hits } of fired.filter((f) => f.rule.effect === "context")) report(rule, "info", hits);
 
   const riskyFields = new Map<string, string[]>();
   for (const { rule, hits } of fired) {
