@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import selfsigned from "selfsigned";
+import { readRequestBody } from "./read-request-body.ts";
 
 /**
  * A Kubernetes API server for tests: HTTPS on 127.0.0.1 with a certificate signed by a CA generated here,
@@ -144,24 +145,6 @@ function podJson(pod: FakePod, deleting = false) {
   };
 }
 
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error("request body too large"));
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    request.on("error", reject);
-  });
-}
-
 export async function startKubernetesApiServer(options: { ca?: TestCa } = {}): Promise<KubernetesApiServer> {
   const ca = options.ca ?? (await generateTestCa());
   const tls = await serverCertificate(ca);
@@ -178,7 +161,7 @@ export async function startKubernetesApiServer(options: { ca?: TestCa } = {}): P
 
   async function handle(request: IncomingMessage, response: ServerResponse) {
     const url = new URL(request.url ?? "/", "https://127.0.0.1");
-    const raw = await readBody(request);
+    const raw = await readRequestBody(request, MAX_BODY_BYTES);
     let body: unknown;
     try {
       body = raw === "" ? undefined : JSON.parse(raw);

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { readRequestBody } from "./read-request-body.ts";
 
 /**
  * A Slack incoming-webhook peer for tests, on 127.0.0.1: accepts POST /services/T…/B…/secret, records
@@ -48,24 +49,6 @@ const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 export const WEBHOOK_PATH = "/services/T0TEST0000/B0TEST0000/Xq7testsecretvalue0000000";
 
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error("request body too large"));
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    request.on("error", reject);
-  });
-}
-
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
@@ -80,7 +63,7 @@ export async function startSlackWebhookServer(): Promise<SlackWebhookServer> {
   const sockets = new Set<Socket>();
 
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-    readBody(request).then(
+    readRequestBody(request, MAX_BODY_BYTES).then(
       (body) => {
         const answer: WebhookAnswer =
           request.method !== "POST" || request.url !== WEBHOOK_PATH

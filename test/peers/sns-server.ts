@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { RequestBodyTooLargeError, readRequestBody } from "./read-request-body.ts";
 
 /**
  * A small Amazon SNS peer for tests: speaks the query protocol the AWS SDK v3 SNS client uses (form-encoded
@@ -134,16 +135,15 @@ function required(params: Record<string, string>, name: string): string {
   return value;
 }
 
-async function readBody(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > MAX_BODY_BYTES) throw new SnsRequestError(413, "RequestTooLarge", "request body too large");
-    chunks.push(buffer);
+async function readSnsBody(request: IncomingMessage): Promise<string> {
+  try {
+    return await readRequestBody(request, MAX_BODY_BYTES);
+  } catch (error) {
+    if (error instanceof RequestBodyTooLargeError) {
+      throw new SnsRequestError(413, "RequestTooLarge", "request body too large");
+    }
+    throw error;
   }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 export async function startSnsServer(options: SnsServerOptions = {}): Promise<SnsServer> {
@@ -232,7 +232,7 @@ export async function startSnsServer(options: SnsServerOptions = {}): Promise<Sn
       response.end(xml);
     };
     try {
-      params = Object.fromEntries(new URLSearchParams(await readBody(request)));
+      params = Object.fromEntries(new URLSearchParams(await readSnsBody(request)));
       action = params.Action ?? "";
       if (failure && failuresLeft > 0) {
         failuresLeft--;

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { RequestBodyTooLargeError, readRequestBody } from "./read-request-body.ts";
 
 /**
  * A small Amazon SQS peer for tests: speaks the JSON 1.0 protocol the AWS SDK v3 SQS client uses
@@ -49,15 +50,15 @@ function md5(text: string): string {
 }
 
 async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES)
+  let text: string;
+  try {
+    text = await readRequestBody(request, MAX_BODY_BYTES);
+  } catch (error) {
+    if (error instanceof RequestBodyTooLargeError) {
       throw new SqsRequestError(413, "RequestTooLarge", "RequestTooLarge", "too large");
-    chunks.push(chunk as Buffer);
+    }
+    throw error;
   }
-  const text = Buffer.concat(chunks).toString("utf8");
   return text === "" ? {} : (JSON.parse(text) as Record<string, unknown>);
 }
 

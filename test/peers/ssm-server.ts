@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { readRequestBody } from "./read-request-body.ts";
 
 /**
  * An AWS Systems Manager Parameter Store and Secrets Manager peer for tests, on 127.0.0.1. Speaks the
@@ -35,24 +36,6 @@ export interface SsmServer {
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error("request body too large"));
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    request.on("error", reject);
-  });
-}
 
 function asRecord(text: string): Record<string, unknown> {
   try {
@@ -132,7 +115,7 @@ export async function startSsmServer(): Promise<SsmServer> {
   }
 
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-    readBody(request).then(
+    readRequestBody(request, MAX_BODY_BYTES).then(
       (text) => {
         const target = String(request.headers["x-amz-target"] ?? "");
         const body = asRecord(text);
