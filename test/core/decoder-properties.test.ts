@@ -1,5 +1,3 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -7,6 +5,7 @@ import { decodeDocument, decodeText } from "../../functions/core/decode-input.ts
 import { detectionConfig } from "../../functions/core/detection-config.ts";
 import { Detector } from "../../functions/core/detector.ts";
 import type { DecodedInput } from "../../functions/core/log-record.ts";
+import { jsonPaths, mutateAt, sampleAuditEvents } from "../helpers/mutate-json.ts";
 
 /**
  * Property-based runs: whatever arrives, the decoder and detector return (never throw) and account for every
@@ -16,11 +15,7 @@ const config = detectionConfig({
   protectedNamespaces: ["kube-system"],
   trustedDebuggers: { groups: ["sre"] },
 });
-const AUDIT_DIR = join(import.meta.dirname, "../../events/audit");
-const seeds: unknown[] = readdirSync(AUDIT_DIR)
-  .filter((name) => name.endsWith(".json"))
-  .sort()
-  .map((name) => JSON.parse(readFileSync(join(AUDIT_DIR, name), "utf8")) as unknown);
+const seeds = sampleAuditEvents();
 
 function runDetector(decoded: DecodedInput): Detector {
   const detector = new Detector(config);
@@ -35,28 +30,6 @@ function accountedFor(detector: Detector): boolean {
 
 function awslogs(value: unknown): { awslogs: { data: string } } {
   return { awslogs: { data: gzipSync(JSON.stringify(value)).toString("base64") } };
-}
-
-type Path = Array<string | number>;
-
-/** Every path into a JSON value, so that a mutation can hit any field of a real event. */
-function paths(value: unknown, prefix: Path = []): Path[] {
-  if (Array.isArray(value)) return [prefix, ...value.flatMap((item, i) => paths(item, [...prefix, i]))];
-  if (typeof value === "object" && value !== null) {
-    return [prefix, ...Object.entries(value).flatMap(([key, item]) => paths(item, [...prefix, key]))];
-  }
-  return [prefix];
-}
-
-function mutate(value: unknown, path: Path, replacement: unknown, remove: boolean): unknown {
-  const copy: unknown = structuredClone(value);
-  if (path.length === 0) return replacement;
-  let parent = copy as Record<string | number, unknown>;
-  for (const key of path.slice(0, -1)) parent = parent[key] as Record<string | number, unknown>;
-  const last = path[path.length - 1] as string | number;
-  if (remove && !Array.isArray(parent)) delete parent[last];
-  else parent[last] = replacement;
-  return copy;
 }
 
 describe("decoder and detector never throw", () => {
@@ -99,7 +72,7 @@ describe("decoder and detector never throw", () => {
   });
 
   it("survives any field of a real event replaced by any JSON value or removed", () => {
-    const cases = seeds.map((seed) => ({ seed, paths: paths(seed) }));
+    const cases = seeds.map((seed) => ({ seed, paths: jsonPaths(seed) }));
     fc.assert(
       fc.property(
         fc.nat({ max: cases.length - 1 }).chain((index) => {
@@ -113,7 +86,7 @@ describe("decoder and detector never throw", () => {
           );
         }),
         ([seed, path, replacement, remove, asText]) => {
-          const mutated = mutate(seed, path, replacement, remove);
+          const mutated = mutateAt(seed, path, replacement, remove);
           const decoded = asText
             ? decodeText(JSON.stringify(mutated), "mutated")
             : decodeDocument(

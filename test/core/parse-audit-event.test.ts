@@ -1,39 +1,13 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AuditEventSchema, parseAuditEvent } from "../../functions/core/audit-event-schema.ts";
+import { jsonPaths, mutateAt, sampleAuditEvents } from "../helpers/mutate-json.ts";
 
 /**
  * parseAuditEvent skips zod's copy for events that are valid as they stand. Whatever the input, it must
  * accept exactly what AuditEventSchema accepts, with an equal result, and report the schema's own errors.
  */
-const AUDIT_DIR = join(import.meta.dirname, "../../events/audit");
-const seeds: unknown[] = readdirSync(AUDIT_DIR)
-  .filter((name) => name.endsWith(".json"))
-  .sort()
-  .map((name) => JSON.parse(readFileSync(join(AUDIT_DIR, name), "utf8")) as unknown);
-
-type Path = Array<string | number>;
-
-function paths(value: unknown, prefix: Path = []): Path[] {
-  if (Array.isArray(value)) return [prefix, ...value.flatMap((item, i) => paths(item, [...prefix, i]))];
-  if (typeof value === "object" && value !== null) {
-    return [prefix, ...Object.entries(value).flatMap(([key, item]) => paths(item, [...prefix, key]))];
-  }
-  return [prefix];
-}
-
-function mutate(value: unknown, path: Path, replacement: unknown, remove: boolean): unknown {
-  const copy: unknown = structuredClone(value);
-  if (path.length === 0) return replacement;
-  let parent = copy as Record<string | number, unknown>;
-  for (const key of path.slice(0, -1)) parent = parent[key] as Record<string | number, unknown>;
-  const last = path[path.length - 1] as string | number;
-  if (remove && !Array.isArray(parent)) delete parent[last];
-  else parent[last] = replacement;
-  return copy;
-}
+const seeds = sampleAuditEvents();
 
 function expectSameAsSchema(value: unknown): void {
   const fast = parseAuditEvent(value);
@@ -77,7 +51,7 @@ describe("parseAuditEvent", () => {
   });
 
   it("agrees with the schema when any field of a real event is replaced or removed", () => {
-    const cases = seeds.map((seed) => ({ seed, paths: paths(seed) }));
+    const cases = seeds.map((seed) => ({ seed, paths: jsonPaths(seed) }));
     fc.assert(
       fc.property(
         fc.nat({ max: cases.length - 1 }).chain((index) => {
@@ -90,7 +64,7 @@ describe("parseAuditEvent", () => {
           );
         }),
         ([seed, path, replacement, remove]) => {
-          expectSameAsSchema(mutate(seed, path, replacement, remove));
+          expectSameAsSchema(mutateAt(seed, path, replacement, remove));
         },
       ),
       { numRuns: 1_000 },

@@ -1,0 +1,35 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { EVENTS_DIR } from "./events.ts";
+
+/** Every sample audit event in events/audit, parsed: the seeds of the mutation-based property tests. */
+export function sampleAuditEvents(): unknown[] {
+  const dir = join(EVENTS_DIR, "audit");
+  return readdirSync(dir)
+    .filter((name) => name.endsWith(".json"))
+    .sort()
+    .map((name) => JSON.parse(readFileSync(join(dir, name), "utf8")) as unknown);
+}
+
+export type JsonPath = Array<string | number>;
+
+/** Every path into a JSON value, so that a mutation can hit any field of a real event. */
+export function jsonPaths(value: unknown, prefix: JsonPath = []): JsonPath[] {
+  if (Array.isArray(value)) return [prefix, ...value.flatMap((item, i) => jsonPaths(item, [...prefix, i]))];
+  if (typeof value === "object" && value !== null) {
+    return [prefix, ...Object.entries(value).flatMap(([key, item]) => jsonPaths(item, [...prefix, key]))];
+  }
+  return [prefix];
+}
+
+/** A copy of `value` with the field at `path` replaced by `replacement`, or removed (object members only). */
+export function mutateAt(value: unknown, path: JsonPath, replacement: unknown, remove: boolean): unknown {
+  const copy: unknown = structuredClone(value);
+  if (path.length === 0) return replacement;
+  let parent = copy as Record<string | number, unknown>;
+  for (const key of path.slice(0, -1)) parent = parent[key] as Record<string | number, unknown>;
+  const last = path[path.length - 1] as string | number;
+  if (remove && !Array.isArray(parent)) delete parent[last];
+  else parent[last] = replacement;
+  return copy;
+}
