@@ -3,21 +3,11 @@
 // `clusters` parameter. Serverless (osls, v3, v4) calls this with its variable resolver.
 "use strict";
 
+const { CLUSTER_NAME, clusterList, logicalName } = require("./cluster-names.cjs");
+
 // Passes only ephemeral-container writes; detect re-checks everything, this only saves invocations.
 const FILTER_PATTERN =
   '{ $.objectRef.subresource = "ephemeralcontainers" && ($.verb = "patch" || $.verb = "update") }';
-
-const CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/;
-
-function clusterList(value) {
-  const items = Array.isArray(value) ? value : String(value ?? "").split(",");
-  return [...new Set(items.map((item) => String(item).trim()).filter((item) => item !== ""))];
-}
-
-function logicalName(cluster) {
-  const words = cluster.split(/[^A-Za-z0-9]+/).filter(Boolean);
-  return words.map((word) => word[0].toUpperCase() + word.slice(1)).join("");
-}
 
 module.exports = async ({ resolveVariable }) => {
   const clusters = clusterList(await resolveVariable("param:clusters"));

@@ -6,19 +6,10 @@
 // authentication mode is CONFIG_MAP only: map the role in aws-auth instead (infra/k8s/aws-auth-snippet.yaml).
 "use strict";
 
+const { CLUSTER_NAME, clusterList, logicalName } = require("./cluster-names.cjs");
+
 const KUBERNETES_GROUP = "ephemeral-guard-remediator";
-const CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/;
 const MODES = ["off", "dry-run", "enforce"];
-
-function clusterList(value) {
-  const items = Array.isArray(value) ? value : String(value ?? "").split(",");
-  return [...new Set(items.map((item) => String(item).trim()).filter((item) => item !== ""))];
-}
-
-function logicalName(cluster) {
-  const words = cluster.split(/[^A-Za-z0-9]+/).filter(Boolean);
-  return words.map((word) => word[0].toUpperCase() + word.slice(1)).join("");
-}
 
 /** Optional parameters: absent from serverless.yml `params` means the default. */
 async function optionalParam(resolveVariable, name, fallback) {

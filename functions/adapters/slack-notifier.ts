@@ -13,21 +13,7 @@ import { plainMessage, type SlackMessage } from "./slack-block-kit.ts";
 import { findingNotificationText, findingSlackMessage } from "./slack-blocks-finding.ts";
 import { remediationNotificationText, remediationSlackMessage } from "./slack-blocks-remediation.ts";
 import { mrkdwnCode } from "./slack-escape.ts";
-
-/** Only what is read from an SNS delivery; everything else in the record is ignored. */
-const SnsEventSchema = z.object({
-  Records: z.array(
-    z.object({
-      Sns: z.object({
-        MessageId: z.string().optional(),
-        Message: z.string(),
-        MessageAttributes: z
-          .record(z.string(), z.object({ Type: z.string().optional(), Value: z.string().optional() }))
-          .optional(),
-      }),
-    }),
-  ),
-});
+import { type SnsDeliveryRecord, SnsDeliverySchema } from "./sns-delivery.ts";
 
 export interface RenderOptions {
   region: string | undefined;
@@ -172,7 +158,7 @@ interface Rendered {
 const MAX_PROBLEM_CHARS = 2_000;
 
 function renderRecords(
-  records: z.infer<typeof SnsEventSchema>["Records"],
+  records: SnsDeliveryRecord[],
   deps: NotifierDeps,
 ): { rendered: Rendered[]; invalid: number } {
   const rendered: Rendered[] = [];
@@ -270,7 +256,7 @@ export async function notifySlack(
   remainingTimeMs: () => number,
   deps: NotifierDeps,
 ): Promise<NotifySummary> {
-  const parsed = SnsEventSchema.safeParse(event);
+  const parsed = SnsDeliverySchema.safeParse(event);
   if (!parsed.success) throw new NotSnsEventError(z.prettifyError(parsed.error));
   const records = parsed.data.Records;
   const { rendered, invalid } = renderRecords(records, deps);

@@ -2,24 +2,12 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import * as z from "zod";
+import { SnsDeliverySchema } from "../adapters/sns-delivery.ts";
 import { remediationMessage } from "../adapters/sns-message.ts";
 import { publishMessages } from "../adapters/sns-publisher.ts";
 import { type Finding, FindingSchema } from "../core/finding.ts";
 import { REMEDIATION_SCHEMA_VERSION, type RemediationOutcome } from "../core/remediation-outcome.ts";
 import { type RemediationDeps, remediateFinding } from "./remediate-finding.ts";
-
-/** Only what we read from an SNS delivery; everything else in the record is ignored. */
-const SnsEventSchema = z.object({
-  Records: z.array(
-    z.object({
-      Sns: z.object({
-        MessageId: z.string().optional(),
-        Message: z.string(),
-        MessageAttributes: z.record(z.string(), z.object({ Type: z.string(), Value: z.string() })).optional(),
-      }),
-    }),
-  ),
-});
 
 export interface RemediateSummary {
   records: number;
@@ -73,7 +61,7 @@ export function createRemediateHandler(deps: HandlerDeps) {
       outcomes: { deleted: 0, "would-delete": 0, skipped: 0, failed: 0 },
       ignored: { "not-a-finding": 0, "invalid-finding": 0, "mode-off": 0 },
     };
-    const envelope = SnsEventSchema.safeParse(event);
+    const envelope = SnsDeliverySchema.safeParse(event);
     if (!envelope.success) {
       logger.error("not an SNS event", { error: z.prettifyError(envelope.error) });
       throw new Error(`remediate expects an SNS event: ${z.prettifyError(envelope.error)}`);
