@@ -30,33 +30,45 @@ const PROFILES: ReadonlyArray<{ profile: DebugProfile; securityContexts: readonl
   { profile: "sysadmin", securityContexts: [{ privileged: true }] },
 ];
 
-/** JSON with sorted keys and empty objects removed, so `{}` and an absent field compare equal. */
-function canonical(value: unknown): string {
-  return JSON.stringify(prune(value)) ?? "null";
+type JsonRecord = Record<string, unknown>;
+
+function isRecord(value: unknown): value is JsonRecord {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function prune(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(prune);
-  if (typeof value !== "object" || value === null) return value;
-  const entries = Object.entries(value)
-    .map(([key, inner]) => [key, prune(inner)] as const)
-    .filter(
-      ([, inner]) =>
-        !(
-          typeof inner === "object" &&
-          inner !== null &&
-          !Array.isArray(inner) &&
-          Object.keys(inner).length === 0
-        ),
-    )
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return Object.fromEntries(entries);
+/** An object that is empty once its empty objects are removed: it stands for an absent field. */
+function isEmptyShape(value: unknown): boolean {
+  if (!isRecord(value)) return false;
+  for (const key of Object.keys(value)) if (!isEmptyShape(value[key])) return false;
+  return true;
 }
 
-const CANONICAL_PROFILES = PROFILES.map(({ profile, securityContexts }) => ({
-  profile,
-  forms: new Set(securityContexts.map(canonical)),
-}));
+/**
+ * Whether `value` equals `form` once empty objects are removed from `value`, so `{}` and an absent field
+ * compare equal; key order does not matter. `form` is one of the profiles above, which are written without
+ * empty objects (except the whole `{}`). A direct walk rather than comparing canonical JSON strings: this runs
+ * for every container kubectl sends, and pruning, sorting and stringifying allocated on every call.
+ */
+function sameShape(value: unknown, form: unknown): boolean {
+  if (Array.isArray(form)) {
+    return (
+      Array.isArray(value) &&
+      value.length === form.length &&
+      form.every((item, index) => sameShape(value[index], item))
+    );
+  }
+  if (!isRecord(form)) return value === form;
+  if (!isRecord(value)) return false;
+  for (const key of Object.keys(form)) {
+    if (!sameShape(Object.hasOwn(value, key) ? value[key] : undefined, form[key])) return false;
+  }
+  for (const key of Object.keys(value)) {
+    const inner = value[key];
+    // JSON has no undefined; a JS caller's undefined field is absent, as JSON.stringify would have it.
+    if (!Object.hasOwn(form, key) && inner !== undefined && !isEmptyShape(inner)) return false;
+  }
+  return true;
+}
 
 /**
  * kubectl always sends `terminationMessagePolicy: "File"` and `resources: {}`; a container without them was
@@ -74,8 +86,11 @@ function hasKubectlMarkers(container: ContainerSpec): boolean {
 
 export function matchDebugProfile(container: ContainerSpec): DebugProfile {
   if (!hasKubectlMarkers(container)) return "none";
-  const form = canonical(container.securityContext ?? {});
-  return CANONICAL_PROFILES.find((entry) => entry.forms.has(form))?.profile ?? "none";
+  const securityContext = container.securityContext ?? {};
+  const match = PROFILES.find((entry) =>
+    entry.securityContexts.some((form) => sameShape(securityContext, form)),
+  );
+  return match?.profile ?? "none";
 }
 
 export function describeProfile(profile: DebugProfile): string {
