@@ -154,8 +154,9 @@ export function screenDataMessage(raw: Buffer, position: string): ScreenedMessag
   // message's end; every one of them after the array's start must be the start of the next event.
   const eventStarts = indexesOf(raw, EVENT_START, at);
   if (eventStarts[0] !== at) return undefined;
-  const markers = indexesOf(raw, MARKER, at);
-  let nextMarker = 0;
+  // The first marker at or after the current message; reused while it lies beyond the messages before it.
+  // Only the first one in each message is looked for: in a filtered stream every message holds several.
+  let marker = raw.indexOf(MARKER, at);
   for (let index = 0; index < eventStarts.length; index++) {
     at = skipDigits(raw, at + EVENT_START.length);
     if (!matchesAt(raw, at, TIMESTAMP_KEY)) return undefined;
@@ -166,8 +167,8 @@ export function screenDataMessage(raw: Buffer, position: string): ScreenedMessag
     const last = nextStart === undefined;
     const end = last ? raw.length - DOCUMENT_END.length : nextStart - EVENT_SEPARATOR.length;
     if (end < start || !matchesAt(raw, end, last ? DOCUMENT_END : EVENT_SEPARATOR)) return undefined;
-    while (nextMarker < markers.length && (markers[nextMarker] ?? 0) < start) nextMarker++;
-    const mayMatch = nextMarker < markers.length && (markers[nextMarker] ?? 0) < end;
+    if (marker !== -1 && marker < start) marker = raw.indexOf(MARKER, start);
+    const mayMatch = marker !== -1 && marker < end;
     const where = `${position} logEvents[${index}]`;
     if (!mayMatch && end - start >= 2 && raw[start] === OPEN_BRACE && raw[end - 1] === CLOSE_BRACE) {
       records.push(screenedRecord(raw, start, end, where));
