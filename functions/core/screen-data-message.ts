@@ -1,4 +1,4 @@
-import type { Buffer } from "node:buffer";
+import { type Buffer, isAscii } from "node:buffer";
 import type { LogRecord } from "./log-record.ts";
 import { SUBRESOURCE_MARKER } from "./select-write.ts";
 
@@ -106,10 +106,14 @@ function hasEscapedLowercaseLetter(raw: Buffer): boolean {
   return false;
 }
 
-/** The decoded text of the JSON string whose content is raw[start, end), or undefined if it is not one. */
-function decodeString(raw: Buffer, start: number, end: number): string | undefined {
+/**
+ * The decoded text of the JSON string whose content is raw[start, end), or undefined if it is not one.
+ * `ascii` says the whole payload is ASCII (the usual case): then latin1 gives the same string as UTF-8 with a
+ * plain copy instead of the UTF-8 decoder.
+ */
+function decodeString(raw: Buffer, start: number, end: number, ascii: boolean): string | undefined {
   try {
-    const value: unknown = JSON.parse(raw.toString("utf8", start - 1, end + 1));
+    const value: unknown = JSON.parse(raw.toString(ascii ? "latin1" : "utf8", start - 1, end + 1));
     return typeof value === "string" ? value : undefined;
   } catch {
     return undefined;
@@ -122,7 +126,7 @@ function screenedRecord(raw: Buffer, start: number, end: number, position: strin
   const record: LogRecord = {
     position,
     get text(): string {
-      text ??= decodeString(raw, start, end);
+      text ??= decodeString(raw, start, end, false);
       if (text === undefined) throw new SyntaxError(`${position}: log event message is not a JSON string`);
       return text;
     },
@@ -146,6 +150,7 @@ export function screenDataMessage(raw: Buffer, position: string): ScreenedMessag
     return undefined;
   }
   const records: LogRecord[] = [];
+  const ascii = isAscii(raw);
   let at = keyAt + LOG_EVENTS_KEY.length;
   if (raw[at] === CLOSE_BRACKET) {
     return at + 2 === raw.length && raw[at + 1] === CLOSE_BRACE ? { header, records } : undefined;
@@ -173,7 +178,7 @@ export function screenDataMessage(raw: Buffer, position: string): ScreenedMessag
     if (!mayMatch && end - start >= 2 && raw[start] === OPEN_BRACE && raw[end - 1] === CLOSE_BRACE) {
       records.push(screenedRecord(raw, start, end, where));
     } else {
-      const text = decodeString(raw, start, end);
+      const text = decodeString(raw, start, end, ascii);
       if (text === undefined) return undefined;
       records.push({ text, position: where });
     }
