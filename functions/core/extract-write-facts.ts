@@ -71,11 +71,13 @@ function parseContainer(value: unknown): ContainerSpec | undefined {
 }
 
 function containersFromList(value: unknown): ContainerSpec[] {
-  if (!Array.isArray(value)) return [];
-  return value.flatMap((entry) => {
+  const containers: ContainerSpec[] = [];
+  if (!Array.isArray(value)) return containers;
+  for (const entry of value) {
     const container = parseContainer(entry);
-    return container ? [container] : [];
-  });
+    if (container) containers.push(container);
+  }
+  return containers;
 }
 
 interface BodyReading {
@@ -149,8 +151,26 @@ function readBody(verb: string, body: unknown, existing: ReadonlySet<string>): B
     : { shape: "merge-patch", containers, wholeList: true };
 }
 
+type VolumesByName = ReadonlyMap<string, Volume>;
+
+const NO_VOLUMES: VolumesByName = new Map();
+
+/**
+ * The logged pod's volumes by name (undefined when no pod spec was logged). A logged pod spec carries its
+ * whole volume list, so a missing name there means "no such volume". The index is only built when an added
+ * container mounts something: most do not, and this runs for every write (npm run bench -- stages).
+ */
+function volumesByName(
+  pod: Pod | undefined,
+  containers: readonly ContainerSpec[],
+): VolumesByName | undefined {
+  if (!pod?.spec) return undefined;
+  if (!containers.some((container) => container.volumeMounts.length > 0)) return NO_VOLUMES;
+  return new Map(pod.spec.volumes.map((volume) => [volume.name, volume]));
+}
+
 /** Without the pod's volume list only the standard token volume names can be recognised. */
-function volumeKind(volumes: Map<string, Volume> | undefined, name: string): MountKind {
+function volumeKind(volumes: VolumesByName | undefined, name: string): MountKind {
   if (!volumes) {
     return name.startsWith(TOKEN_VOLUME_PREFIX) || AWS_TOKEN_VOLUMES.has(name)
       ? "service-account-token"
@@ -172,7 +192,7 @@ function volumeKind(volumes: Map<string, Volume> | undefined, name: string): Mou
   return "other";
 }
 
-function tokenAudience(volumes: Map<string, Volume> | undefined, name: string): string | undefined {
+function tokenAudience(volumes: VolumesByName | undefined, name: string): string | undefined {
   if (!volumes) return AWS_TOKEN_VOLUMES.get(name);
   for (const source of volumes.get(name)?.projected?.sources ?? []) {
     const token = source.serviceAccountToken;
@@ -189,7 +209,7 @@ function normaliseCapability(capability: string): string {
 /** Only kubectl sends kubectl debug's profiles: a script copying its markers is still hand-crafted ("none"). */
 function containerFacts(
   spec: ContainerSpec,
-  volumes: Map<string, Volume> | undefined,
+  volumes: VolumesByName | undefined,
   sentByKubectl: boolean,
 ): ContainerFacts {
   const parsedContext =
@@ -202,19 +222,19 @@ function containerFacts(
     if (audience) fact.audience = audience;
     return fact;
   });
-  const secretEnv = [
-    ...spec.env.flatMap((env) => {
-      const name = env.valueFrom?.secretKeyRef?.name;
-      return name !== undefined ? [name] : env.valueFrom?.secretKeyRef ? ["(unnamed)"] : [];
-    }),
-    ...spec.envFrom.flatMap((source) => (source.secretRef ? [source.secretRef.name ?? "(unnamed)"] : [])),
-  ];
+  // Loops rather than flatMap and spreads: this runs for every added container of every write.
+  const secrets = new Set<string>();
+  for (const env of spec.env) {
+    const ref = env.valueFrom?.secretKeyRef;
+    if (ref) secrets.add(ref.name ?? "(unnamed)");
+  }
+  for (const source of spec.envFrom) if (source.secretRef) secrets.add(source.secretRef.name ?? "(unnamed)");
   return {
     spec,
     securityContext,
     addedCapabilities: (securityContext?.capabilities?.add ?? []).map(normaliseCapability),
     mounts,
-    secretEnv: [...new Set(secretEnv)],
+    secretEnv: secrets.size === 0 ? [] : [...secrets],
     profile: sentByKubectl ? matchDebugProfile(spec) : "none",
   };
 }
@@ -262,12 +282,14 @@ export function extractWriteFacts(
   const requestPod = event.verb === "update" ? parsePod(event.requestObject) : undefined;
   const pod = responsePod ?? requestPod;
   // An update's body is the pod as the client read it, status included: it also says what existed before.
-  const existing = new Set((pod?.status?.ephemeralContainerStatuses ?? []).map((status) => status.name));
+  const existing = new Set<string>();
+  for (const status of pod?.status?.ephemeralContainerStatuses ?? []) existing.add(status.name);
   const reading: BodyReading = bodyLogged
     ? readBody(event.verb, event.requestObject, existing)
     : { shape: "not-logged", containers: [], wholeList: false };
-  // A logged pod spec carries its whole volume list, so a missing name there means "no such volume".
-  const volumes = pod?.spec ? new Map(pod.spec.volumes.map((volume) => [volume.name, volume])) : undefined;
+  const added = addedContainers(reading, existing, responsePod);
+  const volumes = volumesByName(pod, added);
+  const sentByKubectl = isKubectlUserAgent(event.userAgent);
 
   const user = event.user;
   const extra = user.extra ?? {};
@@ -289,9 +311,7 @@ export function extractWriteFacts(
     bodyLogged,
     bodyTruncated: truncated,
     bodyShape: reading.shape,
-    containers: addedContainers(reading, existing, responsePod).map((spec) =>
-      containerFacts(spec, volumes, isKubectlUserAgent(event.userAgent)),
-    ),
+    containers: added.map((spec) => containerFacts(spec, volumes, sentByKubectl)),
     pod: {
       hostNetwork: pod?.spec?.hostNetwork === true,
       hostPID: pod?.spec?.hostPID === true,
