@@ -16,7 +16,7 @@ import { SUBRESOURCE_MARKER } from "./select-write.ts";
  * a backslash, cannot occur inside a string: each event starts at a `{"id":"` and its message ends at the
  * `"},` before the next one; a message's raw bytes contain the marker exactly when its
  * decoded text does, except through a `\u00XX` escape of a lowercase letter, which no serialiser writes
- * and which sends the whole message to the full parse. Every message that could match is decoded with
+ * and which, anywhere in a payload with a message to set aside, sends the whole payload to the full parse. Every message that could match is decoded with
  * JSON.parse of its string literal, which fails if the slice is not exactly one string. Anything that does
  * not fit the expected layout returns undefined and the caller parses the whole message as before.
  *
@@ -141,7 +141,7 @@ function screenedRecord(raw: Buffer, start: number, end: number, position: strin
  */
 export function screenDataMessage(raw: Buffer, position: string): ScreenedMessage | undefined {
   const keyAt = raw.indexOf(LOG_EVENTS_KEY);
-  if (keyAt === -1 || hasEscapedLowercaseLetter(raw)) return undefined;
+  if (keyAt === -1) return undefined;
   let header: unknown;
   try {
     // Valid only if the key really is the last member of the top-level object.
@@ -162,6 +162,9 @@ export function screenDataMessage(raw: Buffer, position: string): ScreenedMessag
   // The first marker at or after the current message; reused while it lies beyond the messages before it.
   // Only the first one in each message is looked for: in a filtered stream every message holds several.
   let marker = raw.indexOf(MARKER, at);
+  // Only messages set aside need the escape check (see above), so a filtered stream, whose messages are all
+  // decoded, skips that search of the whole payload; it runs once, after the loop.
+  let setAside = false;
   for (let index = 0; index < eventStarts.length; index++) {
     at = skipDigits(raw, at + EVENT_START.length);
     if (!matchesAt(raw, at, TIMESTAMP_KEY)) return undefined;
@@ -176,13 +179,14 @@ export function screenDataMessage(raw: Buffer, position: string): ScreenedMessag
     const mayMatch = marker !== -1 && marker < end;
     const where = `${position} logEvents[${index}]`;
     if (!mayMatch && end - start >= 2 && raw[start] === OPEN_BRACE && raw[end - 1] === CLOSE_BRACE) {
+      setAside = true;
       records.push(screenedRecord(raw, start, end, where));
     } else {
       const text = decodeString(raw, start, end, ascii);
       if (text === undefined) return undefined;
       records.push({ text, position: where });
     }
-    if (last) return { header, records };
+    if (last) return setAside && hasEscapedLowercaseLetter(raw) ? undefined : { header, records };
     at = nextStart;
   }
   return undefined;
