@@ -33,6 +33,18 @@ function scoreWithinBand(severity: Severity, fired: Fired[]): number {
   return BAND_START[severity] + Math.min(width, evidence);
 }
 
+function decisive(reason: Reason): number {
+  return reason.effect === "ceiling" ? 1 : 0;
+}
+
+/**
+ * The headline comes first: an outcome ceiling when it decided the level (the write did not take effect), then
+ * the strongest evidence. A module-level comparator: a closure made per write costs an allocation each time.
+ */
+function headlineFirst(a: Reason, b: Reason): number {
+  return decisive(b) - decisive(a) || severityRank(b.severity) - severityRank(a.severity);
+}
+
 /**
  * Applies the rules table in a fixed order: floors, raises, lowers, then ceilings last so that no amount of
  * evidence makes a write that did not take effect high or critical.
@@ -91,9 +103,6 @@ export function scoreWrite(
       riskyFields.set(hit.container, fields);
     }
   }
-  // The headline comes first: an outcome ceiling when it decided the level (the write did not take effect),
-  // then the strongest evidence.
-  const decisive = (reason: Reason) => (reason.effect === "ceiling" ? 1 : 0);
-  reasons.sort((a, b) => decisive(b) - decisive(a) || severityRank(b.severity) - severityRank(a.severity));
+  reasons.sort(headlineFirst);
   return { severity: level, score: scoreWithinBand(level, fired), reasons, riskyFields };
 }
