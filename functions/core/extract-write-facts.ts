@@ -293,14 +293,25 @@ export function extractWriteFacts(
 
   const user = event.user;
   const extra = user.extra ?? {};
+  // Built as one literal rather than spread from identity(user) and extended afterwards: a line-level profile
+  // put ~30% of extractWriteFacts on adding properties to the spread copy (npm run bench -- stages).
+  const groups = user.groups ?? [];
+  const actor: WriteFacts["actor"] = {
+    username: user.username,
+    groups,
+    kind: actorKind({ username: user.username, groups }),
+    sourceIPs: event.sourceIPs ?? [],
+  };
+  if (user.uid) actor.uid = user.uid;
+  if (event.userAgent) actor.userAgent = event.userAgent;
+  const arn = extra.arn?.[0] ?? extra.canonicalArn?.[0];
+  if (arn) actor.arn = arn;
+  if (extra.sessionName?.[0]) actor.sessionName = extra.sessionName[0];
   const facts: WriteFacts = {
     auditID: event.auditID,
     verb: event.verb,
     time: event.stageTimestamp ?? event.requestReceivedTimestamp ?? "",
-    actor: {
-      ...identity(user),
-      sourceIPs: event.sourceIPs ?? [],
-    },
+    actor,
     namespace: event.objectRef?.namespace ?? pod?.metadata?.namespace ?? "",
     podName: event.objectRef?.name ?? pod?.metadata?.name ?? "",
     outcome: classifyOutcome({
@@ -321,10 +332,6 @@ export function extractWriteFacts(
     },
   };
   if (event.requestURI) facts.requestURI = event.requestURI;
-  if (event.userAgent) facts.actor.userAgent = event.userAgent;
-  const arn = extra.arn?.[0] ?? extra.canonicalArn?.[0];
-  if (arn) facts.actor.arn = arn;
-  if (extra.sessionName?.[0]) facts.actor.sessionName = extra.sessionName[0];
   if (event.impersonatedUser) facts.impersonatedUser = identity(event.impersonatedUser);
   if (logGroup) facts.logGroup = logGroup;
   const cluster = clusterFromLogGroup(logGroup) ?? fallbackCluster;
