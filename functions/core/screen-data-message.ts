@@ -39,6 +39,14 @@ const MESSAGE_KEY = token(',"message":"');
 const EVENT_SEPARATOR = token('"},');
 const DOCUMENT_END = token('"}]}');
 const MARKER = token(SUBRESOURCE_MARKER);
+/**
+ * What is searched for to find the marker: part of it, confirmed by comparing the whole marker around each
+ * hit. Buffer#indexOf scans for a needle of up to 7 bytes with memchr on its first byte, and 'h' is rare in
+ * audit JSON; the whole 19-byte marker takes its slower general search: 2.6 ms instead of 10.4 ms over an
+ * unfiltered pass's 45 MB (npm run bench).
+ */
+const MARKER_PROBE_OFFSET = 2;
+const MARKER_PROBE = MARKER.subarray(MARKER_PROBE_OFFSET, MARKER_PROBE_OFFSET + 7);
 /** The start of a `\u00XX` escape; `u` is rarer than `\` in audit JSON, so this is the faster search. */
 const UNICODE_ESCAPE_BODY = token("u00");
 
@@ -89,6 +97,18 @@ function skipDigits(raw: Buffer, at: number): number {
 function skipJsonInteger(raw: Buffer, at: number): number {
   const end = skipDigits(raw, at);
   return end !== -1 && raw[at] === DIGIT_0 && end - at > 1 ? -1 : end;
+}
+
+/** Index of the first marker starting at or after `from`, or -1. */
+function nextMarker(raw: Buffer, from: number): number {
+  for (
+    let at = raw.indexOf(MARKER_PROBE, from + MARKER_PROBE_OFFSET);
+    at !== -1;
+    at = raw.indexOf(MARKER_PROBE, at + 1)
+  ) {
+    if (matchesAt(raw, at - MARKER_PROBE_OFFSET, MARKER)) return at - MARKER_PROBE_OFFSET;
+  }
+  return -1;
 }
 
 function indexesOf(raw: Buffer, needle: Uint8Array, from: number): number[] {
@@ -161,7 +181,7 @@ export function screenDataMessage(raw: Buffer, position: string): ScreenedMessag
   if (eventStarts[0] !== at) return undefined;
   // The first marker at or after the current message; reused while it lies beyond the messages before it.
   // Only the first one in each message is looked for: in a filtered stream every message holds several.
-  let marker = raw.indexOf(MARKER, at);
+  let marker = nextMarker(raw, at);
   // Only messages set aside need the escape check (see above), so a filtered stream, whose messages are all
   // decoded, skips that search of the whole payload; it runs once, after the loop.
   let setAside = false;
@@ -175,7 +195,7 @@ export function screenDataMessage(raw: Buffer, position: string): ScreenedMessag
     const last = nextStart === undefined;
     const end = last ? raw.length - DOCUMENT_END.length : nextStart - EVENT_SEPARATOR.length;
     if (end < start || !matchesAt(raw, end, last ? DOCUMENT_END : EVENT_SEPARATOR)) return undefined;
-    if (marker !== -1 && marker < start) marker = raw.indexOf(MARKER, start);
+    if (marker !== -1 && marker < start) marker = nextMarker(raw, start);
     const mayMatch = marker !== -1 && marker < end;
     const where = `${position} logEvents[${index}]`;
     if (!mayMatch && end - start >= 2 && raw[start] === OPEN_BRACE && raw[end - 1] === CLOSE_BRACE) {
