@@ -2,9 +2,9 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { decodeDocument } from "../core/decode-input.ts";
 import type { DetectionConfig } from "../core/detection-config.ts";
-import { Detector } from "../core/detector.ts";
+import { type DetectionStats, Detector } from "../core/detector.ts";
 import type { Finding } from "../core/finding.ts";
-import type { InputProblem } from "../core/log-record.ts";
+import type { DecodedInput, InputProblem } from "../core/log-record.ts";
 import { SEVERITIES } from "../core/severity.ts";
 import { METRIC } from "./observability.ts";
 import { IN_PROGRESS_ELSEWHERE, PublishOnceError, type PublishOnceResult } from "./publish-findings-once.ts";
@@ -24,20 +24,19 @@ export interface DetectDeps {
   metrics: Metrics;
 }
 
-export interface InvocationSummary {
-  form: string;
-  records: number;
-  findings: number;
-  findingsBySeverity: Record<string, number>;
-  skipped: Record<string, number>;
+/** The detector's own counts (its `problems` reported as `rejects`), plus what publishing did. */
+export type InvocationSummary = Pick<
+  DetectionStats,
+  "records" | "findings" | "findingsBySeverity" | "skipped" | "controlMessages"
+> & {
+  form: DecodedInput["form"];
   rejects: number;
-  controlMessages: number;
   published: number;
   duplicates: number;
   unrecorded: number;
   publishFailures: number;
   idempotencyFailures: number;
-}
+};
 
 /** Problem messages can quote input (JSON parse errors do): bounded so a log line never carries a body. */
 const MAX_PROBLEM_MESSAGE = 200;
