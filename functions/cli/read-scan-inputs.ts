@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
+import { SnsDeliverySchema } from "../adapters/sns-delivery.ts";
 import { errorMessage } from "../core/decode-cloudwatch.ts";
 import { type DecodeOptions, decodeText } from "../core/decode-input.ts";
 import { DetectionConfigSchema } from "../core/detection-config.ts";
@@ -61,18 +62,34 @@ async function openText(stream: Readable): Promise<Readable> {
   return gzipped ? joined.pipe(createGunzip()) : joined;
 }
 
-function isConfigDocument(text: string): boolean {
-  try {
-    const value: unknown = JSON.parse(text);
-    return (
+/**
+ * Documents that belong in events/ but are not audit input, recognised by content so that scanning the folder
+ * names them instead of reporting them as unreadable: a detection configuration, and an SNS delivery (what
+ * notify-slack and remediate receive).
+ */
+const NOT_AUDIT_INPUT: ReadonlyArray<{ matches: (value: unknown) => boolean; note: string }> = [
+  {
+    matches: (value) =>
       typeof value === "object" &&
       value !== null &&
       Object.keys(value).length > 0 &&
-      DetectionConfigSchema.safeParse(value).success
-    );
+      DetectionConfigSchema.safeParse(value).success,
+    note: "detection configuration, not audit input: skipped (use --config)",
+  },
+  {
+    matches: (value) => SnsDeliverySchema.safeParse(value).success,
+    note: "an SNS delivery (input of notify-slack and remediate), not audit input: skipped",
+  },
+];
+
+function notAuditInputNote(text: string): string | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
   } catch {
-    return false;
+    return undefined;
   }
+  return NOT_AUDIT_INPUT.find((kind) => kind.matches(value))?.note;
 }
 
 /**
@@ -133,12 +150,12 @@ async function* readStream(
   if (mode !== "document") return;
   const text = document.join("\n");
   const decoded = decodeText(text, source, options);
-  if (decoded.form === "unknown" && decoded.problems[0]?.kind === "unknown-shape" && isConfigDocument(text)) {
-    yield {
-      kind: "note",
-      position: source,
-      message: "detection configuration, not audit input: skipped (use --config)",
-    };
+  const note =
+    decoded.form === "unknown" && decoded.problems[0]?.kind === "unknown-shape"
+      ? notAuditInputNote(text)
+      : undefined;
+  if (note) {
+    yield { kind: "note", position: source, message: note };
     return;
   }
   yield { kind: "decoded", decoded };

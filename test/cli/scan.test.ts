@@ -139,6 +139,29 @@ describe("ephemeral-guard scan", () => {
     expect(result.stderr).toContain("detection configuration, not audit input: skipped");
   });
 
+  it("skips SNS deliveries (the subscribers' input) found among the inputs, saying so", async () => {
+    const result = await scan(["--format", "json", join(EVENTS, "sns")]);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toContain(
+      "an SNS delivery (input of notify-slack and remediate), not audit input: skipped",
+    );
+    expect(result.stdout).toBe("");
+  });
+
+  it("scans the whole events/ folder as npm start does: only the deliberately broken samples are problems", async () => {
+    const result = await scan(["--format", "json", EVENTS]);
+    expect(result.status).toBe(2);
+    const problems = result.stderr
+      .split("\n")
+      .filter((line) => /: (invalid-|unknown-shape|oversized)/.test(line));
+    expect(problems).toHaveLength(2);
+    expect(problems.join("\n")).toMatch(/batch-with-broken-line\.jsonl:\d+: invalid-json/);
+    expect(problems.join("\n")).toMatch(
+      /subscription-batch-with-broken-record\.json logEvents\[\d+\]: invalid-json/,
+    );
+    expect(jsonFindings(result.stdout).length).toBeGreaterThan(40);
+  });
+
   it("prints a readable summary without colour when not on a terminal, with control characters escaped", async () => {
     const dir = mkdtempSync(join(tmpdir(), "eg-ansi-"));
     const sample = JSON.parse(readFileSync(event("run-as-root.json"), "utf8")) as {
