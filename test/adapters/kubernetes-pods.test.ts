@@ -27,6 +27,11 @@ let server: KubernetesApiServer;
 let tokens: CountingTokens;
 const sleeps: number[] = [];
 
+/** The delete every test sends: the tampered pod by uid, 7 s grace, for real unless a test says otherwise. */
+function deletion(overrides: { name?: string; dryRun?: boolean } = {}) {
+  return { namespace: NS, name: NAME, uid: UID, gracePeriodSeconds: 7, dryRun: false, ...overrides };
+}
+
 function pods(overrides: { caData?: string; timeoutMs?: number } = {}) {
   return new KubernetesPods({
     cluster: {
@@ -95,13 +100,7 @@ describe("KubernetesPods against an HTTPS API server with its own CA", () => {
   });
 
   it("deletes with the uid precondition and grace period, and the pod is gone", async () => {
-    const result = await pods().deletePod({
-      namespace: NS,
-      name: NAME,
-      uid: UID,
-      gracePeriodSeconds: 7,
-      dryRun: false,
-    });
+    const result = await pods().deletePod(deletion());
     expect(result).toEqual({ kind: "accepted" });
     const [request] = server.deletes();
     expect(request?.path).toBe(podPath(NS, NAME));
@@ -116,13 +115,7 @@ describe("KubernetesPods against an HTTPS API server with its own CA", () => {
   });
 
   it("sends dryRun=All in dry run and the pod survives", async () => {
-    const result = await pods().deletePod({
-      namespace: NS,
-      name: NAME,
-      uid: UID,
-      gracePeriodSeconds: 7,
-      dryRun: true,
-    });
+    const result = await pods().deletePod(deletion({ dryRun: true }));
     expect(result).toEqual({ kind: "accepted" });
     expect(server.deletes()[0]?.query).toEqual({ dryRun: "All", gracePeriodSeconds: "7" });
     expect(server.hasPod(NS, NAME)).toBe(true);
@@ -130,13 +123,7 @@ describe("KubernetesPods against an HTTPS API server with its own CA", () => {
 
   it("reports a replaced pod (409) without deleting the replacement", async () => {
     server.putPod({ namespace: NS, name: NAME, uid: "new-uid", ephemeralContainers: [] });
-    const result = await pods().deletePod({
-      namespace: NS,
-      name: NAME,
-      uid: UID,
-      gracePeriodSeconds: 7,
-      dryRun: false,
-    });
+    const result = await pods().deletePod(deletion());
     expect(result.kind).toBe("replaced");
     expect(result.kind === "replaced" && result.message).toContain("Precondition failed");
     expect(server.hasPod(NS, NAME)).toBe(true);
@@ -144,26 +131,14 @@ describe("KubernetesPods against an HTTPS API server with its own CA", () => {
   });
 
   it("reports a pod already gone (404) without retrying", async () => {
-    const result = await pods().deletePod({
-      namespace: NS,
-      name: "no-such-pod",
-      uid: UID,
-      gracePeriodSeconds: 7,
-      dryRun: false,
-    });
+    const result = await pods().deletePod(deletion({ name: "no-such-pod" }));
     expect(result).toEqual({ kind: "gone" });
     expect(server.deletes()).toHaveLength(1);
   });
 
   it("retries a 500 and then succeeds", async () => {
     server.script("DELETE", podPath(NS, NAME), [{ status: 500, message: "etcdserver: leader changed" }]);
-    const result = await pods().deletePod({
-      namespace: NS,
-      name: NAME,
-      uid: UID,
-      gracePeriodSeconds: 7,
-      dryRun: false,
-    });
+    const result = await pods().deletePod(deletion());
     expect(result).toEqual({ kind: "accepted" });
     expect(server.deletes()).toHaveLength(2);
     expect(sleeps).toHaveLength(1);
@@ -173,26 +148,14 @@ describe("KubernetesPods against an HTTPS API server with its own CA", () => {
   it("says when a pod found gone on retry may have been deleted by the unanswered first attempt", async () => {
     server.script("DELETE", podPath(NS, NAME), [{ status: 503 }]);
     server.removePod(NS, NAME);
-    const result = await pods().deletePod({
-      namespace: NS,
-      name: NAME,
-      uid: UID,
-      gracePeriodSeconds: 7,
-      dryRun: false,
-    });
+    const result = await pods().deletePod(deletion());
     expect(result).toEqual({ kind: "gone", afterUncertainAttempt: true });
     expect(server.deletes()).toHaveLength(2);
   });
 
   it("honours Retry-After on 429 (within the cap)", async () => {
     server.script("DELETE", podPath(NS, NAME), [{ status: 429, retryAfterSeconds: 1 }]);
-    const result = await pods().deletePod({
-      namespace: NS,
-      name: NAME,
-      uid: UID,
-      gracePeriodSeconds: 7,
-      dryRun: false,
-    });
+    const result = await pods().deletePod(deletion());
     expect(result).toEqual({ kind: "accepted" });
     expect(sleeps).toEqual([5]);
   });
@@ -204,13 +167,7 @@ describe("KubernetesPods against an HTTPS API server with its own CA", () => {
       { status: 503 },
       { status: 503 },
     ]);
-    const result = await pods().deletePod({
-      namespace: NS,
-      name: NAME,
-      uid: UID,
-      gracePeriodSeconds: 7,
-      dryRun: false,
-    });
+    const result = await pods().deletePod(deletion());
     expect(result.kind).toBe("error");
     expect(result.kind === "error" && result.message).toContain("HTTP 503");
     expect(server.deletes()).toHaveLength(3);
@@ -219,39 +176,21 @@ describe("KubernetesPods against an HTTPS API server with its own CA", () => {
 
   it("abandons a request that gets no answer and retries it", async () => {
     server.script("DELETE", podPath(NS, NAME), [{ hang: true }]);
-    const result = await pods({ timeoutMs: 300 }).deletePod({
-      namespace: NS,
-      name: NAME,
-      uid: UID,
-      gracePeriodSeconds: 7,
-      dryRun: false,
-    });
+    const result = await pods({ timeoutMs: 300 }).deletePod(deletion());
     expect(result).toEqual({ kind: "accepted" });
     expect(server.deletes()).toHaveLength(2);
   });
 
   it("renews the token once after a 401 and carries on with the new one", async () => {
     server.checkToken((token) => token !== "token-1");
-    const result = await pods().deletePod({
-      namespace: NS,
-      name: NAME,
-      uid: UID,
-      gracePeriodSeconds: 7,
-      dryRun: false,
-    });
+    const result = await pods().deletePod(deletion());
     expect(result).toEqual({ kind: "accepted" });
     expect(server.deletes().map((request) => request.token)).toEqual(["token-1", "token-2"]);
   });
 
   it("reports 401 after renewal as an access-entry problem, and 403 as RBAC", async () => {
     server.checkToken(() => false);
-    const unauthenticated = await pods().deletePod({
-      namespace: NS,
-      name: NAME,
-      uid: UID,
-      gracePeriodSeconds: 7,
-      dryRun: false,
-    });
+    const unauthenticated = await pods().deletePod(deletion());
     expect(unauthenticated.kind).toBe("unauthenticated");
     expect(server.deletes()).toHaveLength(2);
 
@@ -259,13 +198,7 @@ describe("KubernetesPods against an HTTPS API server with its own CA", () => {
     server.script("DELETE", podPath(NS, NAME), [
       { status: 403, message: 'pods "api" is forbidden: User "remediator" cannot delete resource "pods"' },
     ]);
-    const forbidden = await pods().deletePod({
-      namespace: NS,
-      name: NAME,
-      uid: UID,
-      gracePeriodSeconds: 7,
-      dryRun: false,
-    });
+    const forbidden = await pods().deletePod(deletion());
     expect(forbidden).toEqual({
       kind: "forbidden",
       message: 'pods "api" is forbidden: User "remediator" cannot delete resource "pods"',
@@ -275,13 +208,7 @@ describe("KubernetesPods against an HTTPS API server with its own CA", () => {
 
   it("refuses a server whose certificate does not chain to the cluster CA, and sends it nothing", async () => {
     const otherCa = await generateTestCa("some other CA");
-    const result = await pods({ caData: otherCa.data }).deletePod({
-      namespace: NS,
-      name: NAME,
-      uid: UID,
-      gracePeriodSeconds: 7,
-      dryRun: false,
-    });
+    const result = await pods({ caData: otherCa.data }).deletePod(deletion());
     expect(result.kind).toBe("error");
     expect(result.kind === "error" && result.message).toContain("TLS verification against the cluster CA");
     expect(server.requests).toHaveLength(0);
