@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { listenOnLoopback } from "./listen-on-loopback.ts";
 
 /**
  * Amazon EKS for tests, as far as remediation needs it: REST-JSON `GET /clusters/{name}` (DescribeCluster)
@@ -26,7 +26,6 @@ const DESCRIBE_PATH = /^\/clusters\/([^/]+)$/;
 export async function startEksServer(): Promise<EksServer> {
   const clusters = new Map<string, EksClusterRecord>();
   const requests: EksServer["requests"] = [];
-  const sockets = new Set<Socket>();
 
   function send(response: ServerResponse, code: number, body: unknown, errorType?: string) {
     response.writeHead(code, {
@@ -70,23 +69,15 @@ export async function startEksServer(): Promise<EksServer> {
   }
 
   const server = createServer(handle);
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
+  const listener = await listenOnLoopback(server);
   return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    endpoint: `http://127.0.0.1:${listener.port}`,
     requests,
     putCluster(cluster) {
       clusters.set(cluster.name, cluster);
     },
     async stop() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listener.close();
     },
   };
 }

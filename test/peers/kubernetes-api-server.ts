@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
-import type { AddressInfo, Socket } from "node:net";
 import selfsigned from "selfsigned";
+import { listenOnLoopback } from "./listen-on-loopback.ts";
 import { readRequestBody } from "./read-request-body.ts";
 
 /**
@@ -151,7 +151,6 @@ export async function startKubernetesApiServer(options: { ca?: TestCa } = {}): P
   const pods = new Map<string, FakePod>();
   const scripts = new Map<string, ScriptedResponse[]>();
   const requests: RecordedRequest[] = [];
-  const sockets = new Set<Socket>();
   let tokenCheck: ((token: string | undefined) => boolean) | undefined;
 
   function send(response: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}) {
@@ -235,17 +234,10 @@ export async function startKubernetesApiServer(options: { ca?: TestCa } = {}): P
       if (!response.headersSent) send(response, 500, status(500, "InternalError", String(error)));
     });
   });
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
   // A client that refuses our certificate hangs up mid-handshake; that is expected here.
   server.on("tlsClientError", () => undefined);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const listener = await listenOnLoopback(server);
+  const url = `https://127.0.0.1:${listener.port}`;
 
   return {
     url,
@@ -276,8 +268,7 @@ export async function startKubernetesApiServer(options: { ca?: TestCa } = {}): P
       tokenCheck = undefined;
     },
     async stop() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listener.close();
     },
   };
 }

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { listenOnLoopback } from "./listen-on-loopback.ts";
 import { readRequestBody } from "./read-request-body.ts";
 
 /**
@@ -60,7 +60,6 @@ function parseJson(text: string): unknown {
 export async function startSlackWebhookServer(): Promise<SlackWebhookServer> {
   const requests: WebhookRequest[] = [];
   const queue: WebhookAnswer[] = [];
-  const sockets = new Set<Socket>();
 
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     readRequestBody(request, MAX_BODY_BYTES).then(
@@ -88,12 +87,8 @@ export async function startSlackWebhookServer(): Promise<SlackWebhookServer> {
       },
     );
   });
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const listener = await listenOnLoopback(server);
+  const { port } = listener;
 
   return {
     url: `http://127.0.0.1:${port}${WEBHOOK_PATH}`,
@@ -102,10 +97,7 @@ export async function startSlackWebhookServer(): Promise<SlackWebhookServer> {
       queue.push(...answers);
     },
     stop() {
-      for (const socket of sockets) socket.destroy();
-      return new Promise<void>((resolve, reject) =>
-        server.close((error) => (error ? reject(error) : resolve())),
-      );
+      return listener.close();
     },
   };
 }

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { listenOnLoopback } from "./listen-on-loopback.ts";
 import { RequestBodyTooLargeError, readRequestBody } from "./read-request-body.ts";
 
 /**
@@ -65,7 +65,6 @@ async function readJson(request: IncomingMessage): Promise<Record<string, unknow
 export async function startSqsServer(): Promise<SqsServer> {
   const queues = new Map<string, SqsStoredMessage[]>();
   const requests: SqsServer["requests"] = [];
-  const sockets = new Set<Socket>();
   let endpoint = "";
 
   function queueOf(input: Record<string, unknown>): SqsStoredMessage[] {
@@ -166,15 +165,8 @@ export async function startSqsServer(): Promise<SqsServer> {
   const server = createServer((request, response) => {
     void handle(request, response);
   });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const listener = await listenOnLoopback(server);
+  endpoint = `http://127.0.0.1:${listener.port}`;
 
   return {
     endpoint,
@@ -190,8 +182,7 @@ export async function startSqsServer(): Promise<SqsServer> {
     },
     requests,
     async stop() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listener.close();
     },
   };
 }

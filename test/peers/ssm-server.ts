@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { listenOnLoopback } from "./listen-on-loopback.ts";
 import { readRequestBody } from "./read-request-body.ts";
 
 /**
@@ -56,7 +56,6 @@ export async function startSsmServer(): Promise<SsmServer> {
   const parameters = new Map<string, StoredParameter>();
   const secrets = new Map<string, string>();
   const failures: Array<{ status: number; type: string }> = [];
-  const sockets = new Set<Socket>();
 
   function answer(target: string, body: Record<string, unknown>): { status: number; payload: unknown } {
     const failure = failures.shift();
@@ -130,12 +129,8 @@ export async function startSsmServer(): Promise<SsmServer> {
       },
     );
   });
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const listener = await listenOnLoopback(server);
+  const { port } = listener;
 
   return {
     endpoint: `http://127.0.0.1:${port}`,
@@ -150,10 +145,7 @@ export async function startSsmServer(): Promise<SsmServer> {
       for (let index = 0; index < times; index++) failures.push({ status, type });
     },
     stop() {
-      for (const socket of sockets) socket.destroy();
-      return new Promise<void>((resolve, reject) =>
-        server.close((error) => (error ? reject(error) : resolve())),
-      );
+      return listener.close();
     },
   };
 }
