@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import fc from "fast-check";
 import { EVENTS_DIR } from "./events.ts";
 
 /** Every sample audit event in events/audit, parsed: the seeds of the mutation-based property tests. */
@@ -11,10 +12,10 @@ export function sampleAuditEvents(): unknown[] {
     .map((name) => JSON.parse(readFileSync(join(dir, name), "utf8")) as unknown);
 }
 
-export type JsonPath = Array<string | number>;
+type JsonPath = Array<string | number>;
 
 /** Every path into a JSON value, so that a mutation can hit any field of a real event. */
-export function jsonPaths(value: unknown, prefix: JsonPath = []): JsonPath[] {
+function jsonPaths(value: unknown, prefix: JsonPath = []): JsonPath[] {
   if (Array.isArray(value)) return [prefix, ...value.flatMap((item, i) => jsonPaths(item, [...prefix, i]))];
   if (typeof value === "object" && value !== null) {
     return [prefix, ...Object.entries(value).flatMap(([key, item]) => jsonPaths(item, [...prefix, key]))];
@@ -23,7 +24,7 @@ export function jsonPaths(value: unknown, prefix: JsonPath = []): JsonPath[] {
 }
 
 /** A copy of `value` with the field at `path` replaced by `replacement`, or removed (object members only). */
-export function mutateAt(value: unknown, path: JsonPath, replacement: unknown, remove: boolean): unknown {
+function mutateAt(value: unknown, path: JsonPath, replacement: unknown, remove: boolean): unknown {
   const copy: unknown = structuredClone(value);
   if (path.length === 0) return replacement;
   let parent = copy as Record<string | number, unknown>;
@@ -32,4 +33,21 @@ export function mutateAt(value: unknown, path: JsonPath, replacement: unknown, r
   if (remove && !Array.isArray(parent)) delete parent[last];
   else parent[last] = replacement;
   return copy;
+}
+
+/** A real sample event with one field, anywhere in it, replaced by an arbitrary JSON value or removed. */
+export function mutatedSample(seeds: readonly unknown[], replacementDepth: number): fc.Arbitrary<unknown> {
+  const cases = seeds.map((seed) => ({ seed, paths: jsonPaths(seed) }));
+  return fc
+    .nat({ max: cases.length - 1 })
+    .chain((index) => {
+      const entry = cases[index] as (typeof cases)[number];
+      return fc.tuple(
+        fc.constant(entry.seed),
+        fc.constantFrom(...entry.paths),
+        fc.jsonValue({ maxDepth: replacementDepth }),
+        fc.boolean(),
+      );
+    })
+    .map(([seed, path, replacement, remove]) => mutateAt(seed, path, replacement, remove));
 }
