@@ -23,19 +23,42 @@ export function actorKind(identity: Identity): ActorKind {
   return ACTOR_KINDS.find((entry) => entry.matches(identity))?.kind ?? "user";
 }
 
-/** Glob with `*` only (any run of characters), anchored at both ends. */
+/** Whether value[at, at + length) equals pattern[from, from + length), compared in place. */
+function sameAt(value: string, at: number, pattern: string, from: number, length: number): boolean {
+  for (let i = 0; i < length; i++) {
+    if (value.charCodeAt(at + i) !== pattern.charCodeAt(from + i)) return false;
+  }
+  return true;
+}
+
+/**
+ * Glob with `*` only (any run of characters), anchored at both ends. Compares in place rather than splitting
+ * the pattern: this runs for every exclusion and trusted-debugger pattern on every write, and the split's
+ * arrays and strings were ~2% of a filtered pass's allocations (npm run bench).
+ */
 export function matchesPattern(value: string, pattern: string): boolean {
-  if (!pattern.includes("*")) return value === pattern;
-  const parts = pattern.split("*");
-  const first = parts[0] ?? "";
-  const last = parts[parts.length - 1] ?? "";
-  if (!value.startsWith(first) || value.length < first.length + last.length || !value.endsWith(last))
+  const firstStar = pattern.indexOf("*");
+  if (firstStar === -1) return value === pattern;
+  const lastStar = pattern.lastIndexOf("*");
+  const suffixLength = pattern.length - lastStar - 1;
+  const limit = value.length - suffixLength;
+  if (
+    limit < firstStar ||
+    !sameAt(value, 0, pattern, 0, firstStar) ||
+    !sameAt(value, limit, pattern, lastStar + 1, suffixLength)
+  ) {
     return false;
-  let cursor = first.length;
-  for (const middle of parts.slice(1, -1)) {
-    const found = value.indexOf(middle, cursor);
-    if (found === -1 || found + middle.length > value.length - last.length) return false;
-    cursor = found + middle.length;
+  }
+  // Each middle segment, leftmost first, must fit between the prefix and the suffix.
+  let cursor = firstStar;
+  for (let star = firstStar; star < lastStar; ) {
+    const next = pattern.indexOf("*", star + 1);
+    if (next > star + 1) {
+      const found = value.indexOf(pattern.slice(star + 1, next), cursor);
+      if (found === -1 || found + (next - star - 1) > limit) return false;
+      cursor = found + (next - star - 1);
+    }
+    star = next;
   }
   return true;
 }
