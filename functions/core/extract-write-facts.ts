@@ -1,18 +1,11 @@
 import type { AuditEvent, UserInfo } from "./audit-event-schema.ts";
 import { actorKind, isKubectlUserAgent } from "./classify-identity.ts";
 import type { Owner } from "./finding.ts";
-import {
-  type ContainerSpec,
-  JsonPatchOperationSchema,
-  type Pod,
-  readContainerSpec,
-  readPod,
-  readSecurityContext,
-  type Volume,
-} from "./kubernetes-shapes.ts";
+import { type ContainerSpec, JsonPatchOperationSchema, type Pod, type Volume } from "./kubernetes-shapes.ts";
 import { clusterFromLogGroup } from "./log-record.ts";
 import { matchDebugProfile } from "./match-debug-profile.ts";
 import { classifyOutcome } from "./outcome.ts";
+import { readContainerSpec, readPod, readSecurityContext } from "./read-kubernetes-shapes.ts";
 import type {
   BodyShape,
   ContainerFacts,
@@ -120,6 +113,12 @@ function readJsonPatch(operations: unknown[]): BodyReading {
   return { shape: "json-patch", containers, wholeList, piecewise };
 }
 
+/** Whether a patch object carries a strategic-merge directive (`$setElementOrder/…`, `$patch`, …). */
+function hasDirective(spec: Record<string, unknown>): boolean {
+  for (const key in spec) if (Object.hasOwn(spec, key) && key.startsWith("$")) return true;
+  return false;
+}
+
 /**
  * `existing` names the ephemeral containers the pod already had (they have a status). The audit log does not
  * keep the Content-Type, so a JSON merge patch and a strategic merge patch without directives are the same
@@ -143,7 +142,7 @@ function readBody(verb: string, body: unknown, existing: ReadonlySet<string>): B
     return { shape: "pod", containers, wholeList: true };
   }
   // A strategic merge patch lists only what it adds; the directive marks kubectl's patch of a pod that had some.
-  const directive = Object.keys(spec).some((key) => key.startsWith("$"));
+  const directive = hasDirective(spec);
   const repeatsExisting = containers.some((container) => existing.has(container.name));
   const strategic = directive || (containers.length > 0 && !repeatsExisting);
   return strategic
@@ -206,6 +205,13 @@ function normaliseCapability(capability: string): string {
   return upper.startsWith("CAP_") ? upper.slice(4) : upper;
 }
 
+/** Most containers take no Secret into their environment, so the set is made for the first one. */
+function withSecret(secrets: Set<string> | undefined, name: string | undefined): Set<string> {
+  const set = secrets ?? new Set<string>();
+  set.add(name ?? "(unnamed)");
+  return set;
+}
+
 /** Only kubectl sends kubectl debug's profiles: a script copying its markers is still hand-crafted ("none"). */
 function containerFacts(
   spec: ContainerSpec,
@@ -223,18 +229,19 @@ function containerFacts(
     return fact;
   });
   // Loops rather than flatMap and spreads: this runs for every added container of every write.
-  const secrets = new Set<string>();
+  let secrets: Set<string> | undefined;
   for (const env of spec.env) {
     const ref = env.valueFrom?.secretKeyRef;
-    if (ref) secrets.add(ref.name ?? "(unnamed)");
+    if (ref) secrets = withSecret(secrets, ref.name);
   }
-  for (const source of spec.envFrom) if (source.secretRef) secrets.add(source.secretRef.name ?? "(unnamed)");
+  for (const source of spec.envFrom)
+    if (source.secretRef) secrets = withSecret(secrets, source.secretRef.name);
   return {
     spec,
     securityContext,
     addedCapabilities: (securityContext?.capabilities?.add ?? []).map(normaliseCapability),
     mounts,
-    secretEnv: secrets.size === 0 ? [] : [...secrets],
+    secretEnv: secrets === undefined ? [] : [...secrets],
     profile: sentByKubectl ? matchDebugProfile(spec) : "none",
   };
 }
