@@ -173,6 +173,26 @@ describe("CloudWatch payload fast path", () => {
     for (const raw of cases) expectSameAsFullParse(raw);
   });
 
+  it("cuts messages from one string of the whole payload, once there are several to decode", () => {
+    // Each payload starts with an ordinary event, so that a screened-out record shows the fast path ran
+    // (a message it failed to decode would have sent the whole payload to the full parse instead).
+    const payloads = [
+      Array.from({ length: 20 }, (_, i) => (i % 3 ? writeText : leaseText)),
+      // Not ASCII: each message is still decoded on its own.
+      Array.from({ length: 20 }, (_, i) =>
+        i === 0 ? leaseText : i === 15 ? '{"note":"caf\u00e9 ephemeralcontainers"}' : writeText,
+      ),
+      // Escapes in the last message, which is cut from the whole payload.
+      Array.from({ length: 12 }, (_, i) =>
+        i === 0 ? leaseText : i === 11 ? '{"n":"ephemeralcontainers\u0000"\\"}' : writeText,
+      ),
+    ];
+    for (const messages of payloads) {
+      const fast = expectSameAsFullParse(JSON.stringify(dataMessage(messages.map(logEvent))));
+      expect(screenedCount(fast)).toBeGreaterThan(0);
+    }
+  });
+
   it("matches the full parse on generated CloudWatch payloads", () => {
     const message = fc.oneof(
       fc.constantFrom(...seedTexts, leaseText),
@@ -201,7 +221,7 @@ describe("CloudWatch payload fast path", () => {
       { weight: 1, arbitrary: message.map((text) => (): unknown => ({ message: text, id: "1" })) },
     );
     fc.assert(
-      fc.property(fc.array(entry, { maxLength: 12 }), fc.boolean(), (entries, pretty) => {
+      fc.property(fc.array(entry, { maxLength: 24 }), fc.boolean(), (entries, pretty) => {
         const raw = JSON.stringify(
           dataMessage(entries.map((make, index) => make(index))),
           null,
