@@ -96,12 +96,16 @@ function isOptionalString(value: unknown): boolean {
   return value === undefined || typeof value === "string";
 }
 
+/** Loops rather than every() with a callback: these run for every field of every event with the marker. */
 function isStringArray(value: unknown): boolean {
-  return Array.isArray(value) && value.every((item) => typeof item === "string");
+  if (!Array.isArray(value)) return false;
+  for (const item of value) if (typeof item !== "string") return false;
+  return true;
 }
 
 function allOptionalStrings(fields: Fields, names: readonly string[]): boolean {
-  return names.every((name) => isOptionalString(fields[name]));
+  for (const name of names) if (!isOptionalString(fields[name])) return false;
+  return true;
 }
 
 function recordOf(value: unknown, accepts: (item: unknown) => boolean): boolean {

@@ -47,8 +47,14 @@ export interface DecodedInput {
   controlMessages: number;
 }
 
+const EKS_LOG_GROUP = /^\/aws\/eks\/([^/]+)\/cluster$/;
+/** The last log group read: a payload's events share one, and the match allocated for each (npm run bench). */
+let lastLogGroup: { logGroup: string; cluster: string | undefined } | undefined;
+
 export function clusterFromLogGroup(logGroup: string | undefined): string | undefined {
   if (!logGroup) return undefined;
-  const match = /^\/aws\/eks\/([^/]+)\/cluster$/.exec(logGroup);
-  return match?.[1];
+  if (lastLogGroup?.logGroup !== logGroup) {
+    lastLogGroup = { logGroup, cluster: EKS_LOG_GROUP.exec(logGroup)?.[1] };
+  }
+  return lastLogGroup.cluster;
 }

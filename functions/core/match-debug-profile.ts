@@ -39,30 +39,30 @@ function isRecord(value: unknown): value is JsonRecord {
 /** An object that is empty once its empty objects are removed: it stands for an absent field. */
 function isEmptyShape(value: unknown): boolean {
   if (!isRecord(value)) return false;
-  for (const key of Object.keys(value)) if (!isEmptyShape(value[key])) return false;
+  for (const key in value) if (Object.hasOwn(value, key) && !isEmptyShape(value[key])) return false;
   return true;
 }
 
 /**
  * Whether `value` equals `form` once empty objects are removed from `value`, so `{}` and an absent field
  * compare equal; key order does not matter. `form` is one of the profiles above, which are written without
- * empty objects (except the whole `{}`). A direct walk rather than comparing canonical JSON strings: this runs
- * for every container kubectl sends, and pruning, sorting and stringifying allocated on every call.
+ * empty objects (except the whole `{}`). A direct walk with plain loops rather than comparing canonical JSON
+ * strings or using Object.keys and callbacks: this runs for every container kubectl sends, and each of those
+ * allocated on every call (npm run bench).
  */
 function sameShape(value: unknown, form: unknown): boolean {
   if (Array.isArray(form)) {
-    return (
-      Array.isArray(value) &&
-      value.length === form.length &&
-      form.every((item, index) => sameShape(value[index], item))
-    );
+    if (!Array.isArray(value) || value.length !== form.length) return false;
+    for (let index = 0; index < form.length; index++) if (!sameShape(value[index], form[index])) return false;
+    return true;
   }
   if (!isRecord(form)) return value === form;
   if (!isRecord(value)) return false;
-  for (const key of Object.keys(form)) {
+  for (const key in form) {
     if (!sameShape(Object.hasOwn(value, key) ? value[key] : undefined, form[key])) return false;
   }
-  for (const key of Object.keys(value)) {
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
     const inner = value[key];
     // JSON has no undefined; a JS caller's undefined field is absent, as JSON.stringify would have it.
     if (!Object.hasOwn(form, key) && inner !== undefined && !isEmptyShape(inner)) return false;
@@ -76,21 +76,21 @@ function sameShape(value: unknown, form: unknown): boolean {
  */
 function hasKubectlMarkers(container: ContainerSpec): boolean {
   const resources = container.resources;
-  const emptyResources =
-    typeof resources === "object" &&
-    resources !== null &&
-    !Array.isArray(resources) &&
-    Object.keys(resources).length === 0;
-  return container.terminationMessagePolicy === "File" && emptyResources;
+  return container.terminationMessagePolicy === "File" && isRecord(resources) && !hasOwnKeys(resources);
+}
+
+function hasOwnKeys(value: JsonRecord): boolean {
+  for (const key in value) if (Object.hasOwn(value, key)) return true;
+  return false;
 }
 
 export function matchDebugProfile(container: ContainerSpec): DebugProfile {
   if (!hasKubectlMarkers(container)) return "none";
   const securityContext = container.securityContext ?? {};
-  const match = PROFILES.find((entry) =>
-    entry.securityContexts.some((form) => sameShape(securityContext, form)),
-  );
-  return match?.profile ?? "none";
+  for (const entry of PROFILES) {
+    for (const form of entry.securityContexts) if (sameShape(securityContext, form)) return entry.profile;
+  }
+  return "none";
 }
 
 export function describeProfile(profile: DebugProfile): string {

@@ -1,4 +1,4 @@
-import { isKubectlUserAgent, matchesAny } from "./classify-identity.ts";
+import { anyMatchesAny, isKubectlUserAgent, matchesAny } from "./classify-identity.ts";
 import type { DetectionConfig } from "./detection-config.ts";
 import type { RuleEffect } from "./finding.ts";
 import { describeProfile } from "./match-debug-profile.ts";
@@ -126,7 +126,7 @@ function describeActor(facts: WriteFacts): string {
 function isTrusted(identity: IdentityFacts, config: DetectionConfig): boolean {
   return (
     matchesAny(identity.username, config.trustedDebuggers.users) ||
-    identity.groups.some((group) => matchesAny(group, config.trustedDebuggers.groups))
+    anyMatchesAny(identity.groups, config.trustedDebuggers.groups)
   );
 }
 

@@ -1,5 +1,5 @@
 import type { AuditEvent } from "./audit-event-schema.ts";
-import { matchesAny } from "./classify-identity.ts";
+import { anyMatchesAny, matchesAny } from "./classify-identity.ts";
 import { DEFAULT_EXCLUDED_USERS, type DetectionConfig } from "./detection-config.ts";
 
 /** Why an audit event did not become a finding. Every record ends up in exactly one of these or in a finding. */
@@ -25,7 +25,7 @@ function isExcluded(username: string, groups: readonly string[], config: Detecti
   return (
     matchesAny(username, DEFAULT_EXCLUDED_USERS) ||
     matchesAny(username, config.excludedUsers) ||
-    groups.some((group) => matchesAny(group, config.excludedGroups))
+    anyMatchesAny(groups, config.excludedGroups)
   );
 }
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { matchesPattern } from "../../functions/core/classify-identity.ts";
+import { isKubectlUserAgent, matchesPattern } from "../../functions/core/classify-identity.ts";
 
 /** The meaning of a `*` glob, written the obvious way, to check the in-place matcher against. */
 function matchesByRegExp(value: string, pattern: string): boolean {
@@ -42,5 +42,19 @@ describe("matchesPattern", () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe("isKubectlUserAgent", () => {
+  it.each([
+    ["kubectl/v1.31.4 (darwin/arm64) kubernetes/67f2295", true],
+    ["kubectl.exe/v1.30.2 (windows/amd64) kubernetes/abc1234", true],
+    ["kubectl-debug-plugin/v0.1", false],
+    ["Kubectl/v1.31.4", false],
+    ["kubectl", false],
+    ["client-go/v0.31.0 (linux/amd64) kubernetes/abc1234", false],
+    [undefined, false],
+  ])("%s is kubectl: %s", (userAgent, expected) => {
+    expect(isKubectlUserAgent(userAgent)).toBe(expected);
   });
 });

@@ -72,5 +72,9 @@ describe("decoding inputs", () => {
     expect(decoded.records.every((r) => r.logGroup === "/aws/eks/lab/cluster")).toBe(true);
     expect(clusterFromLogGroup("/aws/eks/lab/cluster")).toBe("lab");
     expect(clusterFromLogGroup("/aws/lambda/lab")).toBeUndefined();
+    // The last answer is remembered; a different log group must not get it.
+    expect(clusterFromLogGroup("/aws/eks/prod/cluster")).toBe("prod");
+    expect(clusterFromLogGroup("/aws/eks/lab/cluster")).toBe("lab");
+    expect(clusterFromLogGroup(undefined)).toBeUndefined();
   });
 });
