@@ -1,6 +1,7 @@
-import { gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeAwslogsData } from "../../functions/core/decode-cloudwatch.ts";
+import { decodeAwslogsData, inflateAwslogsData } from "../../functions/core/decode-cloudwatch.ts";
 import { decodeDocument, decodeText } from "../../functions/core/decode-input.ts";
 import { clusterFromLogGroup } from "../../functions/core/log-record.ts";
 import { loadAuditJson, readEventText } from "../helpers/events.ts";
@@ -76,5 +77,40 @@ describe("decoding inputs", () => {
     expect(clusterFromLogGroup("/aws/eks/prod/cluster")).toBe("prod");
     expect(clusterFromLogGroup("/aws/eks/lab/cluster")).toBe("lab");
     expect(clusterFromLogGroup(undefined)).toBeUndefined();
+  });
+});
+
+describe("awslogs.data decoding into a kept buffer", () => {
+  /** What the decoder must give: Node's own base64 decoding into a new buffer, then gunzip. */
+  function reference(data: string): string {
+    return gunzipSync(Buffer.from(data, "base64")).toString("latin1");
+  }
+
+  it("gives what decoding into a new buffer gives, payload after payload, whatever the base64 looks like", () => {
+    const payload = fc.uint8Array({ maxLength: 3000 }).map((bytes) => gzipSync(bytes).toString("base64"));
+    // Base64 as other tools write it: url-safe alphabet, no padding, line breaks.
+    const spelling = fc.constantFrom(
+      (data: string) => data,
+      (data: string) => data.replaceAll("+", "-").replaceAll("/", "_"),
+      (data: string) => data.replace(/=+$/, ""),
+      (data: string) => data.replace(/(.{76})/g, "$1\n"),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(payload, spelling), { minLength: 1, maxLength: 6 }), (deliveries) => {
+        // Alternating sizes: a small payload after a large one reads only its own bytes of the kept buffer.
+        for (const [data, spell] of deliveries) {
+          const spelled = spell(data);
+          expect(inflateAwslogsData(spelled, 1 << 20).toString("latin1")).toBe(reference(spelled));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("decodes a payload larger than the kept buffer on its own", () => {
+    const big = gzipSync(Buffer.alloc(12 * 1024 * 1024, 7), { level: 0 }).toString("base64");
+    expect(inflateAwslogsData(big, 64 << 20).length).toBe(12 * 1024 * 1024);
+    const small = gzipSync(Buffer.from("after the big one")).toString("base64");
+    expect(inflateAwslogsData(small, 1 << 20).toString("latin1")).toBe("after the big one");
   });
 });
