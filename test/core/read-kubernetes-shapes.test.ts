@@ -11,7 +11,7 @@ import {
   readSecurityContext,
   readWithoutSchema,
 } from "../../functions/core/read-kubernetes-shapes.ts";
-import { mutatedSample, sampleAuditEvents } from "../helpers/mutate-json.ts";
+import { jsonPaths, mutatedSample, sampleAuditEvents, withFieldAt } from "../helpers/mutate-json.ts";
 
 /**
  * The hand-written readers must never disagree with the zod schemas they stand in for: whenever a reader
@@ -66,6 +66,60 @@ function expectSameAsSchema(kind: Kind, value: unknown): boolean {
   return true;
 }
 
+/** A sample pod and container with every field the readers know filled in, which no single sample has. */
+function richShapes(): Array<{ kind: Kind; value: unknown }> {
+  type Json = Record<string, unknown>;
+  const sample = structuredClone(shapes.find((shape) => shape.kind === "pod")?.value) as Json;
+  const metadata = { ...(sample.metadata as Json) };
+  metadata.annotations = { "kubernetes.io/config.mirror": "3f2a", "kubectl.kubernetes.io/restartedAt": "x" };
+  metadata.ownerReferences = [{ kind: "Node", name: "ip-10-0-1-2", uid: "u-1", controller: true }];
+  const spec: Json = { ...(sample.spec as Json), hostNetwork: true, hostPID: false, hostIPC: true };
+  spec.shareProcessNamespace = true;
+  spec.volumes = [
+    { name: "creds", secret: { secretName: "db" } },
+    { name: "root", hostPath: { path: "/" } },
+    { name: "vault", csi: { driver: "secrets-store.csi.k8s.io", readOnly: true } },
+    {
+      name: "token",
+      projected: { sources: [{ serviceAccountToken: { audience: "sts.amazonaws.com" } }, { secret: {} }] },
+    },
+  ];
+  const pod: Json = { ...sample, metadata, spec };
+  pod.status = { ephemeralContainerStatuses: [{ name: "debugger", ready: false }] };
+  const container = {
+    name: "debugger",
+    image: "busybox",
+    command: ["sh"],
+    args: ["-c", "id"],
+    targetContainerName: "app",
+    env: [{ name: "A", valueFrom: { secretKeyRef: { name: "db", key: "password" } } }],
+    envFrom: [{ secretRef: { name: "db" } }],
+    volumeMounts: [{ name: "creds", mountPath: "/creds" }],
+    terminationMessagePolicy: "File",
+    resources: {},
+    securityContext: {},
+  };
+  const securityContext = {
+    privileged: true,
+    allowPrivilegeEscalation: true,
+    runAsUser: 0,
+    runAsGroup: 0,
+    runAsNonRoot: false,
+    readOnlyRootFilesystem: false,
+    procMount: "Unmasked",
+    capabilities: { add: ["SYS_ADMIN"], drop: ["ALL"] },
+    seccompProfile: { type: "Localhost", localhostProfile: "p" },
+    appArmorProfile: { type: "Unconfined" },
+    seLinuxOptions: { type: "spc_t", user: "u", role: "r", level: "s0" },
+    windowsOptions: { hostProcess: true },
+  };
+  return [
+    { kind: "pod", value: pod },
+    { kind: "containerSpec", value: container },
+    { kind: "securityContext", value: securityContext },
+  ];
+}
+
 const seeds = sampleAuditEvents();
 const shapes = seeds.flatMap(shapesIn);
 
@@ -99,6 +153,24 @@ describe("Kubernetes shape readers", () => {
     );
     // Most single-field changes (a renamed label, another image) keep a shape well-formed.
     expect(answered).toBeGreaterThan(1000);
+  });
+
+  it("agree with the schemas when any one field of a sample shape is removed or has another type", () => {
+    const distinct = [
+      ...new Map([...shapes, ...richShapes()].map((shape) => [JSON.stringify(shape), shape])).values(),
+    ];
+    const replacements: unknown[] = [null, 1, "x", true, [], {}, [null], [{}]];
+    let checked = 0;
+    for (const { kind, value } of distinct) {
+      for (const path of jsonPaths(value)) {
+        if (path.length === 0) continue;
+        expectSameAsSchema(kind, withFieldAt(value, path, undefined, true));
+        for (const replacement of replacements)
+          expectSameAsSchema(kind, withFieldAt(value, path, replacement, false));
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(1000);
   });
 
   it("agree with the schemas on arbitrary values", () => {

@@ -12,10 +12,10 @@ export function sampleAuditEvents(): unknown[] {
     .map((name) => JSON.parse(readFileSync(join(dir, name), "utf8")) as unknown);
 }
 
-type JsonPath = Array<string | number>;
+export type JsonPath = Array<string | number>;
 
 /** Every path into a JSON value, so that a mutation can hit any field of a real event. */
-function jsonPaths(value: unknown, prefix: JsonPath = []): JsonPath[] {
+export function jsonPaths(value: unknown, prefix: JsonPath = []): JsonPath[] {
   if (Array.isArray(value)) return [prefix, ...value.flatMap((item, i) => jsonPaths(item, [...prefix, i]))];
   if (typeof value === "object" && value !== null) {
     return [prefix, ...Object.entries(value).flatMap(([key, item]) => jsonPaths(item, [...prefix, key]))];
@@ -24,7 +24,7 @@ function jsonPaths(value: unknown, prefix: JsonPath = []): JsonPath[] {
 }
 
 /** A copy of `value` with the field at `path` replaced by `replacement`, or removed (object members only). */
-function mutateAt(value: unknown, path: JsonPath, replacement: unknown, remove: boolean): unknown {
+export function withFieldAt(value: unknown, path: JsonPath, replacement: unknown, remove: boolean): unknown {
   const copy: unknown = structuredClone(value);
   if (path.length === 0) return replacement;
   let parent = copy as Record<string | number, unknown>;
@@ -49,5 +49,5 @@ export function mutatedSample(seeds: readonly unknown[], replacementDepth: numbe
         fc.boolean(),
       );
     })
-    .map(([seed, path, replacement, remove]) => mutateAt(seed, path, replacement, remove));
+    .map(([seed, path, replacement, remove]) => withFieldAt(seed, path, replacement, remove));
 }
