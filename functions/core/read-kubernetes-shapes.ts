@@ -178,12 +178,12 @@ const containerStatuses = listOf((value) => {
 });
 const anyList = arrayOf(anything);
 
-/** Copies the optional string fields named, or returns false if one has another type. */
-function copyStrings(from: Fields, to: Fields, names: readonly string[]): boolean {
+/** Copies the optional fields named, all of one type, or returns false if one has another type. */
+function copyFields(from: Fields, to: Fields, names: readonly string[], type: "string" | "boolean"): boolean {
   for (const name of names) {
     const value = from[name];
     if (value === undefined) continue;
-    if (typeof value !== "string") return false;
+    if (typeof value !== type) return false;
     to[name] = value;
   }
   return true;
@@ -193,7 +193,7 @@ function readMetadata(value: unknown): unknown {
   const fields = fieldsOf(value);
   if (!fields) return MISMATCH;
   const out: Fields = {};
-  if (!copyStrings(fields, out, ["name", "namespace", "uid"])) return MISMATCH;
+  if (!copyFields(fields, out, ["name", "namespace", "uid"], "string")) return MISMATCH;
   if (fields.annotations !== undefined) {
     const annotations = fieldsOf(fields.annotations);
     const mirror = annotations?.["kubernetes.io/config.mirror"];
@@ -210,12 +210,11 @@ function readSpec(value: unknown): unknown {
   const fields = fieldsOf(value);
   if (!fields) return MISMATCH;
   const out: Fields = {};
-  if (!copyStrings(fields, out, ["serviceAccountName"])) return MISMATCH;
-  for (const name of ["hostNetwork", "hostPID", "hostIPC", "shareProcessNamespace"]) {
-    const flag = fields[name];
-    if (flag === undefined) continue;
-    if (typeof flag !== "boolean") return MISMATCH;
-    out[name] = flag;
+  if (
+    !copyFields(fields, out, ["serviceAccountName"], "string") ||
+    !copyFields(fields, out, ["hostNetwork", "hostPID", "hostIPC", "shareProcessNamespace"], "boolean")
+  ) {
+    return MISMATCH;
   }
   const podVolumes = volumes(fields.volumes);
   if (podVolumes === MISMATCH) return MISMATCH;
