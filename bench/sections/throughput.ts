@@ -16,7 +16,7 @@ const FILTERED_MAX_RATIO = 1.3;
 const UNFILTERED_MIN_SPEEDUP = 3;
 
 const WARMUP = 3;
-const REPETITIONS = 9;
+const REPETITIONS = 15;
 
 interface DataMessageShape {
   logEvents: Array<{ message: string }>;
