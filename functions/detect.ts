@@ -4,11 +4,15 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SNSClient } from "@aws-sdk/client-sns";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
-import { parseDetectEnvironment } from "./adapters/detect-environment.ts";
-import { detectInvocation, type FindingSink, type InvocationSummary } from "./adapters/detect-invocation.ts";
-import { snsFindingSink, stdoutFindingSink } from "./adapters/finding-sinks.ts";
-import { logger, metrics } from "./adapters/observability.ts";
-import { createIdempotencyStore } from "./adapters/publish-findings-once.ts";
+import { createIdempotencyStore } from "./adapters/aws/publish-findings-once.ts";
+import { parseDetectEnvironment } from "./adapters/lambda/detect-environment.ts";
+import {
+  detectInvocation,
+  type FindingSink,
+  type InvocationSummary,
+} from "./adapters/lambda/detect-invocation.ts";
+import { snsFindingSink, stdoutFindingSink } from "./adapters/lambda/finding-sinks.ts";
+import { logger, metrics } from "./adapters/lambda/observability.ts";
 
 /**
  * detect: CloudWatch Logs subscription deliveries of EKS audit logs in, ephemeral-container findings out

@@ -2,9 +2,9 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
-import { slackEnvironment } from "./adapters/slack-environment.ts";
-import { type NotifierDeps, type NotifySummary, notifySlack } from "./adapters/slack-notifier.ts";
-import { WebhookUrlSource } from "./adapters/slack-webhook-url.ts";
+import { slackEnvironment } from "./adapters/slack/slack-environment.ts";
+import { type NotifierDeps, type NotifySummary, notifySlack } from "./adapters/slack/slack-notifier.ts";
+import { WebhookUrlSource } from "./adapters/slack/slack-webhook-url.ts";
 
 /**
  * notify-slack: alerts-topic messages (findings and remediation outcomes) to a Slack incoming webhook.

@@ -7,7 +7,7 @@ import { EKSClient } from "@aws-sdk/client-eks";
 import { SNSClient } from "@aws-sdk/client-sns";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
-import { remediateEnvironment } from "./adapters/remediate-environment.ts";
+import { remediateEnvironment } from "./adapters/lambda/remediate-environment.ts";
 import {
   createRemediateHandler,
   type HandlerDeps,

@@ -6,15 +6,15 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import * as z from "zod";
+import { createIdempotencyStore } from "../functions/adapters/aws/publish-findings-once.ts";
+import { replayFailedInvocations } from "../functions/adapters/aws/replay-failed-invocations.ts";
 import {
   DetectConfigurationError,
   parseDetectEnvironment,
-} from "../functions/adapters/detect-environment.ts";
-import { detectInvocation } from "../functions/adapters/detect-invocation.ts";
-import { snsFindingSink } from "../functions/adapters/finding-sinks.ts";
-import { logger, METRICS_NAMESPACE, SERVICE_NAME } from "../functions/adapters/observability.ts";
-import { createIdempotencyStore } from "../functions/adapters/publish-findings-once.ts";
-import { replayFailedInvocations } from "../functions/adapters/replay-failed-invocations.ts";
+} from "../functions/adapters/lambda/detect-environment.ts";
+import { detectInvocation } from "../functions/adapters/lambda/detect-invocation.ts";
+import { snsFindingSink } from "../functions/adapters/lambda/finding-sinks.ts";
+import { logger, METRICS_NAMESPACE, SERVICE_NAME } from "../functions/adapters/lambda/observability.ts";
 
 const USAGE = `Usage: npm run replay -- --queue-url <url> [--env-file detect-env.json] [--region <region>]
                           [--max-messages 1000] [--visibility-timeout 300]

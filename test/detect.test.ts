@@ -241,7 +241,7 @@ describe("detect handler", () => {
 
   it("does not publish a finding another invocation is publishing, and fails so it is retried", async () => {
     const { createIdempotencyStore, idempotencyKey } = await import(
-      "../functions/adapters/publish-findings-once.ts"
+      "../functions/adapters/aws/publish-findings-once.ts"
     );
     const store = createIdempotencyStore(dynamo.client, {
       tableName: TABLE,
@@ -262,7 +262,7 @@ describe("detect handler", () => {
 
   it("publishes nothing when the idempotency table is unreachable, and says why", async () => {
     const { createIdempotencyStore, publishFindingsOnce, PublishOnceError } = await import(
-      "../functions/adapters/publish-findings-once.ts"
+      "../functions/adapters/aws/publish-findings-once.ts"
     );
     const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
     const { SNSClient } = await import("@aws-sdk/client-sns");

@@ -3,15 +3,19 @@ import { SNSClient } from "@aws-sdk/client-sns";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import type { Context, SNSEvent } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import type { SlackMessage } from "../functions/adapters/slack-block-kit.ts";
-import { type NotifierDeps, SlackDeliveryError } from "../functions/adapters/slack-notifier.ts";
+import {
+  findingMessage,
+  remediationMessage,
+  type TopicMessage,
+} from "../functions/adapters/aws/sns-message.ts";
+import { publishMessages } from "../functions/adapters/aws/sns-publisher.ts";
+import type { SlackMessage } from "../functions/adapters/slack/slack-block-kit.ts";
+import { type NotifierDeps, SlackDeliveryError } from "../functions/adapters/slack/slack-notifier.ts";
 import {
   LOOPBACK_HTTP_FOR_TESTS_ONLY,
   WebhookUrlError,
   WebhookUrlSource,
-} from "../functions/adapters/slack-webhook-url.ts";
-import { findingMessage, remediationMessage, type TopicMessage } from "../functions/adapters/sns-message.ts";
-import { publishMessages } from "../functions/adapters/sns-publisher.ts";
+} from "../functions/adapters/slack/slack-webhook-url.ts";
 import { decodeDocument } from "../functions/core/decode-input.ts";
 import { detectionConfig } from "../functions/core/detection-config.ts";
 import { Detector } from "../functions/core/detector.ts";

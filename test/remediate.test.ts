@@ -4,7 +4,7 @@ import { EKSClient } from "@aws-sdk/client-eks";
 import { SNSClient } from "@aws-sdk/client-sns";
 import type { Context } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { findingMessage } from "../functions/adapters/sns-message.ts";
+import { findingMessage } from "../functions/adapters/aws/sns-message.ts";
 import { decodeDocument } from "../functions/core/decode-input.ts";
 import { detectionConfig } from "../functions/core/detection-config.ts";
 import { Detector } from "../functions/core/detector.ts";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
-import { SnsDeliverySchema } from "../adapters/sns-delivery.ts";
+import { SnsDeliverySchema } from "../adapters/aws/sns-delivery.ts";
 import { errorMessage } from "../core/decode-cloudwatch.ts";
 import { type DecodeOptions, decodeText } from "../core/decode-input.ts";
 import { DetectionConfigSchema } from "../core/detection-config.ts";

@@ -1,6 +1,6 @@
-import type { Acquired } from "../adapters/deletion-rate-limit.ts";
-import type { ClusterInfo } from "../adapters/eks-cluster-info.ts";
-import type { DeleteRequest, GetPodResult } from "../adapters/kubernetes-pods.ts";
+import type { Acquired } from "../adapters/aws/deletion-rate-limit.ts";
+import type { ClusterInfo } from "../adapters/aws/eks-cluster-info.ts";
+import type { DeleteRequest, GetPodResult } from "../adapters/kubernetes/kubernetes-pods.ts";
 import type { Finding } from "../core/finding.ts";
 import {
   type DeleteResult,

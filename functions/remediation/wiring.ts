@@ -1,9 +1,9 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { EKSClient } from "@aws-sdk/client-eks";
-import { DeletionRateLimit } from "../adapters/deletion-rate-limit.ts";
-import { EksClusterInfo } from "../adapters/eks-cluster-info.ts";
-import { type CredentialSource, EksTokenProvider } from "../adapters/eks-token.ts";
-import { KubernetesPods, type RetryPolicy } from "../adapters/kubernetes-pods.ts";
+import { DeletionRateLimit } from "../adapters/aws/deletion-rate-limit.ts";
+import { EksClusterInfo } from "../adapters/aws/eks-cluster-info.ts";
+import { type CredentialSource, EksTokenProvider } from "../adapters/aws/eks-token.ts";
+import { KubernetesPods, type RetryPolicy } from "../adapters/kubernetes/kubernetes-pods.ts";
 import type { RemediationPolicy } from "../core/remediation/policy.ts";
 import type { RemediationDeps } from "./remediate-finding.ts";
 

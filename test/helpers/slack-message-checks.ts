@@ -3,7 +3,7 @@ import {
   SLACK_LIMITS,
   type SlackBlock,
   type SlackMessage,
-} from "../../functions/adapters/slack-block-kit.ts";
+} from "../../functions/adapters/slack/slack-block-kit.ts";
 
 /** Every text Slack will render, in order: notification text, then each block's texts. */
 export function allTexts(message: SlackMessage): string[] {

@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findingMessage, type TopicMessage } from "../../functions/adapters/sns-message.ts";
+import { findingMessage, type TopicMessage } from "../../functions/adapters/aws/sns-message.ts";
 import type { Finding } from "../../functions/core/finding.ts";
 import { detectFile, onlyFinding } from "../helpers/events.ts";
 

@@ -1,7 +1,8 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { z } from "zod";
-import { FindingSchema } from "../core/finding.ts";
-import { RemediationOutcomeSchema } from "../core/remediation-outcome.ts";
+import { FindingSchema } from "../../core/finding.ts";
+import { RemediationOutcomeSchema } from "../../core/remediation-outcome.ts";
+import { type SnsDeliveryRecord, SnsDeliverySchema } from "../aws/sns-delivery.ts";
 import {
   type PostOptions,
   type PostResult,
@@ -13,7 +14,6 @@ import { plainMessage, type SlackMessage } from "./slack-block-kit.ts";
 import { findingNotificationText, findingSlackMessage } from "./slack-blocks-finding.ts";
 import { remediationNotificationText, remediationSlackMessage } from "./slack-blocks-remediation.ts";
 import { mrkdwnCode } from "./slack-escape.ts";
-import { type SnsDeliveryRecord, SnsDeliverySchema } from "./sns-delivery.ts";
 
 export interface RenderOptions {
   region: string | undefined;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { BlockLimitError } from "../../functions/adapters/slack-block-kit.ts";
-import { messageKind } from "../../functions/adapters/slack-notifier.ts";
+import { BlockLimitError } from "../../../functions/adapters/slack/slack-block-kit.ts";
+import { messageKind } from "../../../functions/adapters/slack/slack-notifier.ts";
 
 describe("messageKind", () => {
   const kind = messageKind({

@@ -3,7 +3,7 @@ import {
   jsurlString,
   logsInsightsQuery,
   logsInsightsUrl,
-} from "../../functions/adapters/logs-insights-link.ts";
+} from "../../../functions/adapters/aws/logs-insights-link.ts";
 
 const AUDIT_ID = "1d3f5b7a-9c2e-4d6a-8b0c-7e9a1c3e5f64";
 const base = {

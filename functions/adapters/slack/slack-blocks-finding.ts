@@ -1,7 +1,7 @@
-import type { Finding, FindingContainer } from "../core/finding.ts";
-import type { Outcome } from "../core/outcome.ts";
-import type { Severity } from "../core/severity.ts";
-import { logsInsightsUrl } from "./logs-insights-link.ts";
+import type { Finding, FindingContainer } from "../../core/finding.ts";
+import type { Outcome } from "../../core/outcome.ts";
+import type { Severity } from "../../core/severity.ts";
+import { logsInsightsUrl } from "../aws/logs-insights-link.ts";
 import {
   context,
   divider,

@@ -1,6 +1,6 @@
-import type { Finding } from "../core/finding.ts";
-import type { RemediationOutcome } from "../core/remediation-outcome.ts";
-import { severityRank } from "../core/severity.ts";
+import type { Finding } from "../../core/finding.ts";
+import type { RemediationOutcome } from "../../core/remediation-outcome.ts";
+import { severityRank } from "../../core/severity.ts";
 
 /**
  * What goes on the alerts topic. Attributes are what subscribers filter on (the pager and remediate

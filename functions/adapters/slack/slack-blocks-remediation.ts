@@ -1,4 +1,4 @@
-import type { RemediationOutcome, RemediationResult } from "../core/remediation-outcome.ts";
+import type { RemediationOutcome, RemediationResult } from "../../core/remediation-outcome.ts";
 import { context, fieldsSection, message, type SlackMessage, section } from "./slack-block-kit.ts";
 import { mrkdwnCode, mrkdwnText, mrkdwnTime } from "./slack-escape.ts";
 

@@ -1,13 +1,17 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { decodeDocument } from "../core/decode-input.ts";
-import type { DetectionConfig } from "../core/detection-config.ts";
-import { type DetectionStats, Detector } from "../core/detector.ts";
-import type { Finding } from "../core/finding.ts";
-import type { DecodedInput, InputProblem } from "../core/log-record.ts";
-import { SEVERITIES } from "../core/severity.ts";
+import { decodeDocument } from "../../core/decode-input.ts";
+import type { DetectionConfig } from "../../core/detection-config.ts";
+import { type DetectionStats, Detector } from "../../core/detector.ts";
+import type { Finding } from "../../core/finding.ts";
+import type { DecodedInput, InputProblem } from "../../core/log-record.ts";
+import { SEVERITIES } from "../../core/severity.ts";
+import {
+  IN_PROGRESS_ELSEWHERE,
+  PublishOnceError,
+  type PublishOnceResult,
+} from "../aws/publish-findings-once.ts";
 import { METRIC } from "./observability.ts";
-import { IN_PROGRESS_ELSEWHERE, PublishOnceError, type PublishOnceResult } from "./publish-findings-once.ts";
 
 /**
  * One detect invocation: decode whatever arrived, detect, publish, account for everything. Shared by the

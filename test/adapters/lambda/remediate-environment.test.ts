@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   EnvironmentError,
   parseRemediateEnvironment,
-} from "../../functions/adapters/remediate-environment.ts";
+} from "../../../functions/adapters/lambda/remediate-environment.ts";
 
 const REQUIRED = {
   ALERTS_TOPIC_ARN: "arn:aws:sns:us-east-1:111122223333:alerts",

@@ -1,8 +1,8 @@
 import type { SNSClient } from "@aws-sdk/client-sns";
-import type { Finding } from "../core/finding.ts";
+import type { Finding } from "../../core/finding.ts";
+import { type IdempotencyStore, publishFindingsOnce } from "../aws/publish-findings-once.ts";
+import { findingMessage } from "../aws/sns-message.ts";
 import type { FindingSink } from "./detect-invocation.ts";
-import { type IdempotencyStore, publishFindingsOnce } from "./publish-findings-once.ts";
-import { findingMessage } from "./sns-message.ts";
 
 /** The deployed sink: the alerts topic, exactly once per `<cluster>:<auditID>`. */
 export function snsFindingSink(

@@ -3,7 +3,7 @@ import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dyn
 import type { BasePersistenceLayer } from "@aws-lambda-powertools/idempotency/persistence";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { SNSClient } from "@aws-sdk/client-sns";
-import type { Finding } from "../core/finding.ts";
+import type { Finding } from "../../core/finding.ts";
 import { findingMessage } from "./sns-message.ts";
 import { PublishError, publishMessages } from "./sns-publisher.ts";
 

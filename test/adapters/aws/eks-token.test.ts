@@ -1,6 +1,6 @@
 import { createHash, createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { EksTokenProvider, TOKEN_PREFIX } from "../../functions/adapters/eks-token.ts";
+import { EksTokenProvider, TOKEN_PREFIX } from "../../../functions/adapters/aws/eks-token.ts";
 
 const CREDENTIALS = {
   accessKeyId: "AKIDEXAMPLE",

@@ -1,15 +1,18 @@
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseSlackEnvironment, SlackEnvironmentError } from "../../functions/adapters/slack-environment.ts";
+import {
+  parseSlackEnvironment,
+  SlackEnvironmentError,
+} from "../../../functions/adapters/slack/slack-environment.ts";
 import {
   HTTPS_ONLY,
   LOOPBACK_HTTP_FOR_TESTS_ONLY,
   validateWebhookUrl,
   WebhookUrlError,
   WebhookUrlSource,
-} from "../../functions/adapters/slack-webhook-url.ts";
-import { type SsmServer, startSsmServer } from "../peers/ssm-server.ts";
+} from "../../../functions/adapters/slack/slack-webhook-url.ts";
+import { type SsmServer, startSsmServer } from "../../peers/ssm-server.ts";
 
 const SECRET_URL = "https://hooks.slack.com/services/T000/B000/SeCrEtPaRt123";
 const credentials = { accessKeyId: "AKIDTEST", secretAccessKey: "test-secret" };

@@ -4,7 +4,7 @@ import {
   retryAfterSeconds,
   SlackPostError,
   SlackRateLimitError,
-} from "../../functions/adapters/post-to-slack.ts";
+} from "../../../functions/adapters/slack/post-to-slack.ts";
 import {
   OK,
   rateLimited,
@@ -12,7 +12,7 @@ import {
   serverError,
   startSlackWebhookServer,
   WEBHOOK_PATH,
-} from "../peers/slack-webhook-server.ts";
+} from "../../peers/slack-webhook-server.ts";
 
 let slack: SlackWebhookServer;
 let url: URL;

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { KubernetesPods, type TokenSource } from "../../functions/adapters/kubernetes-pods.ts";
+import { KubernetesPods, type TokenSource } from "../../../functions/adapters/kubernetes/kubernetes-pods.ts";
 import {
   generateTestCa,
   type KubernetesApiServer,
   podPath,
   startKubernetesApiServer,
-} from "../peers/kubernetes-api-server.ts";
+} from "../../peers/kubernetes-api-server.ts";
 
 const NS = "payments";
 const NAME = "api-7d9f8b6c5-x2x4q";

@@ -6,9 +6,9 @@ import {
   ServerConfiguration,
   type V1Pod,
 } from "@kubernetes/client-node";
-import type { DeleteResult } from "../core/remediation/delete-result.ts";
-import type { TargetPod } from "../core/remediation/guard-rails.ts";
-import type { ClusterInfo } from "./eks-cluster-info.ts";
+import type { DeleteResult } from "../../core/remediation/delete-result.ts";
+import type { TargetPod } from "../../core/remediation/guard-rails.ts";
+import type { ClusterInfo } from "../aws/eks-cluster-info.ts";
 import { httpLibraryWithTimeout } from "./kubernetes-http.ts";
 
 export interface RetryPolicy {

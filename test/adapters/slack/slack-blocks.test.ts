@@ -2,15 +2,15 @@ import { describe, expect, it } from "vitest";
 import {
   findingSlackMessage,
   MAX_CONTAINER_SECTIONS,
-} from "../../functions/adapters/slack-blocks-finding.ts";
-import { remediationSlackMessage } from "../../functions/adapters/slack-blocks-remediation.ts";
-import { decodeDocument } from "../../functions/core/decode-input.ts";
-import { detectionConfig } from "../../functions/core/detection-config.ts";
-import { Detector } from "../../functions/core/detector.ts";
-import type { Finding } from "../../functions/core/finding.ts";
-import type { RemediationOutcome } from "../../functions/core/remediation-outcome.ts";
-import { loadAuditJson } from "../helpers/events.ts";
-import { allTexts, expectInert, expectWithinSlackLimits } from "../helpers/slack-message-checks.ts";
+} from "../../../functions/adapters/slack/slack-blocks-finding.ts";
+import { remediationSlackMessage } from "../../../functions/adapters/slack/slack-blocks-remediation.ts";
+import { decodeDocument } from "../../../functions/core/decode-input.ts";
+import { detectionConfig } from "../../../functions/core/detection-config.ts";
+import { Detector } from "../../../functions/core/detector.ts";
+import type { Finding } from "../../../functions/core/finding.ts";
+import type { RemediationOutcome } from "../../../functions/core/remediation-outcome.ts";
+import { loadAuditJson } from "../../helpers/events.ts";
+import { allTexts, expectInert, expectWithinSlackLimits } from "../../helpers/slack-message-checks.ts";
 
 const LOG_GROUP = "/aws/eks/prod-eu/cluster";
 const options = { region: "eu-west-1" };

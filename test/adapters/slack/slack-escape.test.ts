@@ -8,7 +8,7 @@ import {
   mrkdwnText,
   plainText,
   stripControlCharacters,
-} from "../../functions/adapters/slack-escape.ts";
+} from "../../../functions/adapters/slack/slack-escape.ts";
 
 /** What Slack would parse as a control sequence (mention, link, date) or an entity we did not write. */
 const RAW_ANGLE = /[<>]/;

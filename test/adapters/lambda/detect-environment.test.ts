@@ -3,8 +3,8 @@ import {
   DEFAULT_IDEMPOTENCY_TTL_SECONDS,
   DetectConfigurationError,
   parseDetectEnvironment,
-} from "../functions/adapters/detect-environment.ts";
-import { DEFAULT_PROTECTED_NAMESPACES } from "../functions/core/detection-config.ts";
+} from "../../../functions/adapters/lambda/detect-environment.ts";
+import { DEFAULT_PROTECTED_NAMESPACES } from "../../../functions/core/detection-config.ts";
 
 const DEPLOYED = {
   ALERTS_TOPIC_ARN: "arn:aws:sns:eu-west-1:111122223333:ephemeral-guard-prod-alerts",

@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { type DetectionConfig, DetectionConfigSchema } from "../core/detection-config.ts";
+import { type DetectionConfig, DetectionConfigSchema } from "../../core/detection-config.ts";
 
 /**
  * detect's configuration, read from its environment once per container. serverless.yml sets these from

@@ -1,7 +1,7 @@
 import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DeletionRateLimit, RateLimitError } from "../../functions/adapters/deletion-rate-limit.ts";
-import { type DynamoPeer, startDynalite } from "../peers/dynalite.ts";
+import { DeletionRateLimit, RateLimitError } from "../../../functions/adapters/aws/deletion-rate-limit.ts";
+import { type DynamoPeer, startDynalite } from "../../peers/dynalite.ts";
 
 /** The table as infra/remediate.yml declares it. */
 const RATE_LIMIT_TABLE = {

@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { type RemediationPolicy, RemediationPolicySchema } from "../core/remediation/policy.ts";
+import { type RemediationPolicy, RemediationPolicySchema } from "../../core/remediation/policy.ts";
 
 /** Comma-separated list; empty or unset means "not given" so the policy's default applies. */
 const commaList = z
