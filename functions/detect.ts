@@ -1,61 +1,54 @@
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SNSClient } from "@aws-sdk/client-sns";
-import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { createIdempotencyStore } from "./adapters/aws/publish-findings-once.ts";
-import { parseDetectEnvironment } from "./adapters/lambda/detect-environment.ts";
+import { awsClient } from "./adapters/lambda/aws-clients.ts";
+import { type DetectEnvironment, parseDetectEnvironment } from "./adapters/lambda/detect-environment.ts";
 import {
   detectInvocation,
   type FindingSink,
   type InvocationSummary,
 } from "./adapters/lambda/detect-invocation.ts";
 import { snsFindingSink, stdoutFindingSink } from "./adapters/lambda/finding-sinks.ts";
-import { logger, metrics } from "./adapters/lambda/observability.ts";
+import { lambdaHandler } from "./adapters/lambda/lambda-handler.ts";
+import { createObservability } from "./adapters/lambda/observability.ts";
 
 /**
  * detect: CloudWatch Logs subscription deliveries of EKS audit logs in, ephemeral-container findings out
- * to the alerts topic. Configuration and clients are built once per container; a misconfiguration fails
- * the init loudly instead of running half-configured.
+ * to the alerts topic.
  */
-const environment = parseDetectEnvironment(process.env);
-const target = environment.publish;
+export const observability = createObservability("detect");
 
-/**
- * A hung connection should cost one attempt, not the whole invocation: the SDK retries (3 attempts) within
- * these bounds, and whatever still fails fails the invocation in time for Lambda's retry.
- */
-const clientConfig = { requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 } };
-
-const publisher =
-  target.mode === "sns"
-    ? {
-        sns: new SNSClient(clientConfig),
-        store: createIdempotencyStore(new DynamoDBClient(clientConfig), target.idempotency),
-        topicArn: target.topicArn,
-      }
-    : undefined;
-
-const printFindings = stdoutFindingSink((line) => process.stdout.write(`${line}\n`));
-
-function sinkFor(context: Context): FindingSink {
-  if (!publisher) return printFindings;
-  return snsFindingSink(publisher.sns, publisher.topicArn, publisher.store, () =>
-    context.getRemainingTimeInMillis(),
-  );
+interface DetectDeps {
+  environment: DetectEnvironment;
+  /** The sink for one invocation: it needs that invocation's deadline. */
+  sinkFor(context: Context): FindingSink;
 }
 
-async function detect(event: unknown, context: Context): Promise<InvocationSummary> {
-  return detectInvocation(event, {
-    detection: environment.detection,
-    sink: sinkFor(context),
-    logger,
-    metrics,
-  });
+function productionDeps(): DetectDeps {
+  const environment = parseDetectEnvironment(process.env);
+  const target = environment.publish;
+  if (target.mode === "stdout") {
+    const print = stdoutFindingSink((line) => process.stdout.write(`${line}\n`));
+    return { environment, sinkFor: () => print };
+  }
+  const sns = awsClient(SNSClient);
+  const store = createIdempotencyStore(awsClient(DynamoDBClient), target.idempotency);
+  return {
+    environment,
+    sinkFor: (context) =>
+      snsFindingSink(sns, target.topicArn, store, () => context.getRemainingTimeInMillis()),
+  };
 }
 
-export const handler = middy<unknown, InvocationSummary, Error, Context>(detect)
-  // Never the event itself: deliveries carry whole audit events (request bodies, env values).
-  .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
-  .use(logMetrics(metrics, { captureColdStartMetric: true }));
+export const handler = lambdaHandler({
+  observability,
+  deps: productionDeps,
+  run: (event, context, deps): Promise<InvocationSummary> =>
+    detectInvocation(event, {
+      detection: deps.environment.detection,
+      sink: deps.sinkFor(context),
+      logger: observability.logger,
+      metrics: observability.metrics,
+    }),
+});

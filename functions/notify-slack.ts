@@ -1,42 +1,44 @@
-import { Logger } from "@aws-lambda-powertools/logger";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import middy from "@middy/core";
-import type { Context } from "aws-lambda";
-import { slackEnvironment } from "./adapters/slack/slack-environment.ts";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SSMClient } from "@aws-sdk/client-ssm";
+import { awsClient } from "./adapters/lambda/aws-clients.ts";
+import { lambdaHandler } from "./adapters/lambda/lambda-handler.ts";
+import { parseSlackEnvironment } from "./adapters/lambda/notify-slack-environment.ts";
+import { createObservability, type Observability } from "./adapters/lambda/observability.ts";
 import { type NotifierDeps, type NotifySummary, notifySlack } from "./adapters/slack/slack-notifier.ts";
 import { WebhookUrlSource } from "./adapters/slack/slack-webhook-url.ts";
 
 /**
  * notify-slack: alerts-topic messages (findings and remediation outcomes) to a Slack incoming webhook.
  * Throws when Slack did not take a message so that Lambda retries the SNS event; invalid records are
- * logged and counted, never retried. `deps` is called on every invocation and is expected to memoise.
+ * logged and counted, never retried.
  */
-export function createNotifySlackHandler(logger: Logger, deps: () => NotifierDeps) {
-  return middy(
-    (event: unknown, context: Context): Promise<NotifySummary> =>
-      notifySlack(event, () => context.getRemainingTimeInMillis(), deps()),
-  ).use(injectLambdaContext(logger, { resetKeys: true }));
+export const observability = createObservability("notify-slack");
+
+/** The handler with its dependencies built by `deps` (once per container); tests pass their own. */
+export function createNotifySlackHandler(deps: () => NotifierDeps, kit: Observability = observability) {
+  return lambdaHandler({
+    observability: kit,
+    deps,
+    run: (event, context, built): Promise<NotifySummary> =>
+      notifySlack(event, () => context.getRemainingTimeInMillis(), built),
+  });
 }
 
-const logger = new Logger({ serviceName: "notify-slack" });
-let productionDeps: NotifierDeps | undefined;
-
-/**
- * Built on first use (a configuration error then fails the invocation with a clear message) and kept for
- * the container, so the webhook URL is fetched once. Production accepts https webhook URLs only.
- */
-function production(): NotifierDeps {
-  if (productionDeps) return productionDeps;
-  const environment = slackEnvironment();
-  productionDeps = {
-    logger,
+/** Production accepts https webhook URLs only; the URL is fetched once and kept for the container. */
+function productionDeps(): NotifierDeps {
+  const environment = parseSlackEnvironment(process.env);
+  return {
+    logger: observability.logger,
+    metrics: observability.metrics,
     region: environment.region,
     webhookUrl: new WebhookUrlSource({
       location: environment.webhook,
       cacheSeconds: environment.webhookCacheSeconds,
+      ...(environment.webhook.store === "ssm"
+        ? { ssmClient: awsClient(SSMClient) }
+        : { secretsClient: awsClient(SecretsManagerClient) }),
     }),
   };
-  return productionDeps;
 }
 
-export const handler = createNotifySlackHandler(logger, production);
+export const handler = createNotifySlackHandler(productionDeps);

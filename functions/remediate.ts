@@ -1,13 +1,10 @@
-import { Logger } from "@aws-lambda-powertools/logger";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { Metrics } from "@aws-lambda-powertools/metrics";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EKSClient } from "@aws-sdk/client-eks";
 import { SNSClient } from "@aws-sdk/client-sns";
-import middy from "@middy/core";
-import type { Context } from "aws-lambda";
-import { remediateEnvironment } from "./adapters/lambda/remediate-environment.ts";
+import { awsClient } from "./adapters/lambda/aws-clients.ts";
+import { lambdaHandler } from "./adapters/lambda/lambda-handler.ts";
+import { createObservability } from "./adapters/lambda/observability.ts";
+import { parseRemediateEnvironment } from "./adapters/lambda/remediate-environment.ts";
 import {
   createRemediateHandler,
   type HandlerDeps,
@@ -19,13 +16,12 @@ import { wireRemediation } from "./remediation/wiring.ts";
  * remediate: findings from the alerts topic in, pods deleted (or not) and one outcome per finding out to the
  * same topic. The decisions are in functions/core/remediation, the orchestration in functions/remediation.
  */
-const logger = new Logger({ serviceName: "remediate" });
-const metrics = new Metrics({ namespace: "EphemeralGuard", serviceName: "remediate" });
+export const observability = createObservability("remediate");
 
-function defaultDeps(): HandlerDeps {
-  const env = remediateEnvironment();
-  const sns = new SNSClient({ region: env.region });
-  const eks = new EKSClient({ region: env.region });
+function productionDeps(): (event: unknown) => Promise<RemediateSummary> {
+  const { logger, metrics } = observability;
+  const env = parseRemediateEnvironment(process.env);
+  const eks = awsClient(EKSClient);
   const warn = (message: string, context: Record<string, unknown>) => logger.warn(message, context);
   const { policy } = env;
   const remediation =
@@ -36,20 +32,23 @@ function defaultDeps(): HandlerDeps {
           region: env.region,
           tableName: env.tableName,
           eks,
-          dynamo: new DynamoDBClient({ region: env.region }),
+          dynamo: awsClient(DynamoDBClient),
           credentials: () => eks.config.credentials(),
           warn,
         });
   logger.info("remediate configuration", { ...policy });
-  return { remediation, sns, topicArn: env.topicArn, logger, metrics };
+  const deps: HandlerDeps = {
+    remediation,
+    sns: awsClient(SNSClient),
+    topicArn: env.topicArn,
+    logger,
+    metrics,
+  };
+  return createRemediateHandler(deps);
 }
 
-let lambdaHandler: ((event: unknown) => Promise<RemediateSummary>) | undefined;
-
-/** Built on the first invocation, once per container: the environment is parsed once, caches live here. */
-export const handler = middy<unknown, RemediateSummary, Error, Context>(async (event: unknown) => {
-  lambdaHandler ??= createRemediateHandler(defaultDeps());
-  return lambdaHandler(event);
-})
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics, { captureColdStartMetric: true }));
+export const handler = lambdaHandler({
+  observability,
+  deps: productionDeps,
+  run: (event, _context, remediate) => remediate(event),
+});

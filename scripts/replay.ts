@@ -1,20 +1,17 @@
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { Metrics } from "@aws-lambda-powertools/metrics";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import * as z from "zod";
 import { createIdempotencyStore } from "../functions/adapters/aws/publish-findings-once.ts";
 import { replayFailedInvocations } from "../functions/adapters/aws/replay-failed-invocations.ts";
-import {
-  DetectConfigurationError,
-  parseDetectEnvironment,
-} from "../functions/adapters/lambda/detect-environment.ts";
+import { ConfigurationError } from "../functions/adapters/lambda/configuration.ts";
+import { parseDetectEnvironment } from "../functions/adapters/lambda/detect-environment.ts";
 import { detectInvocation } from "../functions/adapters/lambda/detect-invocation.ts";
 import { snsFindingSink } from "../functions/adapters/lambda/finding-sinks.ts";
-import { logger, METRICS_NAMESPACE, SERVICE_NAME } from "../functions/adapters/lambda/observability.ts";
+import { createObservability } from "../functions/adapters/lambda/observability.ts";
 
 const USAGE = `Usage: npm run replay -- --queue-url <url> [--env-file detect-env.json] [--region <region>]
                           [--max-messages 1000] [--visibility-timeout 300]
@@ -89,7 +86,7 @@ export async function main(argv: string[], shellEnv: NodeJS.ProcessEnv): Promise
     const sns = new SNSClient(clientConfig);
     const store = createIdempotencyStore(new DynamoDBClient(clientConfig), environment.publish.idempotency);
     // Metrics belong to the function's invocations; a replay run reports on the terminal instead.
-    const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+    const { logger, metrics } = createObservability("detect");
     metrics.setThrowOnEmptyMetrics(false);
 
     const topicArn = environment.publish.topicArn;
@@ -114,7 +111,7 @@ export async function main(argv: string[], shellEnv: NodeJS.ProcessEnv): Promise
     );
     return stats.failed + stats.unreadable === 0 ? 0 : 1;
   } catch (error) {
-    if (error instanceof UsageError || error instanceof DetectConfigurationError || isArgError(error)) {
+    if (error instanceof UsageError || error instanceof ConfigurationError || isArgError(error)) {
       process.stderr.write(`replay: ${(error as Error).message}\n\n${USAGE}\n`);
       return 2;
     }

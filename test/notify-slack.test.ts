@@ -161,7 +161,7 @@ describe("notify-slack handler", () => {
   it("posts one alert per finding and a follow-up per remediation outcome", async () => {
     const findings = detect("privileged-sysadmin-profile", "kubectl-debug-general-profile");
     expect(findings).toHaveLength(2);
-    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const handler = createNotifySlackHandler(() => deps);
     const summary = await handler(
       snsEvent([...findings.map(findingMessage), remediationMessage(remediationOutcome)]),
       lambdaContext(),
@@ -190,7 +190,7 @@ describe("notify-slack handler", () => {
   });
 
   it("posts the sample SNS delivery in events/sns (what `invoke local` uses)", async () => {
-    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const handler = createNotifySlackHandler(() => deps);
     const summary = await handler(
       JSON.parse(readEventText("sns/critical-finding-privileged-debug.json")) as unknown,
       lambdaContext(),
@@ -200,7 +200,7 @@ describe("notify-slack handler", () => {
   });
 
   it("renders injection strings from the audit event as inert text", async () => {
-    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const handler = createNotifySlackHandler(() => deps);
     await handler(snsEvent(detect("slack-injection-strings").map(findingMessage)), lambdaContext());
     const [message] = delivered();
     expect(message).toBeDefined();
@@ -215,7 +215,7 @@ describe("notify-slack handler", () => {
   });
 
   it("fetches the webhook URL once across invocations", async () => {
-    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const handler = createNotifySlackHandler(() => deps);
     const [finding] = detect("kubectl-debug-general-profile");
     if (!finding) throw new Error("no finding");
     for (let invocation = 0; invocation < 3; invocation++) {
@@ -228,7 +228,7 @@ describe("notify-slack handler", () => {
 
   it("waits out a 429 and delivers the message exactly once", async () => {
     slack.script(rateLimited(1), OK);
-    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const handler = createNotifySlackHandler(() => deps);
     const summary = await handler(
       snsEvent(detect("privileged-sysadmin-profile").map(findingMessage)),
       lambdaContext(),
@@ -241,7 +241,7 @@ describe("notify-slack handler", () => {
 
   it("fails the invocation when Slack answers 500, so Lambda retries it", async () => {
     slack.script(serverError);
-    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const handler = createNotifySlackHandler(() => deps);
     const error = await handler(
       snsEvent(detect("privileged-sysadmin-profile").map(findingMessage)),
       lambdaContext(),
@@ -254,7 +254,7 @@ describe("notify-slack handler", () => {
 
   it("fails when rate limiting outlasts the invocation, without waiting for nothing", async () => {
     slack.script(rateLimited(120));
-    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const handler = createNotifySlackHandler(() => deps);
     await expect(
       handler(snsEvent(detect("privileged-sysadmin-profile").map(findingMessage)), lambdaContext(30_000)),
     ).rejects.toThrow(/rate limited/);
@@ -262,7 +262,7 @@ describe("notify-slack handler", () => {
   });
 
   it("re-reads the webhook URL after Slack says the webhook is gone", async () => {
-    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const handler = createNotifySlackHandler(() => deps);
     const event = snsEvent(detect("kubectl-debug-general-profile").map(findingMessage));
     slack.script({ status: 404, body: "no_service" });
     await expect(handler(event, lambdaContext())).rejects.toThrow(/404 no_service/);
@@ -273,7 +273,7 @@ describe("notify-slack handler", () => {
 
   it("fails the invocation, naming the parameter, when the webhook URL cannot be read", async () => {
     ssm.failNext(400, "AccessDeniedException");
-    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const handler = createNotifySlackHandler(() => deps);
     const event = snsEvent(detect("kubectl-debug-general-profile").map(findingMessage));
     await expect(handler(event, lambdaContext())).rejects.toThrow(WebhookUrlError);
     expect(slack.requests).toHaveLength(0);
@@ -287,7 +287,7 @@ describe("notify-slack handler", () => {
 
   it("sends the alert as plain text when Slack refuses the detailed message", async () => {
     slack.script({ status: 400, body: "invalid_blocks" }, OK);
-    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const handler = createNotifySlackHandler(() => deps);
     const summary = await handler(
       snsEvent(detect("privileged-sysadmin-profile").map(findingMessage)),
       lambdaContext(),
@@ -320,7 +320,7 @@ describe("notify-slack handler", () => {
     ]);
     const { messageType: _dropped, ...withoutType } = good.attributes;
     event.Records.push(...snsEvent([{ ...good, attributes: withoutType }]).Records);
-    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const handler = createNotifySlackHandler(() => deps);
     const summary = await handler(event, lambdaContext());
     expect(summary).toEqual({
       records: 6,
@@ -339,7 +339,7 @@ describe("notify-slack handler", () => {
   });
 
   it("does not fetch the webhook URL when there is nothing to post", async () => {
-    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const handler = createNotifySlackHandler(() => deps);
     const summary = await handler(snsEvent([{ id: "x", body: "[]", attributes: {} }]), lambdaContext());
     expect(summary.invalid).toBe(1);
     expect(getParameterCalls()).toBe(0);
@@ -403,7 +403,7 @@ describe("contract with the publisher", () => {
         ]),
       ),
     }));
-    const handler = createNotifySlackHandler(deps.logger, () => deps);
+    const handler = createNotifySlackHandler(() => deps);
     const summary = await handler(snsEvent(deliveries), lambdaContext());
     expect(summary.posted).toEqual({ finding: 1, remediation: 1 });
     expect(summary.invalid).toBe(0);

@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { type DetectionConfig, DetectionConfigSchema } from "../../core/detection-config.ts";
+import { ConfigurationError, describeIssues, parseEnvironment } from "./configuration.ts";
 
 /**
  * detect's configuration, read from its environment once per container. serverless.yml sets these from
@@ -82,21 +83,8 @@ export interface DetectEnvironment {
   detection: DetectionConfig;
 }
 
-export class DetectConfigurationError extends Error {
-  constructor(readonly issues: string[]) {
-    super(`detect is misconfigured: ${issues.join("; ")}`);
-    this.name = "DetectConfigurationError";
-  }
-}
-
 export function parseDetectEnvironment(env: Record<string, string | undefined>): DetectEnvironment {
-  const parsed = DetectEnvironmentSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new DetectConfigurationError(
-      parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`),
-    );
-  }
-  const vars = parsed.data;
+  const vars = parseEnvironment("detect", DetectEnvironmentSchema, env);
   const detection = DetectionConfigSchema.safeParse({
     excludedUsers: vars.EXCLUDED_USERS,
     excludedGroups: vars.EXCLUDED_GROUPS,
@@ -105,11 +93,7 @@ export function parseDetectEnvironment(env: Record<string, string | undefined>):
     trustedDebuggers: { users: vars.TRUSTED_DEBUGGER_USERS, groups: vars.TRUSTED_DEBUGGER_GROUPS },
     ...(vars.CLUSTER_NAME ? { cluster: vars.CLUSTER_NAME } : {}),
   });
-  if (!detection.success) {
-    throw new DetectConfigurationError(
-      detection.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`),
-    );
-  }
+  if (!detection.success) throw new ConfigurationError("detect", describeIssues(detection.error));
   const publish: PublishTarget =
     vars.PUBLISH_MODE === "stdout"
       ? { mode: "stdout" }

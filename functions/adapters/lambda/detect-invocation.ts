@@ -11,12 +11,24 @@ import {
   PublishOnceError,
   type PublishOnceResult,
 } from "../aws/publish-findings-once.ts";
-import { METRIC } from "./observability.ts";
 
 /**
  * One detect invocation: decode whatever arrived, detect, publish, account for everything. Shared by the
  * Lambda handler and `npm run replay` so both behave the same.
  */
+
+/** detect's metric names; dashboards and alarms depend on them, so they change only with infra/alarms.yml. */
+export const METRIC = {
+  eventsSeen: "EventsSeen",
+  skipped: "Skipped",
+  findings: "Findings",
+  rejects: "Rejects",
+  controlMessages: "ControlMessages",
+  published: "Published",
+  duplicates: "DuplicatesSuppressed",
+  publishFailures: "PublishFailures",
+  idempotencyFailures: "IdempotencyFailures",
+} as const;
 
 /** Publishes findings (exactly once) or prints them (local mode). Throws when some were not published. */
 export type FindingSink = (findings: readonly Finding[]) => Promise<PublishOnceResult>;

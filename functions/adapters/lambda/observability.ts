@@ -2,24 +2,22 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 
 /**
- * detect's logger and metrics. JSON logs; metrics as CloudWatch EMF lines in the same log stream (no API
- * call, no permission needed). The `service` dimension is what infra/alarms.yml selects on.
+ * Logging and metrics, made the same way for every function: JSON logs, and metrics as CloudWatch EMF lines in
+ * the same log stream (no API call, no permission needed). The `service` dimension is what infra/alarms.yml
+ * selects on, so a function's service name changes only with its alarms.
  */
-export const SERVICE_NAME = "detect";
 export const METRICS_NAMESPACE = "EphemeralGuard";
 
-export const logger = new Logger({ serviceName: SERVICE_NAME });
-export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+export interface Observability {
+  service: string;
+  logger: Logger;
+  metrics: Metrics;
+}
 
-/** Metric names; dashboards and alarms depend on them, so they change only with infra/alarms.yml. */
-export const METRIC = {
-  eventsSeen: "EventsSeen",
-  skipped: "Skipped",
-  findings: "Findings",
-  rejects: "Rejects",
-  controlMessages: "ControlMessages",
-  published: "Published",
-  duplicates: "DuplicatesSuppressed",
-  publishFailures: "PublishFailures",
-  idempotencyFailures: "IdempotencyFailures",
-} as const;
+export function createObservability(service: string): Observability {
+  return {
+    service,
+    logger: new Logger({ serviceName: service }),
+    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service }),
+  };
+}

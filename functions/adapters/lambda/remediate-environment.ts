@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { type RemediationPolicy, RemediationPolicySchema } from "../../core/remediation/policy.ts";
+import { ConfigurationError, describeIssues, parseEnvironment } from "./configuration.ts";
 
 /** Comma-separated list; empty or unset means "not given" so the policy's default applies. */
 const commaList = z
@@ -54,24 +55,13 @@ export interface RemediateEnvironment {
   region: string;
 }
 
-export class EnvironmentError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "EnvironmentError";
-  }
-}
-
 function withoutUndefined<T extends Record<string, unknown>>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as Partial<T>;
 }
 
 /** Parses and validates everything up front: a typo fails the cold start loudly instead of deleting pods oddly. */
 export function parseRemediateEnvironment(env: Record<string, string | undefined>): RemediateEnvironment {
-  const parsed = EnvironmentSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new EnvironmentError(`invalid remediate environment: ${z.prettifyError(parsed.error)}`);
-  }
-  const vars = parsed.data;
+  const vars = parseEnvironment("remediate", EnvironmentSchema, env);
   const policy = RemediationPolicySchema.safeParse(
     withoutUndefined({
       mode: vars.REMEDIATION_MODE,
@@ -87,21 +77,11 @@ export function parseRemediateEnvironment(env: Record<string, string | undefined
       gracePeriodSeconds: vars.GRACE_PERIOD_SECONDS,
     }),
   );
-  if (!policy.success) {
-    throw new EnvironmentError(`invalid remediation settings: ${z.prettifyError(policy.error)}`);
-  }
+  if (!policy.success) throw new ConfigurationError("remediate", describeIssues(policy.error));
   return {
     policy: policy.data,
     topicArn: vars.ALERTS_TOPIC_ARN,
     tableName: vars.RATE_LIMIT_TABLE,
     region: vars.AWS_REGION,
   };
-}
-
-let cached: RemediateEnvironment | undefined;
-
-/** process.env, parsed once per Lambda container. */
-export function remediateEnvironment(): RemediateEnvironment {
-  cached ??= parseRemediateEnvironment(process.env);
-  return cached;
 }

@@ -1,4 +1,5 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
+import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { z } from "zod";
 import { FindingSchema } from "../../core/finding.ts";
 import { RemediationOutcomeSchema } from "../../core/remediation-outcome.ts";
@@ -88,6 +89,8 @@ export interface WebhookUrlProvider {
 
 export interface NotifierDeps {
   logger: Logger;
+  /** CloudWatch EMF metrics (SlackPosted, SlackInvalid, SlackPlainFallbacks); absent in some tests. */
+  metrics?: Metrics;
   webhookUrl: WebhookUrlProvider;
   region: string | undefined;
   post?: Omit<PostOptions, "remainingTimeMs">;
@@ -152,6 +155,21 @@ interface Rendered {
   message: SlackMessage;
   /** Already the plain-text fallback (the detailed message could not be built). */
   plain: boolean;
+}
+
+/** notify-slack's metric names; alarms select on them. */
+export const NOTIFY_METRIC = {
+  posted: "SlackPosted",
+  invalid: "SlackInvalid",
+  plainFallbacks: "SlackPlainFallbacks",
+} as const;
+
+function recordMetrics(metrics: Metrics | undefined, summary: NotifySummary): void {
+  if (!metrics) return;
+  const posted = Object.values(summary.posted).reduce((total, count) => total + count, 0);
+  metrics.addMetric(NOTIFY_METRIC.posted, MetricUnit.Count, posted);
+  metrics.addMetric(NOTIFY_METRIC.invalid, MetricUnit.Count, summary.invalid);
+  metrics.addMetric(NOTIFY_METRIC.plainFallbacks, MetricUnit.Count, summary.plainFallbacks);
 }
 
 /** Problems (zod messages quoting attacker input) are cut for the log. */
@@ -268,6 +286,7 @@ export async function notifySlack(
     plainFallbacks: 0,
   };
   if (rendered.length === 0) {
+    recordMetrics(deps.metrics, summary);
     deps.logger.info("nothing to post to Slack", { ...summary });
     return summary;
   }
@@ -287,6 +306,7 @@ export async function notifySlack(
       });
     } catch (error) {
       if (error instanceof SlackPostError && error.webhookGone) deps.webhookUrl.invalidate();
+      recordMetrics(deps.metrics, summary);
       const failed = rendered.slice(index).map((rest) => rest.position);
       deps.logger.error("Slack did not accept the message; failing the invocation so it is retried", {
         position: item.position,
@@ -306,6 +326,7 @@ export async function notifySlack(
       );
     }
   }
+  recordMetrics(deps.metrics, summary);
   deps.logger.info("Slack notifications done", { ...summary });
   return summary;
 }

@@ -2,7 +2,7 @@ import { SecretsProvider } from "@aws-lambda-powertools/parameters/secrets";
 import { SSMProvider } from "@aws-lambda-powertools/parameters/ssm";
 import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { SSMClient } from "@aws-sdk/client-ssm";
-import type { WebhookUrlLocation } from "./slack-environment.ts";
+import type { WebhookUrlLocation } from "../lambda/notify-slack-environment.ts";
 
 /**
  * Which webhook URLs are accepted. Production accepts only https. Tests need http to a server on loopback;

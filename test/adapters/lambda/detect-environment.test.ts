@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { ConfigurationError } from "../../../functions/adapters/lambda/configuration.ts";
 import {
   DEFAULT_IDEMPOTENCY_TTL_SECONDS,
-  DetectConfigurationError,
   parseDetectEnvironment,
 } from "../../../functions/adapters/lambda/detect-environment.ts";
 import { DEFAULT_PROTECTED_NAMESPACES } from "../../../functions/core/detection-config.ts";
@@ -49,7 +49,7 @@ describe("detect environment", () => {
   });
 
   it("refuses to start without a topic and table unless told to print (local mode)", () => {
-    expect(() => parseDetectEnvironment({ IDEMPOTENCY_TABLE: "t" })).toThrow(DetectConfigurationError);
+    expect(() => parseDetectEnvironment({ IDEMPOTENCY_TABLE: "t" })).toThrow(ConfigurationError);
     expect(() => parseDetectEnvironment({ IDEMPOTENCY_TABLE: "t" })).toThrow(/ALERTS_TOPIC_ARN is required/);
     expect(parseDetectEnvironment({ PUBLISH_MODE: "stdout" }).publish).toEqual({ mode: "stdout" });
   });

@@ -1,8 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  EnvironmentError,
-  parseRemediateEnvironment,
-} from "../../../functions/adapters/lambda/remediate-environment.ts";
+import { ConfigurationError } from "../../../functions/adapters/lambda/configuration.ts";
+import { parseRemediateEnvironment } from "../../../functions/adapters/lambda/remediate-environment.ts";
 
 const REQUIRED = {
   ALERTS_TOPIC_ARN: "arn:aws:sns:us-east-1:111122223333:alerts",
@@ -76,7 +74,7 @@ describe("remediate environment", () => {
     [{ GRACE_PERIOD_SECONDS: "0" }, "gracePeriodSeconds"],
     [{ ALERTS_TOPIC_ARN: "" }, "ALERTS_TOPIC_ARN"],
   ])("rejects %o naming %s", (override, field) => {
-    expect(() => parseRemediateEnvironment({ ...REQUIRED, ...override })).toThrow(EnvironmentError);
+    expect(() => parseRemediateEnvironment({ ...REQUIRED, ...override })).toThrow(ConfigurationError);
     expect(() => parseRemediateEnvironment({ ...REQUIRED, ...override })).toThrow(field);
   });
 });

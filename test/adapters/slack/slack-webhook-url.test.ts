@@ -1,10 +1,8 @@
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  parseSlackEnvironment,
-  SlackEnvironmentError,
-} from "../../../functions/adapters/slack/slack-environment.ts";
+import { ConfigurationError } from "../../../functions/adapters/lambda/configuration.ts";
+import { parseSlackEnvironment } from "../../../functions/adapters/lambda/notify-slack-environment.ts";
 import {
   HTTPS_ONLY,
   LOOPBACK_HTTP_FOR_TESTS_ONLY,
@@ -51,11 +49,11 @@ describe("parseSlackEnvironment", () => {
       webhookCacheSeconds: 60,
       region: undefined,
     });
-    expect(() => parseSlackEnvironment({})).toThrow(SlackEnvironmentError);
+    expect(() => parseSlackEnvironment({})).toThrow(ConfigurationError);
     expect(() =>
       parseSlackEnvironment({ SLACK_WEBHOOK_PARAMETER: "a", SLACK_WEBHOOK_SECRET_ID: "b" }),
     ).toThrow(/only one of/);
-    expect(() => parseSlackEnvironment({ SLACK_WEBHOOK_PARAMETER: "  " })).toThrow(SlackEnvironmentError);
+    expect(() => parseSlackEnvironment({ SLACK_WEBHOOK_PARAMETER: "  " })).toThrow(ConfigurationError);
   });
 });
 

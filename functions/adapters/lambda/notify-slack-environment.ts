@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseEnvironment } from "./configuration.ts";
 
 /** Where the webhook URL is kept: an SSM SecureString parameter or a Secrets Manager secret, never plain env. */
 export type WebhookUrlLocation =
@@ -40,31 +41,12 @@ const EnvironmentSchema = z
     }
   });
 
-export class SlackEnvironmentError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "SlackEnvironmentError";
-  }
-}
-
-/** Parses the notifier's environment; throws SlackEnvironmentError naming every problem. */
+/** Parses the notifier's environment; throws ConfigurationError naming every problem. */
 export function parseSlackEnvironment(env: Record<string, string | undefined>): SlackEnvironment {
-  const parsed = EnvironmentSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new SlackEnvironmentError(`invalid notify-slack environment: ${z.prettifyError(parsed.error)}`);
-  }
   const { SLACK_WEBHOOK_PARAMETER, SLACK_WEBHOOK_SECRET_ID, SLACK_WEBHOOK_CACHE_SECONDS, AWS_REGION } =
-    parsed.data;
+    parseEnvironment("notify-slack", EnvironmentSchema, env);
   const webhook: WebhookUrlLocation = SLACK_WEBHOOK_PARAMETER
     ? { store: "ssm", name: SLACK_WEBHOOK_PARAMETER }
     : { store: "secrets-manager", secretId: SLACK_WEBHOOK_SECRET_ID ?? "" };
   return { webhook, webhookCacheSeconds: SLACK_WEBHOOK_CACHE_SECONDS, region: AWS_REGION };
-}
-
-let cached: SlackEnvironment | undefined;
-
-/** The process environment, parsed on first use and kept for the life of the container. */
-export function slackEnvironment(): SlackEnvironment {
-  cached ??= parseSlackEnvironment(process.env);
-  return cached;
 }
