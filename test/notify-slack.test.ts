@@ -228,12 +228,18 @@ describe("notify-slack handler", () => {
 
   it("waits out a 429 and delivers the message exactly once", async () => {
     slack.script(rateLimited(1), OK);
-    const handler = createNotifySlackHandler(() => deps);
+    const waits: number[] = [];
+    // The wait is recorded, not slept: the test asserts on what was asked for, not on time passing.
+    const handler = createNotifySlackHandler(() => ({
+      ...deps,
+      post: { sleep: async (ms: number) => void waits.push(ms) },
+    }));
     const summary = await handler(
       snsEvent(detect("privileged-sysadmin-profile").map(findingMessage)),
       lambdaContext(),
     );
     expect(summary.rateLimitedWaits).toBe(1);
+    expect(waits).toEqual([1000]);
     expect(slack.requests.map((request) => request.answer.status)).toEqual([429, 200]);
     expect(delivered()).toHaveLength(1);
     expect(slack.requests[0]?.body).toBe(slack.requests[1]?.body);

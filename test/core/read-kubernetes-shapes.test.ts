@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -61,8 +62,11 @@ function expectSameAsSchema(kind: Kind, value: unknown): boolean {
   const fast = readWithoutSchema(kind, value);
   if (fast === undefined) return false;
   const schema = SCHEMAS[kind].safeParse(value);
-  expect(schema.success).toBe(true);
-  expect(fast.data).toStrictEqual(schema.data);
+  // isDeepStrictEqual first: vitest's matcher is slow, and this runs tens of thousands of times.
+  if (!schema.success || !isDeepStrictEqual(fast.data, schema.data)) {
+    expect(schema.success).toBe(true);
+    expect(fast.data).toStrictEqual(schema.data);
+  }
   return true;
 }
 
@@ -120,6 +124,13 @@ function richShapes(): Array<{ kind: Kind; value: unknown }> {
   ];
 }
 
+/** A shape's kind and layout: its JSON with every string, number and boolean replaced by its type. */
+function layoutOf(shape: { kind: Kind; value: unknown }): string {
+  return `${shape.kind}:${JSON.stringify(shape.value, (_key, value: unknown) =>
+    typeof value === "object" || value === undefined ? value : typeof value,
+  )}`;
+}
+
 const seeds = sampleAuditEvents();
 const shapes = seeds.flatMap(shapesIn);
 
@@ -134,13 +145,15 @@ describe("Kubernetes shape readers", () => {
   });
 
   it("agree with the schemas on sample shapes with one field replaced or removed", () => {
-    const kinds = fc.constantFrom<Kind>("pod", "containerSpec", "securityContext");
-    const values = kinds.chain((kind) =>
-      fc.tuple(
-        fc.constant(kind),
-        mutatedSample(
-          shapes.filter((shape) => shape.kind === kind).map((shape) => shape.value),
-          3,
+    // One arbitrary per kind, made once: mutatedSample indexes every path of its seeds.
+    const values = fc.oneof(
+      ...(["pod", "containerSpec", "securityContext"] as const).map((kind) =>
+        fc.tuple(
+          fc.constant(kind),
+          mutatedSample(
+            shapes.filter((shape) => shape.kind === kind).map((shape) => shape.value),
+            3,
+          ),
         ),
       ),
     );
@@ -149,15 +162,19 @@ describe("Kubernetes shape readers", () => {
       fc.property(values, ([kind, value]) => {
         if (expectSameAsSchema(kind, value)) answered++;
       }),
-      { numRuns: 3000 },
+      // Bounded so the test stays under a second on a loaded 2-core machine; the exhaustive test below covers
+      // every single-field change of every distinct layout.
+      { numRuns: 1500 },
     );
     // Most single-field changes (a renamed label, another image) keep a shape well-formed.
-    expect(answered).toBeGreaterThan(1000);
+    expect(answered).toBeGreaterThan(500);
   });
 
   it("agree with the schemas when any one field of a sample shape is removed or has another type", () => {
+    // One shape per layout (which fields, of which types): samples that differ only in names and values would
+    // repeat the same checks.
     const distinct = [
-      ...new Map([...shapes, ...richShapes()].map((shape) => [JSON.stringify(shape), shape])).values(),
+      ...new Map([...shapes, ...richShapes()].map((shape) => [layoutOf(shape), shape])).values(),
     ];
     const replacements: unknown[] = [null, 1, "x", true, [], {}, [null], [{}]];
     let checked = 0;
@@ -182,7 +199,7 @@ describe("Kubernetes shape readers", () => {
           expectSameAsSchema(kind, value);
         },
       ),
-      { numRuns: 2000 },
+      { numRuns: 1000 },
     );
   });
 

@@ -47,8 +47,10 @@ describe("postToSlack", () => {
 
   it("waits out a 429 for Retry-After, then delivers exactly once", async () => {
     slack.script(rateLimited(1), OK);
-    const result = await postToSlack(url, message, { remainingTimeMs: plenty });
+    const { waits, sleep } = recordingSleep();
+    const result = await postToSlack(url, message, { remainingTimeMs: plenty, sleep });
     expect(result).toEqual({ rateLimitedWaits: 1, waitedMs: 1000 });
+    expect(waits).toEqual([1000]);
     expect(slack.requests.map((request) => request.answer.status)).toEqual([429, 200]);
   });
 
