@@ -31,7 +31,7 @@ export function withFieldAt(value: unknown, path: JsonPath, replacement: unknown
   if (path.length === 0) return replacement;
   const [key, ...rest] = path as [string | number, ...JsonPath];
   const parent = value as Record<string | number, unknown>;
-  const copy: Record<string | number, unknown> = Array.isArray(parent) ? [...parent] : { ...parent };
+  const copy = (Array.isArray(parent) ? [...parent] : { ...parent }) as Record<string | number, unknown>;
   if (rest.length > 0) copy[key] = withFieldAt(parent[key], rest, replacement, remove);
   else if (remove && !Array.isArray(copy)) delete copy[key];
   else copy[key] = replacement;

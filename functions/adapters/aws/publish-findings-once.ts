@@ -1,59 +1,24 @@
-import { IdempotencyConfig, IdempotencyItemAlreadyExistsError } from "@aws-lambda-powertools/idempotency";
-import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
-import type { BasePersistenceLayer } from "@aws-lambda-powertools/idempotency/persistence";
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import type { Finding } from "../../core/finding.ts";
+import {
+  claim,
+  describeError,
+  type IdempotencyStore,
+  IN_PROGRESS_ELSEWHERE,
+  release,
+  settleSuccess,
+} from "./act-once.ts";
 import { findingMessage } from "./sns-message.ts";
 import { PublishError, publishMessages } from "./sns-publisher.ts";
 
+export { createIdempotencyStore, type IdempotencyStore, IN_PROGRESS_ELSEWHERE } from "./act-once.ts";
+
 /**
  * Publishes each finding to the alerts topic exactly once across redeliveries (Lambda async retries,
- * duplicate CloudWatch Logs deliveries, replays from the failure queue), while still batching.
- *
- * Powertools' makeIdempotent wraps one call per key; wrapping one Publish per finding would give up
- * PublishBatch. So this drives the same Powertools DynamoDB persistence layer in three phases:
- *
- * 1. claim: `saveInProgress` for every finding (conditional put; key `<cluster>:<auditID>`). A COMPLETED
- *    record means "already published": skipped. A live INPROGRESS record means another invocation is
- *    publishing it right now (or crashed): not published here, and this invocation fails so that Lambda
- *    retries it after that record has completed or its in-progress expiry (the holder's deadline) passed.
- * 2. publish the claimed findings with PublishBatch (10 per call, SDK retries per call).
- * 3. settle: `saveSuccess` for each published finding; `deleteRecord` for each that failed, so the retry can
- *    claim and publish it again, then fail the invocation.
- *
- * The only duplicate left is a crash (timeout, OOM) between a successful publish and its `saveSuccess`:
- * the record stays INPROGRESS until the deadline and the retry publishes again. Losing nothing wins over
- * that window.
+ * duplicate CloudWatch Logs deliveries, replays from the failure queue), while still batching: every finding is
+ * claimed, the claimed ones are published with PublishBatch, and each is settled (act-once.ts describes the
+ * phases and the one window left for a repeat).
  */
-
-export interface IdempotencyOptions {
-  tableName: string;
-  expiresAfterSeconds: number;
-  /** Fixed rather than derived from the function name so that `npm run replay` shares the records. */
-  keyPrefix: string;
-}
-
-export type IdempotencyStore = Pick<
-  BasePersistenceLayer,
-  "saveInProgress" | "saveSuccess" | "deleteRecord" | "getRecord"
->;
-
-export function createIdempotencyStore(
-  client: DynamoDBClient,
-  options: IdempotencyOptions,
-): IdempotencyStore {
-  const store = new DynamoDBPersistenceLayer({ tableName: options.tableName, awsSdkV3Client: client });
-  store.configure({
-    config: new IdempotencyConfig({
-      eventKeyJmesPath: "key",
-      expiresAfterSeconds: options.expiresAfterSeconds,
-      throwOnNoIdempotencyKey: true,
-    }),
-    keyPrefix: options.keyPrefix,
-  });
-  return store;
-}
 
 export function idempotencyKey(finding: Finding): string {
   return `${finding.cluster ?? "unknown"}:${finding.auditID}`;
@@ -99,15 +64,6 @@ export interface PublishOnceDeps {
   remainingTimeInMillis: () => number;
 }
 
-/** Why a claim found a live INPROGRESS record: another invocation holds it (or crashed holding it). */
-export const IN_PROGRESS_ELSEWHERE = "being published by another invocation";
-
-type Claim =
-  | { kind: "claimed" }
-  | { kind: "done" }
-  | { kind: "in-progress" }
-  | { kind: "error"; reason: string };
-
 /** DynamoDB calls in flight at once; findings per delivery are few, deliveries can be large. */
 const CONCURRENCY = 10;
 
@@ -119,30 +75,6 @@ async function inChunks<T, R>(items: readonly T[], run: (item: T) => Promise<R>)
   return out;
 }
 
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  // PublishError says how many failed; its cause says why (ECONNREFUSED, AuthorizationError, …).
-  const cause = error.cause instanceof Error ? ` (${error.cause.name}: ${error.cause.message})` : "";
-  return `${error.name}: ${error.message}${cause}`;
-}
-
-async function claim(finding: Finding, deps: PublishOnceDeps): Promise<Claim> {
-  const data = { key: idempotencyKey(finding) };
-  try {
-    await deps.store.saveInProgress(data, deps.remainingTimeInMillis());
-    return { kind: "claimed" };
-  } catch (error) {
-    if (!(error instanceof IdempotencyItemAlreadyExistsError))
-      return { kind: "error", reason: describe(error) };
-    try {
-      const record = error.existingRecord ?? (await deps.store.getRecord(data));
-      return record.getStatus() === "COMPLETED" ? { kind: "done" } : { kind: "in-progress" };
-    } catch (lookupError) {
-      return { kind: "error", reason: describe(lookupError) };
-    }
-  }
-}
-
 export async function publishFindingsOnce(
   findings: readonly Finding[],
   deps: PublishOnceDeps,
@@ -151,7 +83,9 @@ export async function publishFindingsOnce(
   const failures: PublishOnceFailure[] = [];
   const claimed: Finding[] = [];
 
-  const claims = await inChunks(findings, (finding) => claim(finding, deps));
+  const claims = await inChunks(findings, (finding) =>
+    claim(deps.store, idempotencyKey(finding), deps.remainingTimeInMillis()),
+  );
   findings.forEach((finding, index) => {
     const outcome = claims[index];
     if (outcome?.kind === "claimed") claimed.push(finding);
@@ -179,22 +113,14 @@ export async function publishFindingsOnce(
   const publishedNow = claimed.filter((finding) => !failedIds.has(finding.auditID));
   const notPublished = claimed.filter((finding) => failedIds.has(finding.auditID));
 
-  const saved = await inChunks(publishedNow, (finding) =>
-    deps.store.saveSuccess({ key: idempotencyKey(finding) }, { published: true }).then(
-      () => true,
-      () => false,
-    ),
-  );
+  const saved = await inChunks(publishedNow, (finding) => settleSuccess(deps.store, idempotencyKey(finding)));
   publishedNow.forEach((finding, index) => {
     result.published.push(finding);
     if (!saved[index]) result.unrecorded.push(finding);
   });
 
-  // A record left INPROGRESS would only delay the retry until its in-progress expiry: ignore delete errors.
-  await inChunks(notPublished, (finding) =>
-    deps.store.deleteRecord({ key: idempotencyKey(finding) }).catch(() => undefined),
-  );
-  const reason = publishError === undefined ? "publish failed" : describe(publishError);
+  await inChunks(notPublished, (finding) => release(deps.store, idempotencyKey(finding)));
+  const reason = publishError === undefined ? "publish failed" : describeError(publishError);
   for (const finding of notPublished) failures.push({ finding, stage: "publish", reason });
 
   if (failures.length > 0) throw new PublishOnceError(failures, result, { cause: publishError });
