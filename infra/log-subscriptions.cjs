@@ -5,9 +5,8 @@
 
 const { CLUSTER_NAME, clusterList, logicalName } = require("./cluster-names.cjs");
 
-// Passes only ephemeral-container writes; detect re-checks everything, this only saves invocations.
-const FILTER_PATTERN =
-  '{ $.objectRef.subresource = "ephemeralcontainers" && ($.verb = "patch" || $.verb = "update") }';
+// The pattern and the name suffix are shared with the functions (functions/adapters/aws/subscription-filter.ts).
+const { filterPattern: FILTER_PATTERN, filterNameSuffix } = require("./subscription-filter.json");
 
 module.exports = async ({ resolveVariable }) => {
   const clusters = clusterList(await resolveVariable("param:clusters"));
@@ -41,7 +40,7 @@ module.exports = async ({ resolveVariable }) => {
       DependsOn: [permission],
       Properties: {
         LogGroupName: logGroup,
-        FilterName: { "Fn::Join": ["-", [{ Ref: "AWS::StackName" }, "ephemeral-containers"]] },
+        FilterName: { "Fn::Join": ["-", [{ Ref: "AWS::StackName" }, filterNameSuffix]] },
         FilterPattern: FILTER_PATTERN,
         DestinationArn: { "Fn::GetAtt": ["DetectLambdaFunction", "Arn"] },
       },

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findingMessage, type TopicMessage } from "../../functions/adapters/aws/sns-message.ts";
+import { SUBSCRIPTION_FILTER_PATTERN } from "../../functions/adapters/aws/subscription-filter.ts";
 import type { Finding } from "../../functions/core/finding.ts";
 import { detectFile, onlyFinding } from "../helpers/events.ts";
 
@@ -198,9 +199,8 @@ describe("packaged CloudFormation template", () => {
       "/aws/eks/staging/cluster",
     ]);
     for (const [, filter] of filters) {
-      expect(filter.Properties.FilterPattern).toBe(
-        '{ $.objectRef.subresource = "ephemeralcontainers" && ($.verb = "patch" || $.verb = "update") }',
-      );
+      // The same pattern the functions and the hunt use.
+      expect(filter.Properties.FilterPattern).toBe(SUBSCRIPTION_FILTER_PATTERN);
       expect(filter.Properties.DestinationArn).toEqual({ "Fn::GetAtt": ["DetectLambdaFunction", "Arn"] });
       const [permissionName] = [filter.DependsOn ?? []].flat();
       const permission = resource(template, String(permissionName));
