@@ -1,3 +1,6 @@
+import { readFileSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { SlackMessage } from "../../functions/adapters/slack/slack-block-kit.ts";
@@ -12,6 +15,8 @@ import {
   previewHtml,
   safeColor,
 } from "../../scripts/render-slack-preview.ts";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', "#39": "'" };
 
@@ -238,5 +243,18 @@ describe("the alert pictures (npm run render:alerts)", () => {
     expect(html).not.toContain('class="mention"');
     expect(html).not.toMatch(/<a href="https:\/\/evil/);
     expect(html).not.toMatch(/<script/i);
+  });
+});
+
+describe("docs/slack.md pictures", () => {
+  it("shows only committed images, each under 200 KB", () => {
+    const doc = readFileSync(join(ROOT, "docs", "slack.md"), "utf8");
+    const images = [...doc.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((match) => match[1] ?? "");
+    expect(images).toEqual(["images/alert-critical.png", "images/alert-medium.png"]);
+    for (const image of images) {
+      const size = statSync(join(ROOT, "docs", image)).size;
+      expect(size).toBeGreaterThan(10_000);
+      expect(size).toBeLessThan(200_000);
+    }
   });
 });
