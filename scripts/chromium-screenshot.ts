@@ -199,6 +199,12 @@ export async function screenshotHtml(options: ScreenshotOptions): Promise<Screen
       log = (log + chunk.toString("utf8")).slice(-2_000);
     });
     const pipe = new DevToolsPipe(input as Writable, output as Readable);
+    // A browser that failed to start closes its end of the pipe: the write fails, and so does the screenshot.
+    for (const stream of [input, output]) {
+      stream.on("error", (error: Error) =>
+        pipe.failAll(new ScreenshotError(`DevTools pipe to ${options.chromium}: ${error.message}`)),
+      );
+    }
     const exited = new Promise<never>((_, reject) => {
       started.on("error", (error) =>
         reject(new ScreenshotError(`cannot start ${options.chromium}`, { cause: error })),
