@@ -247,14 +247,14 @@ describe("the alert pictures (npm run render:alerts)", () => {
 });
 
 describe("docs/slack.md pictures", () => {
-  it("shows only committed images, each under 200 KB", () => {
+  it("shows only committed images, each under 400 KB (the README loads them)", () => {
     const doc = readFileSync(join(ROOT, "docs", "slack.md"), "utf8");
     const images = [...doc.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((match) => match[1] ?? "");
     expect(images).toEqual(["images/alert-critical.png", "images/alert-medium.png"]);
     for (const image of images) {
       const size = statSync(join(ROOT, "docs", image)).size;
       expect(size).toBeGreaterThan(10_000);
-      expect(size).toBeLessThan(200_000);
+      expect(size).toBeLessThan(400_000);
     }
   });
 });
