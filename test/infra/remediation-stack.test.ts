@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { loadAllYaml } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, it } from "vitest";
+import { REMEDIATION_KEY_PREFIX } from "../../functions/remediation/remediate-invocation.ts";
 
 /**
  * The remediation parts of the stack as users would deploy them: the configuration osls resolves offline
@@ -123,7 +124,7 @@ describe("remediation stack", () => {
     );
   });
 
-  it("gives the role nothing beyond its log group, table, topic, queue and key", () => {
+  it("gives the role nothing beyond its log group, tables, topic, queue and key", () => {
     const role = resource(enforce, "RemediateRole").Properties as {
       Policies: { PolicyDocument: { Statement: { Action: string | string[] }[] } }[];
     };
@@ -134,6 +135,10 @@ describe("remediation stack", () => {
     );
     expect(actions.sort()).toEqual(
       [
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
         "dynamodb:UpdateItem",
         "kms:Decrypt",
         "kms:GenerateDataKey",
@@ -144,6 +149,24 @@ describe("remediation stack", () => {
       ].sort(),
     );
     expect(actions.some((action) => action.startsWith("sts:") || action.includes("*"))).toBe(false);
+  });
+
+  it("lets the role touch only its own records in the shared idempotency table", () => {
+    const role = resource(enforce, "RemediateRole").Properties as {
+      Policies: {
+        PolicyDocument: { Statement: { Sid: string; Resource: unknown; Condition?: unknown }[] };
+      }[];
+    };
+    const statements = role.Policies.flatMap((policy) => policy.PolicyDocument.Statement);
+    const records = statements.filter((statement) =>
+      JSON.stringify(statement.Resource).includes("IdempotencyTable"),
+    );
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({
+      Resource: { "Fn::GetAtt": ["IdempotencyTable", "Arn"] },
+      // Powertools writes `<prefix>#<hash>`: the prefix the function uses, and nothing else.
+      Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${REMEDIATION_KEY_PREFIX}#*`] } },
+    });
   });
 
   it("keeps the rate-limit counters in an encrypted table that expires them", () => {
@@ -158,6 +181,7 @@ describe("remediation stack", () => {
       REMEDIATION_MIN_SEVERITY: "high",
       REMEDIATION_CLUSTERS: "prod-eu,prod-us",
       RATE_LIMIT_TABLE: { Ref: "RemediationRateLimitTable" },
+      IDEMPOTENCY_TABLE: { Ref: "IdempotencyTable" },
       ALERTS_TOPIC_ARN: { Ref: "AlertsTopic" },
     });
   });
