@@ -8,9 +8,10 @@ import { parseRemediateEnvironment } from "./adapters/lambda/remediate-environme
 import {
   createRemediateHandler,
   type HandlerDeps,
+  type Invocation,
   type RemediateSummary,
 } from "./remediation/remediate-invocation.ts";
-import { wireRemediation } from "./remediation/wiring.ts";
+import { remediationIdempotency, wireRemediation } from "./remediation/wiring.ts";
 
 /**
  * remediate: findings from the alerts topic in, pods deleted (or not) and one outcome per finding out to the
@@ -18,10 +19,11 @@ import { wireRemediation } from "./remediation/wiring.ts";
  */
 export const observability = createObservability("remediate");
 
-function productionDeps(): (event: unknown) => Promise<RemediateSummary> {
+function productionDeps(): (event: unknown, invocation: Invocation) => Promise<RemediateSummary> {
   const { logger, metrics } = observability;
   const env = parseRemediateEnvironment(process.env);
   const eks = awsClient(EKSClient);
+  const dynamo = awsClient(DynamoDBClient);
   const warn = (message: string, context: Record<string, unknown>) => logger.warn(message, context);
   const { policy } = env;
   const remediation =
@@ -32,13 +34,14 @@ function productionDeps(): (event: unknown) => Promise<RemediateSummary> {
           region: env.region,
           tableName: env.tableName,
           eks,
-          dynamo: awsClient(DynamoDBClient),
+          dynamo,
           credentials: () => eks.config.credentials(),
           warn,
         });
   logger.info("remediate configuration", { ...policy });
   const deps: HandlerDeps = {
     remediation,
+    idempotency: remediationIdempotency(dynamo, env.idempotency),
     sns: awsClient(SNSClient),
     topicArn: env.topicArn,
     logger,
@@ -50,5 +53,6 @@ function productionDeps(): (event: unknown) => Promise<RemediateSummary> {
 export const handler = lambdaHandler({
   observability,
   deps: productionDeps,
-  run: (event, _context, remediate) => remediate(event),
+  run: (event, context, remediate) =>
+    remediate(event, { remainingTimeInMillis: () => context.getRemainingTimeInMillis() }),
 });

@@ -1,9 +1,11 @@
 import { readFileSync } from "node:fs";
 import { Logger } from "@aws-lambda-powertools/logger";
+import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { EKSClient } from "@aws-sdk/client-eks";
 import { SNSClient } from "@aws-sdk/client-sns";
 import type { Context } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import type { IdempotencyStore } from "../functions/adapters/aws/act-once.ts";
 import { findingMessage } from "../functions/adapters/aws/sns-message.ts";
 import { decodeDocument } from "../functions/core/decode-input.ts";
 import { detectionConfig } from "../functions/core/detection-config.ts";
@@ -13,10 +15,17 @@ import { type RemediationPolicyInput, remediationPolicy } from "../functions/cor
 import { type RemediationOutcome, RemediationOutcomeSchema } from "../functions/core/remediation-outcome.ts";
 import {
   createRemediateHandler,
+  REMEDIATION_KEY_PREFIX,
   type RemediateSummary,
 } from "../functions/remediation/remediate-invocation.ts";
-import { wireRemediation } from "../functions/remediation/wiring.ts";
-import { type DynamoPeer, startDynalite, TEST_CREDENTIALS, TEST_REGION } from "./peers/dynalite.ts";
+import { remediationIdempotency, wireRemediation } from "../functions/remediation/wiring.ts";
+import {
+  type DynamoPeer,
+  idempotencyTable,
+  startDynalite,
+  TEST_CREDENTIALS,
+  TEST_REGION,
+} from "./peers/dynalite.ts";
 import { type EksServer, startEksServer } from "./peers/eks-server.ts";
 import {
   type FakePod,
@@ -36,6 +45,9 @@ const RATE_LIMIT_TABLE = {
   ttlAttribute: "expiresAt",
 };
 const WINDOW_SECONDS = 600;
+const IDEMPOTENCY_TABLE = "idempotency";
+/** What Lambda's context would say: the claim of a finding lives at most this long. */
+const REMAINING_MS = 60_000;
 
 let kube: KubernetesApiServer;
 let eks: EksServer;
@@ -75,16 +87,26 @@ function livePodOf(finding: Finding, changes: Partial<FakePod> = {}): FakePod {
           },
         ]
       : [],
-    ephemeralContainers: finding.containers.map((container) => container.name),
+    ephemeralContainers: finding.containers.map((container) => ({
+      name: container.name,
+      ...(container.image === undefined ? {} : { image: container.image }),
+      ...(container.targetContainerName === undefined
+        ? {}
+        : { targetContainerName: container.targetContainerName }),
+    })),
     ...changes,
   };
+}
+
+/** The same finding under another audit ID: a new write, not a redelivery. */
+function anotherWrite(finding: Finding, index: number): Finding {
+  return { ...finding, auditID: `${finding.auditID.slice(0, -4)}${String(index).padStart(4, "0")}` };
 }
 
 /** Another pod of the same Deployment, for tests that need several targets. */
 function sibling(finding: Finding, index: number): Finding {
   return {
-    ...finding,
-    auditID: `${finding.auditID.slice(0, -4)}${String(index).padStart(4, "0")}`,
+    ...anotherWrite(finding, index),
     pod: { ...finding.pod, name: `${finding.pod.name}-${index}`, uid: `${finding.pod.uid}-${index}` },
   };
 }
@@ -120,7 +142,14 @@ function deliver(...findings: Finding[]) {
 
 const silent = new Logger({ serviceName: "remediate-test", logLevel: "SILENT" });
 
-function remediateHandler(policy: RemediationPolicyInput = {}) {
+function idempotency(): IdempotencyStore {
+  return remediationIdempotency(dynamo.client, { tableName: IDEMPOTENCY_TABLE, expiresAfterSeconds: 3600 });
+}
+
+function remediateHandler(
+  policy: RemediationPolicyInput = {},
+  options: { idempotency?: IdempotencyStore } = {},
+): (event: unknown) => Promise<RemediateSummary> {
   const parsed = remediationPolicy({ mode: "enforce", clusters: [CLUSTER, WRONG_CA_CLUSTER], ...policy });
   const { mode } = parsed;
   const remediation =
@@ -138,12 +167,14 @@ function remediateHandler(policy: RemediationPolicyInput = {}) {
           sleep: async () => undefined,
           warn: () => undefined,
         });
-  return createRemediateHandler({
+  const handler = createRemediateHandler({
     remediation,
+    idempotency: options.idempotency ?? idempotency(),
     sns: new SNSClient({ endpoint: sns.endpoint, region: TEST_REGION, credentials: TEST_CREDENTIALS }),
     topicArn: TOPIC_ARN,
     logger: silent,
   });
+  return (event) => handler(event, { remainingTimeInMillis: () => REMAINING_MS });
 }
 
 /** The remediation outcomes on the topic, as the Slack notifier will receive them. */
@@ -170,7 +201,7 @@ beforeAll(async () => {
   [kube, eks, dynamo, sns] = await Promise.all([
     startKubernetesApiServer(),
     startEksServer(),
-    startDynalite([RATE_LIMIT_TABLE]),
+    startDynalite([RATE_LIMIT_TABLE, idempotencyTable(IDEMPOTENCY_TABLE)]),
     startSnsServer(),
   ]);
   eks.putCluster({ name: CLUSTER, endpoint: kube.url, caData: kube.ca.data });
@@ -186,7 +217,9 @@ afterAll(async () => {
   await Promise.all([kube?.stop(), eks?.stop(), dynamo?.stop(), sns?.stop()]);
 });
 
-beforeEach(() => {
+beforeEach(async () => {
+  // Tests deliver the same sample findings: each starts with no remediation recorded.
+  await dynamo.clearTable(IDEMPOTENCY_TABLE);
   kube.reset();
   sns.clear();
   windowIndex++;
@@ -244,9 +277,13 @@ describe("remediate: a critical created finding", () => {
     });
   });
 
-  it("does not delete a replacement pod with the same name (409) and says so", async () => {
+  it("does not delete a pod replaced between the read and the delete (409) and says so", async () => {
     const finding = findingFrom(PRIVILEGED);
-    kube.putPod(livePodOf(finding, { uid: "0a0a0a0a-replacement", ephemeralContainers: [] }));
+    kube.putPod(livePodOf(finding));
+    // The API server's answer when the uid precondition no longer holds.
+    kube.script("DELETE", podPath(finding.pod.namespace, finding.pod.name), [
+      { status: 409, message: "Precondition failed: UID in precondition: a, UID in object meta: b" },
+    ]);
 
     await remediateHandler()(deliver(finding));
 
@@ -258,12 +295,29 @@ describe("remediate: a critical created finding", () => {
     expect(outcome.detail).toContain("already replaced");
   });
 
+  it("spares a replacement pod with the same name: its uid is not the finding's", async () => {
+    const finding = findingFrom(PRIVILEGED);
+    kube.putPod(livePodOf(finding, { uid: "0a0a0a0a-replacement", ephemeralContainers: [] }));
+
+    await remediateHandler()(deliver(finding));
+
+    expect(kube.deletes()).toHaveLength(0);
+    expect(kube.hasPod(finding.pod.namespace, finding.pod.name)).toBe(true);
+    const outcome = onlyOutcome();
+    expect(outcome).toMatchObject({
+      result: "skipped",
+      reason: "uid-mismatch",
+      pod: { uid: "0a0a0a0a-replacement" },
+    });
+    expect(outcome.detail).toContain("already replaced");
+  });
+
   it("reports a pod that is already gone (404) as skipped, not failed", async () => {
     const finding = findingFrom(PRIVILEGED);
 
     await remediateHandler()(deliver(finding));
 
-    expect(kube.deletes()).toHaveLength(1);
+    expect(kube.requests.map((request) => request.method)).toEqual(["GET"]);
     expect(onlyOutcome()).toMatchObject({ result: "skipped", reason: "already-gone" });
   });
 
@@ -313,7 +367,7 @@ describe("remediate: a critical created finding", () => {
     kube.script("DELETE", podPath(finding.pod.namespace, finding.pod.name), [
       { status: 403, message: "forbidden" },
     ]);
-    await remediateHandler()(deliver(finding));
+    await remediateHandler()(deliver(anotherWrite(finding, 1)));
     const forbidden = onlyOutcome();
     expect(forbidden).toMatchObject({ result: "failed", reason: "forbidden" });
     expect(forbidden.detail).toContain("infra/k8s/remediator-rbac.yaml");
@@ -390,6 +444,102 @@ describe("remediate: a critical created finding", () => {
   });
 });
 
+describe("remediate: forged findings (whoever can publish to the topic)", () => {
+  /** An unprotected pod nobody debugged: a Deployment's pod with no ephemeral container. */
+  const victim: FakePod = {
+    namespace: "payments",
+    name: "ledger-5c8d7b9f4-q2w3e",
+    uid: "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b",
+    ownerReferences: [
+      { apiVersion: "apps/v1", kind: "ReplicaSet", name: "ledger-5c8d7b9f4", uid: "rs", controller: true },
+    ],
+    ephemeralContainers: [],
+  };
+
+  /** A critical finding rewritten to name the victim's namespace, name and uid. */
+  function forgedAgainst(pod: FakePod): Finding {
+    const genuine = findingFrom(PRIVILEGED);
+    return { ...genuine, pod: { ...genuine.pod, namespace: pod.namespace, name: pod.name, uid: pod.uid } };
+  }
+
+  it("spares an unprotected pod whose uid a forged finding names, when the live pod has no such container", async () => {
+    kube.putPod(victim);
+
+    await remediateHandler()(deliver(forgedAgainst(victim)));
+
+    expect(kube.requests.map((request) => request.method)).toEqual(["GET"]);
+    expect(kube.hasPod(victim.namespace, victim.name)).toBe(true);
+    const outcome = onlyOutcome();
+    expect(outcome).toMatchObject({
+      result: "skipped",
+      reason: "container-not-found",
+      pod: { namespace: victim.namespace, name: victim.name, uid: victim.uid },
+    });
+    expect(outcome.detail).toMatch(/^Needs a human: .* has no ephemeral container "debugger-z5h1d"/);
+  });
+
+  it("spares a pod whose ephemeral container has the finding's name but another image", async () => {
+    const forged = forgedAgainst(victim);
+    kube.putPod({
+      ...victim,
+      ephemeralContainers: [{ name: forged.containers[0]?.name ?? "", image: "registry.example/netshoot:1" }],
+    });
+
+    await remediateHandler()(deliver(forged));
+
+    expect(kube.deletes()).toHaveLength(0);
+    expect(kube.hasPod(victim.namespace, victim.name)).toBe(true);
+    const outcome = onlyOutcome();
+    expect(outcome).toMatchObject({ result: "skipped", reason: "container-mismatch" });
+    expect(outcome.detail).toContain('runs image "registry.example/netshoot:1"');
+  });
+
+  it("spares a pod whose ephemeral container has the finding's name and image but another target", async () => {
+    const forged = forgedAgainst(victim);
+    const [stated] = forged.containers;
+    kube.putPod({
+      ...victim,
+      ephemeralContainers: [
+        { name: stated?.name ?? "", image: stated?.image, targetContainerName: "ledger" },
+      ],
+    });
+
+    await remediateHandler()(deliver(forged));
+
+    expect(kube.deletes()).toHaveLength(0);
+    expect(onlyOutcome()).toMatchObject({ result: "skipped", reason: "container-mismatch" });
+  });
+
+  it("spares a pod when a forged finding names another pod's uid, even if the container matches", async () => {
+    const genuine = findingFrom(PRIVILEGED);
+    kube.putPod(livePodOf(genuine));
+    const forged: Finding = { ...genuine, pod: { ...genuine.pod, uid: victim.uid } };
+
+    await remediateHandler()(deliver(forged));
+
+    expect(kube.deletes()).toHaveLength(0);
+    expect(onlyOutcome()).toMatchObject({ result: "skipped", reason: "uid-mismatch" });
+  });
+
+  it("deletes with the live uid and reports the live owner, never the finding's", async () => {
+    const genuine = findingFrom(PRIVILEGED);
+    const { uid: _uid, ...withoutUid } = genuine.pod;
+    const finding: Finding = {
+      ...genuine,
+      pod: { ...withoutUid, owner: { kind: "StatefulSet", name: "forged", controller: true } },
+    };
+    kube.putPod(livePodOf(genuine, { uid: "live-uid" }));
+
+    await remediateHandler()(deliver(finding));
+
+    expect(kube.deletes()[0]?.body).toMatchObject({ preconditions: { uid: "live-uid" } });
+    expect(onlyOutcome()).toMatchObject({
+      result: "deleted",
+      pod: { uid: "live-uid", owner: { kind: "ReplicaSet", name: genuine.pod.owner?.name } },
+    });
+  });
+});
+
 describe("remediate: guard-rails that keep the pod", () => {
   it("never acts in a protected namespace and asks for a human", async () => {
     const finding = findingFrom("kube-system-target.json");
@@ -414,52 +564,81 @@ describe("remediate: guard-rails that keep the pod", () => {
   });
 
   it("spares a bare pod unless bare pods are allowed", async () => {
-    const full = findingFrom(PRIVILEGED);
-    const { owner: _owner, ...barePod } = full.pod;
-    const finding: Finding = { ...full, pod: barePod };
+    const finding = findingFrom(PRIVILEGED);
     kube.putPod(livePodOf(finding, { ownerReferences: [] }));
 
     await remediateHandler()(deliver(finding));
-    expect(kube.requests).toHaveLength(0);
+    expect(kube.deletes()).toHaveLength(0);
     expect(onlyOutcome()).toMatchObject({ result: "skipped", reason: "bare-pod" });
 
     sns.clear();
-    await remediateHandler({ allowBarePods: true })(deliver(finding));
+    await remediateHandler({ allowBarePods: true })(deliver(anotherWrite(finding, 1)));
     expect(kube.deletes()).toHaveLength(1);
     expect(onlyOutcome()).toMatchObject({ result: "deleted" });
   });
 
-  it("never deletes a static (mirror) pod, even with bare pods allowed", async () => {
-    const full = findingFrom(PRIVILEGED);
-    const finding: Finding = {
-      ...full,
-      pod: {
-        ...full.pod,
-        static: true,
-        owner: { kind: "Node", name: "ip-10-0-1-23", uid: "node-uid", controller: true },
-      },
-    };
-    kube.putPod(livePodOf(finding));
-
-    await remediateHandler({ allowBarePods: true })(deliver(finding));
-
-    expect(kube.requests).toHaveLength(0);
-    const outcome = onlyOutcome();
-    expect(outcome).toMatchObject({ result: "skipped", reason: "static-pod" });
-    expect(outcome.detail).toContain("manifest");
-  });
-
-  it("spares pods of controllers it does not trust to recreate them", async () => {
-    const full = findingFrom(PRIVILEGED);
-    const finding: Finding = {
-      ...full,
-      pod: { ...full.pod, owner: { kind: "Rollout", name: "checkout", uid: "r-uid", controller: true } },
-    };
-    kube.putPod(livePodOf(finding));
+  it("spares a bare pod whose finding claims a ReplicaSet owns it", async () => {
+    const finding = findingFrom(PRIVILEGED);
+    expect(finding.pod.owner?.kind).toBe("ReplicaSet");
+    kube.putPod(livePodOf(finding, { ownerReferences: [] }));
 
     await remediateHandler()(deliver(finding));
 
-    expect(kube.requests).toHaveLength(0);
+    expect(kube.deletes()).toHaveLength(0);
+    expect(onlyOutcome()).toMatchObject({ result: "skipped", reason: "bare-pod" });
+  });
+
+  it("spares a mirror pod whose forged finding gives it a ReplicaSet owner and no static flag", async () => {
+    const genuine = findingFrom(PRIVILEGED);
+    const forged: Finding = {
+      ...genuine,
+      pod: {
+        ...genuine.pod,
+        static: false,
+        owner: { kind: "ReplicaSet", name: "etcd-7d9f8b6c5d", uid: "forged", controller: true },
+      },
+    };
+    kube.putPod(
+      livePodOf(genuine, {
+        annotations: { "kubernetes.io/config.mirror": "4c6f5e9a" },
+        ownerReferences: [
+          { apiVersion: "v1", kind: "Node", name: "ip-10-0-1-23", uid: "node-uid", controller: true },
+        ],
+      }),
+    );
+
+    await remediateHandler({ allowBarePods: true })(deliver(forged));
+
+    expect(kube.deletes()).toHaveLength(0);
+    expect(kube.hasPod(genuine.pod.namespace, genuine.pod.name)).toBe(true);
+    const outcome = onlyOutcome();
+    expect(outcome).toMatchObject({
+      result: "skipped",
+      reason: "static-pod",
+      pod: { owner: { kind: "Node", name: "ip-10-0-1-23" } },
+    });
+    expect(outcome.detail).toContain("manifest");
+  });
+
+  it("spares pods of controllers it does not trust to recreate them, whatever the finding says", async () => {
+    const finding = findingFrom(PRIVILEGED);
+    kube.putPod(
+      livePodOf(finding, {
+        ownerReferences: [
+          {
+            apiVersion: "argoproj.io/v1alpha1",
+            kind: "Rollout",
+            name: "checkout",
+            uid: "r",
+            controller: true,
+          },
+        ],
+      }),
+    );
+
+    await remediateHandler()(deliver(finding));
+
+    expect(kube.deletes()).toHaveLength(0);
     expect(onlyOutcome()).toMatchObject({ result: "skipped", reason: "unrecognised-controller" });
   });
 
@@ -472,7 +651,7 @@ describe("remediate: guard-rails that keep the pod", () => {
 
     sns.clear();
     const group = finding.actor.groups[0] ?? "system:authenticated";
-    await remediateHandler({ breakGlassGroups: [group] })(deliver(finding));
+    await remediateHandler({ breakGlassGroups: [group] })(deliver(anotherWrite(finding, 1)));
     expect(onlyOutcome()).toMatchObject({ result: "skipped", reason: "break-glass-actor" });
 
     expect(kube.requests).toHaveLength(0);
@@ -536,7 +715,13 @@ describe("remediate: deliveries", () => {
 
     const summary: RemediateSummary = await remediateHandler()(event);
 
-    expect(summary.ignored).toEqual({ "not-a-finding": 1, "invalid-finding": 2, "mode-off": 0 });
+    expect(summary.ignored).toEqual({
+      "not-a-finding": 1,
+      "test-finding": 0,
+      "invalid-finding": 2,
+      "mode-off": 0,
+      duplicate: 0,
+    });
     expect(summary.outcomes.deleted).toBe(1);
     expect(onlyOutcome()).toMatchObject({ auditID: finding.auditID, result: "deleted" });
   });
@@ -552,7 +737,7 @@ describe("remediate: deliveries", () => {
     expect(sns.published).toHaveLength(0);
   });
 
-  it("fails the invocation when the outcome cannot be published, so Lambda retries", async () => {
+  it("fails the invocation when the outcome cannot be published; the retry reports without deleting again", async () => {
     const finding = findingFrom(PRIVILEGED);
     kube.putPod(livePodOf(finding));
     await sns.fail({ kind: "http", status: 400, code: "InvalidParameter" });
@@ -561,6 +746,148 @@ describe("remediate: deliveries", () => {
     } finally {
       await sns.recover();
     }
+    expect(kube.hasPod(finding.pod.namespace, finding.pod.name)).toBe(false);
+
+    // Lambda's retry of the same event: the claim was given back, so it decides again from the live pod.
+    await remediateHandler()(deliver(finding));
+
+    expect(kube.deletes()).toHaveLength(1);
+    expect(onlyOutcome()).toMatchObject({
+      auditID: finding.auditID,
+      result: "skipped",
+      reason: "already-gone",
+    });
+  });
+});
+
+describe("remediate: messages that are not findings", () => {
+  it("never acts on remediation outcomes, storm digests, coverage alerts or test alerts", async () => {
+    const finding = findingFrom(PRIVILEGED);
+    kube.putPod(livePodOf(finding));
+    const asFinding = { messageType: { DataType: "String", StringValue: "finding" } };
+    const event = snsEvent(
+      // An outcome whose attribute says finding: the body's kind gives it away.
+      {
+        body: JSON.stringify({ ...finding, kind: "remediation", result: "deleted" }),
+        attributes: asFinding,
+      },
+      {
+        body: JSON.stringify({ kind: "storm-digest", cluster: CLUSTER, counts: { critical: 3 } }),
+        attributes: { messageType: { DataType: "String", StringValue: "storm-digest" } },
+      },
+      { body: JSON.stringify({ ...finding, kind: "coverage" }), attributes: asFinding },
+      // A test alert is a complete critical finding about a real pod; it must still never delete it.
+      { body: JSON.stringify({ ...finding, test: true }), attributes: asFinding },
+    );
+
+    const summary = await remediateHandler()(event);
+
+    expect(summary.ignored).toMatchObject({ "not-a-finding": 3, "test-finding": 1 });
+    expect(kube.requests).toHaveLength(0);
+    expect(kube.hasPod(finding.pod.namespace, finding.pod.name)).toBe(true);
+    expect(publishedOutcomes()).toHaveLength(0);
+  });
+});
+
+describe("remediate: exactly once per finding", () => {
+  it("a duplicate delivery arriving at the same time deletes once and publishes one outcome", async () => {
+    const finding = findingFrom(PRIVILEGED);
+    kube.putPod(livePodOf(finding));
+
+    // SNS delivered the finding twice (a publish retried after a lost response): two invocations at once.
+    const [first, second] = await Promise.allSettled([
+      remediateHandler()(deliver(finding)),
+      remediateHandler()(deliver(finding)),
+    ]);
+    // The loser either finds the claim still held (and fails, to be retried) or already completed.
+    const results = [first, second].map((settled) =>
+      settled.status === "rejected"
+        ? String(settled.reason)
+        : settled.value.outcomes.deleted === 1
+          ? "deleted"
+          : settled.value.ignored.duplicate === 1
+            ? "duplicate"
+            : "other",
+    );
+    expect(results).toContain("deleted");
+    expect(results.filter((result) => result === "deleted")).toHaveLength(1);
+    expect(
+      results.every((result) => /deleted|duplicate|being handled by another invocation/.test(result)),
+    ).toBe(true);
+
+    // Lambda's retry of the loser, after the winner completed: nothing more happens.
+    const retry = await remediateHandler()(deliver(finding));
+
+    expect(retry.ignored.duplicate).toBe(1);
+    expect(kube.deletes()).toHaveLength(1);
+    expect(onlyOutcome()).toMatchObject({ auditID: finding.auditID, result: "deleted" });
+  });
+
+  it("a duplicate delivery takes one rate-limit slot, not two (dry run, where the pod survives)", async () => {
+    const finding = findingFrom(PRIVILEGED);
+    const next = sibling(finding, 1);
+    kube.putPod(livePodOf(finding));
+    kube.putPod(livePodOf(next, { uid: next.pod.uid }));
+    const handler = remediateHandler({ mode: "dry-run", rateLimit: 2 });
+
+    await handler(deliver(finding));
+    const duplicate = await handler(deliver(finding));
+    await handler(deliver(next));
+
+    expect(duplicate.ignored.duplicate).toBe(1);
+    expect(kube.deletes().map((request) => request.path)).toEqual([
+      podPath(finding.pod.namespace, finding.pod.name),
+      podPath(next.pod.namespace, next.pod.name),
+    ]);
+    // Had the duplicate taken a slot, the limit of 2 would have stopped the next finding.
+    expect(publishedOutcomes().map(({ outcome }) => [outcome.auditID, outcome.result])).toEqual([
+      [finding.auditID, "would-delete"],
+      [next.auditID, "would-delete"],
+    ]);
+  });
+
+  it("deletes nothing and reports failed when the duplicate guard's table cannot be reached", async () => {
+    const finding = findingFrom(PRIVILEGED);
+    kube.putPod(livePodOf(finding));
+    const gone = await startDynalite();
+    await gone.stop();
+    const unreachable = new DynamoDBClient({
+      endpoint: gone.endpoint,
+      region: TEST_REGION,
+      credentials: TEST_CREDENTIALS,
+      maxAttempts: 1,
+    });
+    try {
+      const store = remediationIdempotency(unreachable, {
+        tableName: IDEMPOTENCY_TABLE,
+        expiresAfterSeconds: 3600,
+      });
+
+      // Not retried: the outcome tells a human, and a retry could not tell a duplicate from a first delivery.
+      const summary = await remediateHandler({}, { idempotency: store })(deliver(finding));
+
+      expect(summary.outcomes.failed).toBe(1);
+    } finally {
+      unreachable.destroy();
+    }
+    expect(kube.requests).toHaveLength(0);
+    expect(kube.hasPod(finding.pod.namespace, finding.pod.name)).toBe(true);
+    const outcome = onlyOutcome();
+    expect(outcome).toMatchObject({ result: "failed", reason: "idempotency-unavailable" });
+    expect(outcome.detail).toContain("a human must check it");
+  });
+
+  it("keeps its records under its own key prefix, the only keys its IAM policy lets it write", async () => {
+    const finding = findingFrom(PRIVILEGED);
+    kube.putPod(livePodOf(finding));
+
+    await remediateHandler()(deliver(finding));
+
+    const scanned = await dynamo.client.send(new ScanCommand({ TableName: IDEMPOTENCY_TABLE }));
+    const ids = (scanned.Items ?? []).map((item) => item.id?.S);
+    expect(ids).toHaveLength(1);
+    expect(ids[0]?.startsWith(`${REMEDIATION_KEY_PREFIX}#`)).toBe(true);
+    expect(scanned.Items?.[0]?.status?.S).toBe("COMPLETED");
   });
 });
 
@@ -581,6 +908,7 @@ describe("remediate: the deployed handler, configured by its environment", () =>
       GRACE_PERIOD_SECONDS: "20",
       ALERTS_TOPIC_ARN: TOPIC_ARN,
       RATE_LIMIT_TABLE: RATE_LIMIT_TABLE.name,
+      IDEMPOTENCY_TABLE,
       AWS_REGION: TEST_REGION,
       AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
@@ -592,7 +920,11 @@ describe("remediate: the deployed handler, configured by its environment", () =>
     try {
       vi.resetModules();
       const { handler } = await import("../functions/remediate.ts");
-      const context = { functionName: "remediate", awsRequestId: "req-1" } as Context;
+      const context = {
+        functionName: "remediate",
+        awsRequestId: "req-1",
+        getRemainingTimeInMillis: () => REMAINING_MS,
+      } as Context;
       await handler(delivery, context);
     } finally {
       process.env = saved;

@@ -8,12 +8,11 @@ import {
   viewDeleteResult,
 } from "../core/remediation/delete-result.ts";
 import {
-  addedContainerNames,
   checkFinding,
-  checkTarget,
+  checkPod,
   clusterOf,
+  type LivePod,
   type SkipReason,
-  type TargetPod,
 } from "../core/remediation/guard-rails.ts";
 import type { RemediationPolicy } from "../core/remediation/policy.ts";
 import {
@@ -44,13 +43,19 @@ interface Report {
   result: RemediationResult;
   reason: SkipReason | FailureReason | undefined;
   detail: string;
-  target?: TargetPod | undefined;
+  /** The live pod, once read: the only source of the uid and owner an outcome reports. */
+  pod?: LivePod | undefined;
 }
 
-function outcome(finding: Finding, deps: RemediationDeps, cluster: string | undefined, report: Report) {
-  // What we learnt about the pod (a GET) wins over what the audit event said.
-  const uid = report.target?.uid || finding.pod.uid;
-  const owner = report.target?.owner ?? finding.pod.owner;
+function outcome(
+  finding: Finding,
+  deps: Pick<RemediationDeps, "policy" | "now">,
+  cluster: string | undefined,
+  report: Report,
+): RemediationOutcome {
+  // Only what the API server said: the finding's uid and owner are claims, not facts.
+  const uid = report.pod?.uid;
+  const owner = report.pod?.owner;
   const message: RemediationOutcome = {
     schemaVersion: REMEDIATION_SCHEMA_VERSION,
     kind: "remediation",
@@ -71,26 +76,28 @@ function outcome(finding: Finding, deps: RemediationDeps, cluster: string | unde
   return message;
 }
 
+/**
+ * An outcome for a finding that was not acted on at all (its claim could not be made, or remediation crashed):
+ * always `failed`, so a human looks at the pod.
+ */
+export function notRemediated(
+  finding: Finding,
+  deps: Pick<RemediationDeps, "policy" | "now">,
+  reason: FailureReason,
+  detail: string,
+): RemediationOutcome {
+  return outcome(finding, deps, clusterOf(finding), { result: "failed", reason, detail });
+}
+
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-type Resolution = { ok: true; target: TargetPod } | { ok: false; report: Report };
+type LiveRead = { ok: true; pod: LivePod } | { ok: false; report: Report };
 
-/**
- * The pod that received the container. With the response body in the audit event the finding carries its
- * uid and owner; without it (Metadata-level audit), a GET must show the added container before we trust it.
- */
-async function resolveTarget(finding: Finding, pods: PodsApi, cluster: string): Promise<Resolution> {
-  // An empty uid would make the precondition vacuous: treat it as unknown.
-  if (finding.pod.uid !== undefined && finding.pod.uid !== "") {
-    return {
-      ok: true,
-      target: { uid: finding.pod.uid, owner: finding.pod.owner, static: finding.pod.static === true },
-    };
-  }
+/** The pod as the API server holds it now; everything after this decides from it alone. */
+async function readLivePod(finding: Finding, pods: PodsApi, cluster: string): Promise<LiveRead> {
   const ref = `${finding.pod.namespace}/${finding.pod.name}`;
-  const names = addedContainerNames(finding);
   const live = await pods.getPod(finding.pod.namespace, finding.pod.name);
   if (live.kind !== "found") {
     const view = viewDeleteResult(live, {
@@ -102,22 +109,8 @@ async function resolveTarget(finding: Finding, pods: PodsApi, cluster: string): 
     });
     return { ok: false, report: view };
   }
-  const missing = names.filter((name) => !live.pod.ephemeralContainerNames.includes(name));
-  if (names.length === 0 || missing.length > 0) {
-    return {
-      ok: false,
-      report: {
-        result: "skipped",
-        reason: "container-not-found",
-        detail:
-          names.length === 0
-            ? `Needs a human: the audit event did not record which container was added to ${ref}, so the live pod cannot be confirmed as the one tampered with.`
-            : `Needs a human: ${ref} (uid ${live.pod.uid}) has no ephemeral container ${missing.join(", ")}: it is not the pod that received it.`,
-        target: live.pod,
-      },
-    };
-  }
   if (live.pod.uid === "") {
+    // An empty uid would make the delete precondition vacuous.
     return {
       ok: false,
       report: {
@@ -127,18 +120,7 @@ async function resolveTarget(finding: Finding, pods: PodsApi, cluster: string): 
       },
     };
   }
-  if (live.pod.beingDeleted) {
-    return {
-      ok: false,
-      report: {
-        result: "skipped",
-        reason: "already-gone",
-        detail: `${ref} is already being deleted.`,
-        target: live.pod,
-      },
-    };
-  }
-  return { ok: true, target: live.pod };
+  return { ok: true, pod: live.pod };
 }
 
 /**
@@ -169,13 +151,13 @@ export async function remediateFinding(finding: Finding, deps: RemediationDeps):
   const pods = deps.podsFor(info);
   const dryRun = policy.mode === "dry-run";
 
-  const resolved = await resolveTarget(finding, pods, cluster);
-  if (!resolved.ok) return report(resolved.report);
-  const { target } = resolved;
+  const read = await readLivePod(finding, pods, cluster);
+  if (!read.ok) return report(read.report);
+  const { pod } = read;
 
-  const targetVerdict = checkTarget({ finding, target, policy });
-  if (targetVerdict.action === "skip") {
-    return report({ result: "skipped", reason: targetVerdict.reason, detail: targetVerdict.detail, target });
+  const podVerdict = checkPod({ finding, pod, policy });
+  if (podVerdict.action === "skip") {
+    return report({ result: "skipped", reason: podVerdict.reason, detail: podVerdict.detail, pod });
   }
 
   let slot: Acquired;
@@ -186,7 +168,7 @@ export async function remediateFinding(finding: Finding, deps: RemediationDeps):
       result: "failed",
       reason: "internal-error",
       detail: `The deletion rate limit could not be checked (${errorText(error)}), so nothing was deleted: a human must delete ${ref}.`,
-      target,
+      pod,
     });
   }
   if (!slot.granted) {
@@ -194,14 +176,15 @@ export async function remediateFinding(finding: Finding, deps: RemediationDeps):
       result: "skipped",
       reason: "rate-limited",
       detail: `Needs a human: ${slot.limit} pods were already ${dryRun ? "approved in dry run" : "deleted"} on ${cluster} in this window (until ${slot.windowEndsAt}); ${ref} was left running.`,
-      target,
+      pod,
     });
   }
 
   const deleted = await pods.deletePod({
     namespace: finding.pod.namespace,
     name: finding.pod.name,
-    uid: target.uid,
+    // The live uid: a replacement created since the GET answers 409 instead of being deleted.
+    uid: pod.uid,
     gracePeriodSeconds: policy.gracePeriodSeconds,
     dryRun,
   });
@@ -212,10 +195,10 @@ export async function remediateFinding(finding: Finding, deps: RemediationDeps):
   }
   const view = viewDeleteResult(deleted, {
     pod: ref,
-    uid: target.uid,
+    uid: pod.uid,
     dryRun,
     cluster,
     gracePeriodSeconds: policy.gracePeriodSeconds,
   });
-  return report({ ...view, target });
+  return report({ ...view, pod });
 }

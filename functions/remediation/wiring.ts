@@ -1,11 +1,13 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { EKSClient } from "@aws-sdk/client-eks";
+import { createIdempotencyStore, type IdempotencyStore } from "../adapters/aws/act-once.ts";
 import { DeletionRateLimit } from "../adapters/aws/deletion-rate-limit.ts";
 import { EksClusterInfo } from "../adapters/aws/eks-cluster-info.ts";
 import { type CredentialSource, EksTokenProvider } from "../adapters/aws/eks-token.ts";
 import { KubernetesPods, type RetryPolicy } from "../adapters/kubernetes/kubernetes-pods.ts";
 import type { RemediationPolicy } from "../core/remediation/policy.ts";
 import type { RemediationDeps } from "./remediate-finding.ts";
+import { REMEDIATION_KEY_PREFIX } from "./remediate-invocation.ts";
 
 export interface WiringOptions {
   policy: RemediationPolicy & { mode: "dry-run" | "enforce" };
@@ -48,4 +50,12 @@ export function wireRemediation(options: WiringOptions): RemediationDeps {
     now,
     warn: options.warn,
   };
+}
+
+/** remediate's idempotency records: the stack's table, under a key prefix of their own. */
+export function remediationIdempotency(
+  dynamo: DynamoDBClient,
+  options: { tableName: string; expiresAfterSeconds: number },
+): IdempotencyStore {
+  return createIdempotencyStore(dynamo, { ...options, keyPrefix: REMEDIATION_KEY_PREFIX });
 }

@@ -7,10 +7,12 @@ import type { Finding } from "../../functions/core/finding.ts";
 import { viewDeleteResult } from "../../functions/core/remediation/delete-result.ts";
 import {
   checkFinding,
-  checkTarget,
+  checkPod,
   clusterOf,
+  containerProblems,
+  type LivePod,
   type SkipReason,
-  type TargetPod,
+  sameImage,
 } from "../../functions/core/remediation/guard-rails.ts";
 import { type RemediationPolicyInput, remediationPolicy } from "../../functions/core/remediation/policy.ts";
 
@@ -123,65 +125,188 @@ describe("finding guard-rails", () => {
   });
 });
 
-const replicaSet: TargetPod = {
-  uid: "u",
+/** The critical sample's pod as the API server holds it: same uid, its ReplicaSet, the added container. */
+const livePod: LivePod = {
+  uid: critical.pod.uid ?? "",
   owner: { kind: "ReplicaSet", name: "api-1", uid: "o", controller: true },
   static: false,
+  beingDeleted: false,
+  ephemeralContainers: critical.containers.map((container) => ({
+    name: container.name,
+    image: container.image,
+    targetContainerName: container.targetContainerName,
+  })),
 };
+const added = livePod.ephemeralContainers[0] ?? {
+  name: "",
+  image: undefined,
+  targetContainerName: undefined,
+};
+const DIGEST = "a".repeat(64);
 
-const TARGET_CASES: {
+const POD_CASES: {
   name: string;
-  target: TargetPod;
+  pod: LivePod;
+  finding?: Finding;
   policy?: RemediationPolicyInput;
   expected: SkipReason | "proceed";
 }[] = [
-  { name: "ReplicaSet pod", target: replicaSet, expected: "proceed" },
+  { name: "the pod the finding describes, ReplicaSet", pod: livePod, expected: "proceed" },
   ...(["StatefulSet", "DaemonSet", "Job"] as const).map((kind) => ({
     name: `${kind} pod`,
-    target: { ...replicaSet, owner: { kind, name: "x", controller: true } },
+    pod: { ...livePod, owner: { kind, name: "x", controller: true } },
     expected: "proceed" as const,
   })),
-  { name: "bare pod", target: { ...replicaSet, owner: undefined }, expected: "bare-pod" },
+  { name: "pod being deleted", pod: { ...livePod, beingDeleted: true }, expected: "already-gone" },
+  {
+    name: "live uid differs from the finding's (replaced, or a forged uid)",
+    pod: { ...livePod, uid: "another-uid" },
+    expected: "uid-mismatch",
+  },
+  {
+    name: "finding without a uid (Metadata-level audit) matched by its containers",
+    pod: { ...livePod, uid: "uid-from-get" },
+    finding: { ...critical, pod: { ...critical.pod, uid: undefined } },
+    expected: "proceed",
+  },
+  {
+    name: "forged finding: the live pod has no such ephemeral container",
+    pod: { ...livePod, ephemeralContainers: [] },
+    expected: "container-not-found",
+  },
+  {
+    name: "finding that names no container",
+    pod: livePod,
+    finding: { ...critical, containers: [] },
+    expected: "container-not-found",
+  },
+  {
+    name: "same container name, another image",
+    pod: { ...livePod, ephemeralContainers: [{ ...added, image: "registry.example/innocent:1" }] },
+    expected: "container-mismatch",
+  },
+  {
+    name: "same container name, another target",
+    pod: { ...livePod, ephemeralContainers: [{ ...added, targetContainerName: "sidecar" }] },
+    expected: "container-mismatch",
+  },
+  {
+    name: "same image pinned to a digest by an admission webhook",
+    pod: { ...livePod, ephemeralContainers: [{ ...added, image: `${added.image}@sha256:${DIGEST}` }] },
+    expected: "proceed",
+  },
+  {
+    name: "one of two named containers missing",
+    pod: livePod,
+    finding: {
+      ...critical,
+      containers: [
+        ...critical.containers,
+        { ...critical.containers[0], name: "second", profile: "none", riskyFields: [] },
+      ],
+    },
+    expected: "container-not-found",
+  },
+  { name: "bare pod", pod: { ...livePod, owner: undefined }, expected: "bare-pod" },
   {
     name: "bare pod allowed",
-    target: { ...replicaSet, owner: undefined },
+    pod: { ...livePod, owner: undefined },
     policy: { allowBarePods: true },
     expected: "proceed",
   },
   {
     name: "owner that is not the controller counts as bare",
-    target: { ...replicaSet, owner: { kind: "ReplicaSet", name: "x", controller: false } },
+    pod: { ...livePod, owner: { kind: "ReplicaSet", name: "x", controller: false } },
     expected: "bare-pod",
   },
   {
     name: "static pod",
-    target: { ...replicaSet, static: true },
+    pod: { ...livePod, static: true },
+    policy: { allowBarePods: true },
+    expected: "static-pod",
+  },
+  {
+    name: "static pod, whatever owner and static flag the finding claims",
+    pod: { ...livePod, static: true, owner: undefined },
+    finding: { ...critical, pod: { ...critical.pod, static: false } },
     policy: { allowBarePods: true },
     expected: "static-pod",
   },
   {
     name: "pod owned by a Node",
-    target: { ...replicaSet, owner: { kind: "Node", name: "ip-10-0-0-1", controller: true } },
+    pod: { ...livePod, owner: { kind: "Node", name: "ip-10-0-0-1", controller: true } },
     policy: { allowBarePods: true },
     expected: "static-pod",
   },
   {
+    name: "bare live pod, whatever controller the finding claims",
+    pod: { ...livePod, owner: undefined },
+    finding: {
+      ...critical,
+      pod: { ...critical.pod, owner: { kind: "ReplicaSet", name: "forged", controller: true } },
+    },
+    expected: "bare-pod",
+  },
+  {
     name: "custom controller",
-    target: { ...replicaSet, owner: { kind: "Rollout", name: "x", controller: true } },
+    pod: { ...livePod, owner: { kind: "Rollout", name: "x", controller: true } },
     expected: "unrecognised-controller",
   },
   {
     name: "custom controller trusted by configuration",
-    target: { ...replicaSet, owner: { kind: "Rollout", name: "x", controller: true } },
+    pod: { ...livePod, owner: { kind: "Rollout", name: "x", controller: true } },
     policy: { recreatingControllers: ["ReplicaSet", "Rollout"] },
     expected: "proceed",
   },
 ];
 
-describe("target guard-rails", () => {
-  it.each(TARGET_CASES)("$name → $expected", ({ target, policy, expected }) => {
-    const verdict = checkTarget({ finding: critical, target, policy: remediationPolicy(policy) });
+describe("live-pod guard-rails", () => {
+  it.each(POD_CASES)("$name → $expected", ({ pod, finding, policy, expected }) => {
+    const verdict = checkPod({ finding: finding ?? critical, pod, policy: remediationPolicy(policy) });
     expect(verdict.action === "proceed" ? "proceed" : verdict.reason).toBe(expected);
+  });
+
+  it("says which container differs and how, quoting what the attacker wrote", () => {
+    const pod = {
+      ...livePod,
+      ephemeralContainers: [{ ...added, image: 'evil"\nimage', targetContainerName: "app" }],
+    };
+    const verdict = checkPod({ finding: critical, pod, policy: remediationPolicy() });
+    expect(verdict).toMatchObject({ action: "skip", reason: "container-mismatch" });
+    const detail = verdict.action === "skip" ? verdict.detail : "";
+    expect(detail).toMatch(/^Needs a human: /);
+    // JSON-quoted: the newline and quote stay escaped, so the line cannot be split or spoofed.
+    expect(detail).toContain(String.raw`runs image "evil\"\nimage" targeting "app"`);
+    expect(detail).toContain(`the finding says image "${added.image}" targeting (none)`);
+    expect(detail).toContain("who can publish to the alerts topic");
+  });
+
+  it("bounds an attacker's long image name in the detail", () => {
+    const pod = { ...livePod, ephemeralContainers: [{ ...added, image: "x".repeat(100_000) }] };
+    const verdict = checkPod({ finding: critical, pod, policy: remediationPolicy() });
+    expect(verdict.action === "skip" && verdict.detail.length).toBeLessThan(1_000);
+  });
+
+  it("lists every container the live pod lacks", () => {
+    expect(containerProblems(critical, { ...livePod, ephemeralContainers: [] })).toEqual([
+      { name: added.name, problem: "missing" },
+    ]);
+  });
+});
+
+describe("same image", () => {
+  it.each([
+    ["busybox:1.36", "busybox:1.36", true],
+    ["busybox:1.36", `busybox:1.36@sha256:${DIGEST}`, true],
+    ["busybox:1.36", "busybox:1.37", false],
+    ["busybox:1.36", "busybox:1.36-evil", false],
+    ["busybox:1.36", `busybox:1.36-evil@sha256:${DIGEST}`, false],
+    ["busybox:1.36", "busybox:1.36@sha256:short", false],
+    [`busybox@sha256:${DIGEST}`, `busybox@sha256:${"b".repeat(64)}`, false],
+    [undefined, "busybox:1.36", false],
+    ["busybox:1.36", undefined, false],
+  ])("%s vs live %s → %s", (stated, live, expected) => {
+    expect(sameImage(stated, live)).toBe(expected);
   });
 });
 

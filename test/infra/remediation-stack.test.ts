@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { loadAllYaml } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, it } from "vitest";
+import { REMEDIATION_KEY_PREFIX } from "../../functions/remediation/remediate-invocation.ts";
 
 /**
  * The remediation parts of the stack as users would deploy them: the configuration osls resolves offline
@@ -52,6 +53,9 @@ function ofType(template: Template, type: string): [string, Resource][] {
   return Object.entries(template.Resources).filter(([, item]) => item.Type === type);
 }
 
+const OPS_ROLE = "arn:aws:iam::111122223333:role/ops-replay";
+const SSO_ROLE = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0a1b2c";
+
 let off: Template;
 let enforce: Template;
 let enforceService: ResolvedService;
@@ -62,6 +66,7 @@ beforeAll(async () => {
     clusters: "prod-eu,prod-us",
     remediationMode: "enforce",
     remediationMinSeverity: "high",
+    alertPublishers: ` ${OPS_ROLE}, ${SSO_ROLE},${OPS_ROLE}`,
   });
   enforce = enforceService.resources;
 }, 240_000);
@@ -123,7 +128,7 @@ describe("remediation stack", () => {
     );
   });
 
-  it("gives the role nothing beyond its log group, table, topic, queue and key", () => {
+  it("gives the role nothing beyond its log group, tables, topic, queue and key", () => {
     const role = resource(enforce, "RemediateRole").Properties as {
       Policies: { PolicyDocument: { Statement: { Action: string | string[] }[] } }[];
     };
@@ -134,6 +139,10 @@ describe("remediation stack", () => {
     );
     expect(actions.sort()).toEqual(
       [
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
         "dynamodb:UpdateItem",
         "kms:Decrypt",
         "kms:GenerateDataKey",
@@ -144,6 +153,24 @@ describe("remediation stack", () => {
       ].sort(),
     );
     expect(actions.some((action) => action.startsWith("sts:") || action.includes("*"))).toBe(false);
+  });
+
+  it("lets the role touch only its own records in the shared idempotency table", () => {
+    const role = resource(enforce, "RemediateRole").Properties as {
+      Policies: {
+        PolicyDocument: { Statement: { Sid: string; Resource: unknown; Condition?: unknown }[] };
+      }[];
+    };
+    const statements = role.Policies.flatMap((policy) => policy.PolicyDocument.Statement);
+    const records = statements.filter((statement) =>
+      JSON.stringify(statement.Resource).includes("IdempotencyTable"),
+    );
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({
+      Resource: { "Fn::GetAtt": ["IdempotencyTable", "Arn"] },
+      // Powertools writes `<prefix>#<hash>`: the prefix the function uses, and nothing else.
+      Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${REMEDIATION_KEY_PREFIX}#*`] } },
+    });
   });
 
   it("keeps the rate-limit counters in an encrypted table that expires them", () => {
@@ -158,8 +185,182 @@ describe("remediation stack", () => {
       REMEDIATION_MIN_SEVERITY: "high",
       REMEDIATION_CLUSTERS: "prod-eu,prod-us",
       RATE_LIMIT_TABLE: { Ref: "RemediationRateLimitTable" },
+      IDEMPOTENCY_TABLE: { Ref: "IdempotencyTable" },
       ALERTS_TOPIC_ARN: { Ref: "AlertsTopic" },
     });
+  });
+});
+
+interface PolicyStatement {
+  Sid?: string;
+  Effect: "Allow" | "Deny";
+  Principal: unknown;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+
+function policyStatements(template: Template, name: string, property: string): PolicyStatement[] {
+  const document = resource(template, name).Properties[property] as { Statement: PolicyStatement[] };
+  return document.Statement;
+}
+
+function actionList(statement: PolicyStatement): string[] {
+  return [statement.Action].flat();
+}
+
+const STACK_ROLES = [{ "Fn::GetAtt": ["DetectRole", "Arn"] }, { "Fn::GetAtt": ["RemediateRole", "Arn"] }];
+
+describe("who may publish to the alerts topic (a forged finding could steer remediation)", () => {
+  it("allows exactly detect's and remediate's roles and denies sns:Publish to every other principal", () => {
+    const policy = resource(off, "AlertsTopicPolicy");
+    expect(policy.Properties.Topics).toEqual([{ Ref: "AlertsTopic" }]);
+    const [allow, deny, ...others] = policyStatements(off, "AlertsTopicPolicy", "PolicyDocument");
+    expect(others).toEqual([]);
+    expect(allow).toEqual({
+      Sid: "StackAndOperatorPublishers",
+      Effect: "Allow",
+      Principal: { AWS: STACK_ROLES },
+      Action: "sns:Publish",
+      Resource: { Ref: "AlertsTopic" },
+    });
+    // The explicit Deny is what holds against an account-wide IAM grant such as sns:* on *.
+    expect(deny).toEqual({
+      Sid: "NobodyElsePublishes",
+      Effect: "Deny",
+      Principal: "*",
+      Action: "sns:Publish",
+      Resource: { Ref: "AlertsTopic" },
+      Condition: { ArnNotEquals: { "aws:PrincipalArn": STACK_ROLES } },
+    });
+  });
+
+  it("denies nothing but sns:Publish, so subscriptions and deliveries to subscribers keep working", () => {
+    for (const template of [off, enforce]) {
+      const denied = policyStatements(template, "AlertsTopicPolicy", "PolicyDocument")
+        .filter((statement) => statement.Effect === "Deny")
+        .flatMap(actionList);
+      expect(denied).toEqual(["sns:Publish"]);
+    }
+  });
+
+  it("adds the alertPublishers roles (trimmed, once each) to the allowed publishers and the deny's exceptions", () => {
+    const publishers = [...STACK_ROLES, OPS_ROLE, SSO_ROLE];
+    const [allow, deny] = policyStatements(enforce, "AlertsTopicPolicy", "PolicyDocument");
+    expect(allow?.Principal).toEqual({ AWS: publishers });
+    expect(deny?.Condition).toEqual({ ArnNotEquals: { "aws:PrincipalArn": publishers } });
+  });
+});
+
+describe("the alerts key policy agrees with the topic policy", () => {
+  const DATA_KEY_ACTIONS = /^kms:(\*|Encrypt|Decrypt|ReEncrypt|GenerateDataKey|CreateGrant)/;
+  const isAccount = (statement: PolicyStatement) => JSON.stringify(statement.Principal).includes(":root");
+
+  it("keeps key administration for the account, without kms:*, data-key use or grants", () => {
+    const [admin] = policyStatements(enforce, "AlertsKey", "KeyPolicy");
+    expect(admin?.Sid).toBe("AccountAdministersKeyThroughIam");
+    expect(isAccount(admin as PolicyStatement)).toBe(true);
+    const actions = actionList(admin as PolicyStatement);
+    // Without PutKeyPolicy KMS refuses the policy as a lock-out, and nobody could ever change it.
+    expect(actions).toEqual(expect.arrayContaining(["kms:Put*", "kms:ScheduleKeyDeletion", "kms:Enable*"]));
+    expect(actions.filter((action) => DATA_KEY_ACTIONS.test(action))).toEqual([]);
+    expect(admin?.Condition).toBeUndefined();
+  });
+
+  it("lets account principals use data keys only through SNS and SQS, and SNS dead-letter with them", () => {
+    const statements = policyStatements(enforce, "AlertsKey", "KeyPolicy");
+    const dataKeys = statements.filter((statement) =>
+      actionList(statement).some((a) => DATA_KEY_ACTIONS.test(a)),
+    );
+    expect(dataKeys.map((statement) => statement.Sid)).toEqual([
+      "DataKeysOnlyThroughSnsAndSqs",
+      "SnsDeadLettersIntoEncryptedQueue",
+    ]);
+    const [accountUse, snsUse] = dataKeys;
+    expect(isAccount(accountUse as PolicyStatement)).toBe(true);
+    expect(actionList(accountUse as PolicyStatement)).toEqual(["kms:GenerateDataKey", "kms:Decrypt"]);
+    expect(accountUse?.Condition?.StringEquals?.["kms:ViaService"]).toEqual([
+      { "Fn::Sub": `sns.\${AWS::Region}.amazonaws.com` },
+      { "Fn::Sub": `sqs.\${AWS::Region}.amazonaws.com` },
+    ]);
+    expect(snsUse?.Principal).toEqual({ Service: "sns.amazonaws.com" });
+    expect(snsUse?.Condition).toEqual({ StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } } });
+  });
+});
+
+/** Resources a value refers to: Ref, Fn::GetAtt and the names inside Fn::Sub strings. */
+function references(value: unknown, names: Set<string>, out = new Set<string>()): Set<string> {
+  if (Array.isArray(value)) {
+    for (const item of value) references(item, names, out);
+  } else if (value && typeof value === "object") {
+    for (const [key, item] of Object.entries(value)) {
+      if (key === "Ref" && typeof item === "string" && names.has(item)) out.add(item);
+      else if (key === "Fn::GetAtt") {
+        const target = Array.isArray(item) ? item[0] : String(item).split(".")[0];
+        if (typeof target === "string" && names.has(target)) out.add(target);
+      } else if (key === "Fn::Sub") {
+        const text = Array.isArray(item) ? item[0] : item;
+        for (const [, name = ""] of String(text).matchAll(/\$\{([A-Za-z0-9]+)[.}]/g)) {
+          if (names.has(name)) out.add(name);
+        }
+        references(Array.isArray(item) ? item[1] : undefined, names, out);
+      } else references(item, names, out);
+    }
+  }
+  return out;
+}
+
+describe("the stack's resources", () => {
+  it("form no dependency cycle (naming roles in the key policy would: key → role → key)", () => {
+    for (const template of [off, enforce]) {
+      const names = new Set(Object.keys(template.Resources));
+      const edges = new Map(
+        Object.entries(template.Resources).map(([name, item]) => {
+          const dependsOn = [(item as { DependsOn?: string | string[] }).DependsOn ?? []].flat();
+          return [name, new Set([...references(item.Properties, names), ...dependsOn])];
+        }),
+      );
+      const state = new Map<string, "visiting" | "done">();
+      const cycle: string[] = [];
+      const visit = (name: string, path: string[]): boolean => {
+        if (state.get(name) === "done") return false;
+        if (state.get(name) === "visiting") {
+          cycle.push(...path.slice(path.indexOf(name)), name);
+          return true;
+        }
+        state.set(name, "visiting");
+        for (const next of edges.get(name) ?? []) if (visit(next, [...path, name])) return true;
+        state.set(name, "done");
+        return false;
+      };
+      for (const name of names) if (visit(name, [])) break;
+      expect(cycle).toEqual([]);
+    }
+  });
+});
+
+describe("alertPublishers (infra/alerts-topic-policy.cjs)", () => {
+  type Generator = (options: { resolveVariable: (name: string) => Promise<unknown> }) => Promise<Template>;
+  const generate = createRequire(import.meta.url)(
+    join(ROOT, "infra", "alerts-topic-policy.cjs"),
+  ) as Generator;
+  const withPublishers = (value: string) => ({
+    resolveVariable: async (name: string) => (name === "param:alertPublishers" ? value : undefined),
+  });
+
+  it.each([
+    ["an IAM user", "arn:aws:iam::111122223333:user/alice"],
+    ["an assumed-role session", "arn:aws:sts::111122223333:assumed-role/ops/alice"],
+    ["a wildcard", "arn:aws:iam::111122223333:role/*"],
+    ["an account id", "111122223333"],
+  ])("rejects %s instead of deploying a policy that would not match it", async (_, arn) => {
+    await expect(generate(withPublishers(`${OPS_ROLE},${arn}`))).rejects.toThrow(/alertPublishers/);
+  });
+
+  it("allows only the stack's roles when the parameter is empty", async () => {
+    const template = await generate(withPublishers(""));
+    const [allow] = policyStatements(template, "AlertsTopicPolicy", "PolicyDocument");
+    expect(allow?.Principal).toEqual({ AWS: STACK_ROLES });
   });
 });
 

@@ -70,14 +70,21 @@ export interface OwnerReference {
   blockOwnerDeletion?: boolean;
 }
 
+export interface FakeEphemeralContainer {
+  name: string;
+  /** `busybox` when not given. */
+  image?: string;
+  targetContainerName?: string;
+}
+
 export interface FakePod {
   namespace: string;
   name: string;
   uid: string;
   ownerReferences?: OwnerReference[];
   annotations?: Record<string, string>;
-  /** Names of the ephemeral containers the pod has. */
-  ephemeralContainers?: string[];
+  /** The ephemeral containers the pod has: a name alone is image `busybox` with no target. */
+  ephemeralContainers?: (string | FakeEphemeralContainer)[];
 }
 
 /** A scripted answer: a status with a Kubernetes Status body, or no answer at all (the request hangs). */
@@ -140,7 +147,14 @@ function podJson(pod: FakePod, deleting = false) {
     },
     spec: {
       containers: [{ name: "app", image: "registry.example/app:1" }],
-      ephemeralContainers: (pod.ephemeralContainers ?? []).map((name) => ({ name, image: "busybox" })),
+      ephemeralContainers: (pod.ephemeralContainers ?? []).map((container) => {
+        const {
+          name,
+          image = "busybox",
+          targetContainerName,
+        } = typeof container === "string" ? { name: container } : container;
+        return { name, image, ...(targetContainerName === undefined ? {} : { targetContainerName }) };
+      }),
     },
   };
 }

@@ -7,7 +7,7 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import type { DeleteResult } from "../../core/remediation/delete-result.ts";
-import type { TargetPod } from "../../core/remediation/guard-rails.ts";
+import type { LivePod } from "../../core/remediation/guard-rails.ts";
 import type { ClusterInfo } from "../aws/eks-cluster-info.ts";
 import { httpLibraryWithTimeout } from "./kubernetes-http.ts";
 
@@ -41,11 +41,6 @@ export interface KubernetesPodsOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Each attempt that failed and will be retried, for logs. */
   onRetry?: (event: { operation: string; attempt: number; delayMs: number; error: string }) => void;
-}
-
-export interface LivePod extends TargetPod {
-  ephemeralContainerNames: string[];
-  beingDeleted: boolean;
 }
 
 export type GetPodResult =
@@ -142,6 +137,7 @@ function isRetryable(error: unknown): boolean {
 
 const MIRROR_ANNOTATION = "kubernetes.io/config.mirror";
 
+/** The facts remediation decides from, read from the pod the API server returned. */
 export function livePod(pod: V1Pod): LivePod {
   const controllerRef =
     pod.metadata?.ownerReferences?.find((ref) => ref.controller === true) ??
@@ -157,7 +153,11 @@ export function livePod(pod: V1Pod): LivePod {
         }
       : undefined,
     static: pod.metadata?.annotations?.[MIRROR_ANNOTATION] !== undefined || controllerRef?.kind === "Node",
-    ephemeralContainerNames: (pod.spec?.ephemeralContainers ?? []).map((container) => container.name),
+    ephemeralContainers: (pod.spec?.ephemeralContainers ?? []).map((container) => ({
+      name: container.name,
+      image: container.image,
+      targetContainerName: container.targetContainerName,
+    })),
     beingDeleted: pod.metadata?.deletionTimestamp !== undefined,
   };
 }

@@ -1,6 +1,7 @@
 import * as z from "zod";
 import { type RemediationPolicy, RemediationPolicySchema } from "../../core/remediation/policy.ts";
 import { ConfigurationError, describeIssues, parseEnvironment } from "./configuration.ts";
+import { DEFAULT_IDEMPOTENCY_TTL_SECONDS } from "./detect-environment.ts";
 
 /** Comma-separated list; empty or unset means "not given" so the policy's default applies. */
 const commaList = z
@@ -45,6 +46,10 @@ const EnvironmentSchema = z.object({
   GRACE_PERIOD_SECONDS: optionalInteger("GRACE_PERIOD_SECONDS"),
   ALERTS_TOPIC_ARN: z.string().min(1, "ALERTS_TOPIC_ARN is required"),
   RATE_LIMIT_TABLE: z.string().min(1, "RATE_LIMIT_TABLE is required"),
+  /** The stack's idempotency table, shared with detect (remediate's records have their own key prefix). */
+  IDEMPOTENCY_TABLE: z.string().min(1, "IDEMPOTENCY_TABLE is required"),
+  /** As long as detect's, so a finding replayed from a failure queue is still recognised. */
+  IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).default(DEFAULT_IDEMPOTENCY_TTL_SECONDS),
   AWS_REGION: z.string().min(1, "AWS_REGION is required"),
 });
 
@@ -52,6 +57,7 @@ export interface RemediateEnvironment {
   policy: RemediationPolicy;
   topicArn: string;
   tableName: string;
+  idempotency: { tableName: string; expiresAfterSeconds: number };
   region: string;
 }
 
@@ -82,6 +88,7 @@ export function parseRemediateEnvironment(env: Record<string, string | undefined
     policy: policy.data,
     topicArn: vars.ALERTS_TOPIC_ARN,
     tableName: vars.RATE_LIMIT_TABLE,
+    idempotency: { tableName: vars.IDEMPOTENCY_TABLE, expiresAfterSeconds: vars.IDEMPOTENCY_TTL_SECONDS },
     region: vars.AWS_REGION,
   };
 }

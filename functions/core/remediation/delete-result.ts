@@ -25,6 +25,7 @@ export const FAILURE_REASONS = [
   "api-error",
   "cluster-unreachable",
   "internal-error",
+  "idempotency-unavailable",
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 

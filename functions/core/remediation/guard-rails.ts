@@ -11,7 +11,9 @@ export const SKIP_REASONS = [
   "cluster-not-configured",
   "protected-namespace",
   "break-glass-actor",
+  "uid-mismatch",
   "container-not-found",
+  "container-mismatch",
   "static-pod",
   "bare-pod",
   "unrecognised-controller",
@@ -99,47 +101,163 @@ export const FINDING_RULES: readonly Rule<FindingContext>[] = [
   },
 ];
 
-/** What is known about the pod that received the container, from the audit event or a GET. */
-export interface TargetPod {
+/** An ephemeral container as the live pod's spec holds it. */
+export interface LiveEphemeralContainer {
+  name: string;
+  image: string | undefined;
+  targetContainerName: string | undefined;
+}
+
+/**
+ * The pod as the API server holds it when remediation reads it. Remediation decides from this alone: the
+ * finding's uid, owner and static flag come from a message anyone allowed to publish to the topic could
+ * have written, so they are never used to justify a deletion.
+ */
+export interface LivePod {
   uid: string;
   /** The controlling owner reference, if any. */
   owner: Owner | undefined;
   /** A mirror pod of a static manifest (annotation `kubernetes.io/config.mirror`, or owned by a Node). */
   static: boolean;
+  /** A deletionTimestamp is set: the pod is already on its way out. */
+  beingDeleted: boolean;
+  ephemeralContainers: LiveEphemeralContainer[];
 }
 
-export interface TargetContext {
+export interface PodContext {
   finding: Finding;
-  target: TargetPod;
+  pod: LivePod;
   policy: RemediationPolicy;
 }
 
-function controller(target: TargetPod): Owner | undefined {
-  return target.owner !== undefined && target.owner.controller !== false ? target.owner : undefined;
+function controller(pod: LivePod): Owner | undefined {
+  return pod.owner !== undefined && pod.owner.controller !== false ? pod.owner : undefined;
 }
 
-/** Checks on the pod itself: would deleting it be undone by a controller, or is it something never to touch. */
-export const TARGET_RULES: readonly Rule<TargetContext>[] = [
+/** Attacker-written strings (images, names) quoted for a detail line: JSON-escaped and bounded. */
+function quoted(value: string | undefined): string {
+  if (value === undefined) return "(none)";
+  const text = JSON.stringify(value);
+  return text.length > 120 ? `${text.slice(0, 117)}…"` : text;
+}
+
+/**
+ * Whether the live image is the one the finding names. Equal strings, or the stated image pinned to a digest
+ * (`busybox:1.36` → `busybox:1.36@sha256:…`), which is what image-verifying admission webhooks write into the
+ * spec; anything else is another image.
+ */
+export function sameImage(stated: string | undefined, live: string | undefined): boolean {
+  if (stated === live) return true;
+  if (stated === undefined || live === undefined || stated.includes("@")) return false;
+  return live.startsWith(stated) && /^@sha256:[0-9a-f]{64}$/.test(live.slice(stated.length));
+}
+
+/** How one container the finding names differs from the live pod's spec. */
+export type ContainerProblem =
+  | { name: string; problem: "missing" }
+  | {
+      name: string;
+      problem: "different";
+      stated: { image: string | undefined; target: string | undefined };
+      live: { image: string | undefined; target: string | undefined };
+    };
+
+/**
+ * Every container the finding says was added must be in the live spec under the same name, with the same
+ * image and the same target container. A finding that names none cannot be matched at all.
+ */
+export function containerProblems(finding: Finding, pod: LivePod): ContainerProblem[] {
+  const problems: ContainerProblem[] = [];
+  for (const stated of finding.containers) {
+    const live = pod.ephemeralContainers.find((container) => container.name === stated.name);
+    if (live === undefined) {
+      problems.push({ name: stated.name, problem: "missing" });
+    } else if (
+      !sameImage(stated.image, live.image) ||
+      stated.targetContainerName !== live.targetContainerName
+    ) {
+      problems.push({
+        name: stated.name,
+        problem: "different",
+        stated: { image: stated.image, target: stated.targetContainerName },
+        live: { image: live.image, target: live.targetContainerName },
+      });
+    }
+  }
+  return problems;
+}
+
+function missingContainers({ finding, pod }: PodContext): string[] {
+  return containerProblems(finding, pod)
+    .filter((problem) => problem.problem === "missing")
+    .map((problem) => problem.name);
+}
+
+function differentContainers({ finding, pod }: PodContext) {
+  return containerProblems(finding, pod).filter((problem) => problem.problem === "different");
+}
+
+/** What a human should look at when the live pod contradicts the finding. */
+const CONTRADICTION =
+  "Check the pod; if it matches what the audit log recorded, someone published a finding that does not (check who can publish to the alerts topic)";
+
+/**
+ * Checks on the live pod, in order: is it the pod the finding is about (uid, containers), and would deleting
+ * it be undone by a controller rather than cause an outage or do nothing (static pods).
+ */
+export const POD_RULES: readonly Rule<PodContext>[] = [
+  {
+    reason: "already-gone",
+    blocks: ({ pod }) => pod.beingDeleted,
+    detail: ({ finding, pod }) => `${podRef(finding)} (uid ${pod.uid}) is already being deleted.`,
+  },
+  {
+    reason: "uid-mismatch",
+    // Only ever a reason to refuse: a finding without a uid (Metadata-level audit) is matched by its containers.
+    blocks: ({ finding, pod }) =>
+      finding.pod.uid !== undefined && finding.pod.uid !== "" && finding.pod.uid !== pod.uid,
+    detail: ({ finding, pod }) =>
+      `${podRef(finding)} is now uid ${pod.uid}, not uid ${quoted(finding.pod.uid)} named in the finding: it is not the pod that received the container (most likely that one was already replaced), so it was left alone. If it has an ephemeral container of its own, a human must check it.`,
+  },
   {
     reason: "static-pod",
-    blocks: ({ target }) => target.static || target.owner?.kind === "Node",
+    blocks: ({ pod }) => pod.static || pod.owner?.kind === "Node",
     detail: ({ finding }) =>
       `Needs a human: ${podRef(finding)} is a mirror of a static pod; deleting it through the API does not stop it. Remove the manifest on the node.`,
   },
   {
+    reason: "container-not-found",
+    blocks: (context) => context.finding.containers.length === 0 || missingContainers(context).length > 0,
+    detail: (context) =>
+      context.finding.containers.length === 0
+        ? `Needs a human: the audit event did not record which container was added to ${podRef(context.finding)}, so the live pod cannot be confirmed as the one tampered with.`
+        : `Needs a human: ${podRef(context.finding)} (uid ${context.pod.uid}) has no ephemeral container ${missingContainers(context).map(quoted).join(", ")}, so it is not the pod the finding describes and was left alone. ${CONTRADICTION}.`,
+  },
+  {
+    reason: "container-mismatch",
+    blocks: (context) => differentContainers(context).length > 0,
+    detail: (context) => {
+      const lines = differentContainers(context).map(
+        ({ name, stated, live }) =>
+          `${quoted(name)} runs image ${quoted(live.image)} targeting ${quoted(live.target)}, but the finding says image ${quoted(stated.image)} targeting ${quoted(stated.target)}`,
+      );
+      return `Needs a human: in ${podRef(context.finding)} (uid ${context.pod.uid}) ephemeral container ${lines.join("; ")}. The finding does not describe this pod, so it was left alone (an admission webhook that rewrites images also causes this). ${CONTRADICTION}.`;
+    },
+  },
+  {
     reason: "bare-pod",
-    blocks: ({ target, policy }) => controller(target) === undefined && !policy.allowBarePods,
+    blocks: ({ pod, policy }) => controller(pod) === undefined && !policy.allowBarePods,
     detail: ({ finding }) =>
       `Needs a human: ${podRef(finding)} has no controller to recreate it, and bare pods are not allowed to be deleted automatically.`,
   },
   {
     reason: "unrecognised-controller",
-    blocks: ({ target, policy }) => {
-      const owner = controller(target);
+    blocks: ({ pod, policy }) => {
+      const owner = controller(pod);
       return owner !== undefined && !policy.recreatingControllers.includes(owner.kind);
     },
-    detail: ({ finding, target, policy }) =>
-      `Needs a human: ${podRef(finding)} is controlled by ${target.owner?.kind}/${target.owner?.name}, not one of ${policy.recreatingControllers.join(", ")}.`,
+    detail: ({ finding, pod, policy }) =>
+      `Needs a human: ${podRef(finding)} is controlled by ${pod.owner?.kind}/${pod.owner?.name}, not one of ${policy.recreatingControllers.join(", ")}.`,
   },
 ];
 
@@ -152,8 +270,9 @@ export function checkFinding(context: FindingContext): Verdict {
   return firstBlocking(FINDING_RULES, context);
 }
 
-export function checkTarget(context: TargetContext): Verdict {
-  return firstBlocking(TARGET_RULES, context);
+/** The live pod against the finding and the policy; only a pod that passes every rule may be deleted. */
+export function checkPod(context: PodContext): Verdict {
+  return firstBlocking(POD_RULES, context);
 }
 
 /** `/aws/eks/<cluster>/cluster` → `<cluster>`. */
@@ -162,9 +281,4 @@ const EKS_LOG_GROUP = /^\/aws\/eks\/([^/]+)\/cluster$/;
 export function clusterOf(finding: Finding): string | undefined {
   if (finding.cluster) return finding.cluster;
   return finding.logGroup?.match(EKS_LOG_GROUP)?.[1];
-}
-
-/** The container names the finding says were added: a GET must find them in the live pod before we act. */
-export function addedContainerNames(finding: Finding): string[] {
-  return finding.containers.map((container) => container.name);
 }

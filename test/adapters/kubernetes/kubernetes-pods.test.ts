@@ -64,12 +64,15 @@ beforeEach(() => {
     ownerReferences: [
       { apiVersion: "apps/v1", kind: "ReplicaSet", name: "api-7d9f8b6c5", uid: "rs-uid", controller: true },
     ],
-    ephemeralContainers: ["debugger-x7k2p"],
+    ephemeralContainers: [
+      "debugger-x7k2p",
+      { name: "debugger-q4r8t", image: "registry.example/tools:2", targetContainerName: "app" },
+    ],
   });
 });
 
 describe("KubernetesPods against an HTTPS API server with its own CA", () => {
-  it("reads the pod's uid, controller and ephemeral containers with the bearer token", async () => {
+  it("reads the pod's uid, controller and ephemeral containers (image, target) with the bearer token", async () => {
     const result = await pods().getPod(NS, NAME);
     expect(result).toEqual({
       kind: "found",
@@ -77,8 +80,11 @@ describe("KubernetesPods against an HTTPS API server with its own CA", () => {
         uid: UID,
         owner: { kind: "ReplicaSet", name: "api-7d9f8b6c5", uid: "rs-uid", controller: true },
         static: false,
-        ephemeralContainerNames: ["debugger-x7k2p"],
         beingDeleted: false,
+        ephemeralContainers: [
+          { name: "debugger-x7k2p", image: "busybox", targetContainerName: undefined },
+          { name: "debugger-q4r8t", image: "registry.example/tools:2", targetContainerName: "app" },
+        ],
       },
     });
     expect(server.requests).toHaveLength(1);

@@ -5,6 +5,7 @@ import { parseRemediateEnvironment } from "../../../functions/adapters/lambda/re
 const REQUIRED = {
   ALERTS_TOPIC_ARN: "arn:aws:sns:us-east-1:111122223333:alerts",
   RATE_LIMIT_TABLE: "rate-limit",
+  IDEMPOTENCY_TABLE: "idempotency",
   AWS_REGION: "eu-west-1",
 };
 
@@ -20,6 +21,8 @@ describe("remediate environment", () => {
     expect(env).toEqual({
       topicArn: REQUIRED.ALERTS_TOPIC_ARN,
       tableName: "rate-limit",
+      // 14 days, as detect: a finding replayed from a failure queue is still recognised.
+      idempotency: { tableName: "idempotency", expiresAfterSeconds: 14 * 24 * 60 * 60 },
       region: "eu-west-1",
       policy: {
         mode: "off",
@@ -73,6 +76,8 @@ describe("remediate environment", () => {
     [{ DELETION_RATE_LIMIT: "0" }, "rateLimit"],
     [{ GRACE_PERIOD_SECONDS: "0" }, "gracePeriodSeconds"],
     [{ ALERTS_TOPIC_ARN: "" }, "ALERTS_TOPIC_ARN"],
+    [{ IDEMPOTENCY_TABLE: "" }, "IDEMPOTENCY_TABLE"],
+    [{ IDEMPOTENCY_TTL_SECONDS: "10" }, "IDEMPOTENCY_TTL_SECONDS"],
   ])("rejects %o naming %s", (override, field) => {
     expect(() => parseRemediateEnvironment({ ...REQUIRED, ...override })).toThrow(ConfigurationError);
     expect(() => parseRemediateEnvironment({ ...REQUIRED, ...override })).toThrow(field);
