@@ -373,3 +373,8 @@ export function toOcsfDetectionFinding(finding: Finding, context: OcsfContext = 
   if (evidence) event.evidences = evidence;
   return event;
 }
+
+/** One line of `--format ocsf` output (JSON Lines): what the scanner, and any command printing findings, writes. */
+export function ocsfFindingLine(finding: Finding, context: OcsfContext = {}): string {
+  return JSON.stringify(toOcsfDetectionFinding(finding, context));
+}
