@@ -18,8 +18,7 @@ export const MAX_READABLE_UID = 400;
  */
 export function findingUid(finding: Pick<Finding, "cluster" | "auditID">): string {
   const cluster = finding.cluster ?? UNKNOWN_CLUSTER;
-  const readable = `${cluster}/${finding.auditID}`;
-  if (readable.length <= MAX_READABLE_UID) return readable;
+  if (cluster.length + 1 + finding.auditID.length <= MAX_READABLE_UID) return `${cluster}/${finding.auditID}`;
   const digest = createHash("sha256").update(cluster).update("\u0000").update(finding.auditID).digest("hex");
   return `sha256:${digest}`;
 }
