@@ -48,7 +48,7 @@ const TECHNIQUES_BY_REASON: Readonly<Record<string, readonly AttackTechnique[]>>
   "reach.secret-env": [TECHNIQUES.containerApiCredentials],
 };
 
-/** The techniques a finding shows, T1609 first, each once, in table order. */
+/** The techniques a finding shows: T1609 first, then in the order of its reasons, each once. */
 export function findingTechniques(finding: Pick<Finding, "reasons">): AttackTechnique[] {
   const found = new Map<string, AttackTechnique>([
     [TECHNIQUES.containerAdministrationCommand.id, TECHNIQUES.containerAdministrationCommand],

@@ -151,7 +151,10 @@ function epochMillis(time: string): number | undefined {
   return Number.isFinite(parsed) ? parsed : undefined;
 }
 
-/** One analytic for the detection as a whole; each rule that fired is a related analytic, with its reason. */
+/**
+ * One analytic for the detection as a whole; each rule that fired is a related analytic, once, with its first
+ * reason's text (a rule that hit several containers has several reasons: all are in `desc` and `unmapped`).
+ */
 function analytics(
   finding: Finding,
   product: ProductInfo,
