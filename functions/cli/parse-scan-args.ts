@@ -1,8 +1,9 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { OCSF_SCHEMA_VERSION } from "../core/ocsf-finding.ts";
 import { SeveritySchema } from "../core/severity.ts";
 
-export const USAGE = `usage: ephemeral-guard scan [--format text|json] [--config FILE] [--min-severity LEVEL]
+export const USAGE = `usage: ephemeral-guard scan [--format text|json|ocsf] [--config FILE] [--min-severity LEVEL]
                            [--cluster NAME] [--log-group NAME] [PATH|- ...]
 
 Scans Kubernetes audit events for writes to pods/ephemeralcontainers and prints scored findings.
@@ -11,8 +12,10 @@ Inputs are recognised by content: JSON Lines audit logs (optionally gzip'd), a s
 a CloudWatch Logs subscription event {"awslogs":{"data":…}} or its decoded data message, and the output of
 'aws logs filter-log-events'.
 
-  --format text|json    text (default): a readable summary, coloured on a terminal;
-                        json: one finding per line on stdout and nothing else
+  --format text|json|ocsf
+                        text (default): a readable summary, coloured on a terminal;
+                        json: one finding per line on stdout and nothing else;
+                        ocsf: one OCSF ${OCSF_SCHEMA_VERSION} Detection Finding (class 2004) per line, nothing else
   --config FILE         detection configuration (JSON): excludedUsers, excludedGroups, protectedNamespaces,
                         trustedDebuggers {users, groups}, cluster
   --min-severity LEVEL  print only findings at or above info|low|medium|high|critical (default info)
@@ -23,7 +26,7 @@ Exit status: 0 when every input was read, 2 when some input could not be read (f
 1 on a usage or configuration error.`;
 
 export const ScanOptionsSchema = z.object({
-  format: z.enum(["text", "json"]).default("text"),
+  format: z.enum(["text", "json", "ocsf"]).default("text"),
   config: z.string().optional(),
   minSeverity: SeveritySchema.default("info"),
   cluster: z.string().min(1).optional(),

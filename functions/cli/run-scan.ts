@@ -3,6 +3,7 @@ import type { DecodeOptions } from "../core/decode-input.ts";
 import { type DetectionStats, Detector } from "../core/detector.ts";
 import type { Finding } from "../core/finding.ts";
 import type { InputProblem } from "../core/log-record.ts";
+import { ocsfFindingLine } from "../core/ocsf-finding.ts";
 import { isAtLeast } from "../core/severity.ts";
 import { formatFindingText, inert } from "./format-finding-text.ts";
 import { ConfigError, loadScanConfig } from "./load-scan-config.ts";
@@ -73,7 +74,9 @@ export async function runScan(argv: readonly string[], io: ScanIo): Promise<numb
     io.stdout.write(
       options.format === "json"
         ? `${JSON.stringify(finding)}\n`
-        : `${formatFindingText(finding, io.colour)}\n\n`,
+        : options.format === "ocsf"
+          ? `${ocsfFindingLine(finding)}\n`
+          : `${formatFindingText(finding, io.colour)}\n\n`,
     );
   };
   for await (const input of readScanInputs(options.paths, io.stdin, decodeOptions)) {
