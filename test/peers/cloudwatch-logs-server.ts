@@ -103,6 +103,8 @@ export interface LogsRequestRecord {
   status: number;
   /** The `__type` of an error answer. */
   error?: string;
+  /** The body of a successful answer. */
+  output?: Record<string, unknown>;
   signed: boolean;
 }
 
@@ -660,16 +662,17 @@ export async function startCloudWatchLogsServer(
     const target = String(request.headers["x-amz-target"] ?? "");
     const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target;
     let input: Record<string, unknown> = {};
-    const record = (status: number, error?: string) =>
+    const record = (status: number, error?: string, output?: object) =>
       requests.push({
         operation,
         input,
         status,
         ...(error === undefined ? {} : { error }),
+        ...(output === undefined ? {} : { output: output as Record<string, unknown> }),
         signed: String(request.headers.authorization ?? "").startsWith("AWS4-HMAC-SHA256 "),
       });
     const answer = (status: number, body: object, error?: string) => {
-      record(status, error);
+      record(status, error, error === undefined ? body : undefined);
       response.writeHead(status, { "content-type": CONTENT_TYPE, "x-amzn-requestid": randomUUID() });
       response.end(JSON.stringify(body));
     };
