@@ -31,6 +31,8 @@ export const HuntStateSchema = z
     filterPattern: z.string(),
     clusters: z.array(z.string()),
     targets: z.array(TargetSchema),
+    /** Log groups that could not be read (missing, gone, forbidden), with why: reported by every run. */
+    notRead: z.array(z.string()).default([]),
   })
   .refine((state) => state.startMs < state.endMs, "startMs must be before endMs");
 export type HuntState = z.infer<typeof HuntStateSchema>;

@@ -121,7 +121,6 @@ interface Counters {
   retries: number;
   published: number;
   alreadyPublished: number;
-  unreadable: string[];
 }
 
 /** The stats of several detectors as one. */
@@ -162,8 +161,8 @@ function huntSummary(state: HuntState, counters: Counters, publishing: boolean):
       `ephemeral-guard: published ${counters.published} findings; ${counters.alreadyPublished} had been published already`,
     );
   }
-  if (counters.unreadable.length > 0) {
-    lines.push(`ephemeral-guard: not read: ${counters.unreadable.map(inert).join("; ")}`);
+  if (state.notRead.length > 0) {
+    lines.push(`ephemeral-guard: not read: ${state.notRead.map(inert).join("; ")}`);
   }
   return lines.join("\n");
 }
@@ -212,12 +211,16 @@ export async function runHunt(
     );
   }
 
-  const region = loaded ? loaded.region : options.region;
-  const logs = new CloudWatchLogsClient({ ...LOGS_CLIENT_CONFIG, ...(region ? { region } : {}) });
+  const logs = new CloudWatchLogsClient({
+    ...LOGS_CLIENT_CONFIG,
+    ...((loaded?.region ?? options.region) ? { region: loaded?.region ?? options.region } : {}),
+  });
   let publishTarget: PublishTarget | undefined;
   try {
+    // Resolved once (flag, environment or profile) and kept in the resume file, so a resume searches the same.
+    let region: string;
     try {
-      await logs.config.region();
+      region = await logs.config.region();
     } catch {
       say("ephemeral-guard: no AWS region: pass --region or set AWS_REGION (or a profile's region)");
       return EXIT_USAGE;
@@ -246,7 +249,7 @@ interface HuntContext {
   deps: HuntDeps;
   config: DetectionConfig;
   loaded: HuntState | undefined;
-  region: string | undefined;
+  region: string;
   logs: CloudWatchLogsClient;
   publishTarget: PublishTarget | undefined;
   progress: HuntProgress;
@@ -261,7 +264,6 @@ async function hunt(context: HuntContext): Promise<number> {
     retries: 0,
     published: 0,
     alreadyPublished: 0,
-    unreadable: [],
   };
   const retry: RetryPolicy = {
     ...deps.retry,
@@ -288,7 +290,7 @@ async function hunt(context: HuntContext): Promise<number> {
     }
     let planned: HuntState | number;
     try {
-      planned = await planSearch(context, retry, counters, startMs, endMs);
+      planned = await planSearch(context, retry, startMs, endMs);
     } catch (error) {
       if (!io.signal?.aborted) throw error;
       say("ephemeral-guard: interrupted before the hunt started; nothing was read");
@@ -429,7 +431,7 @@ async function hunt(context: HuntContext): Promise<number> {
         if (io.signal?.aborted || !isTargetFailure(error)) throw error;
         // Gone or forbidden: this target cannot be read now, the others still can.
         const what = `${target.logGroups.join(", ")}: ${errorMessage(error)}`;
-        counters.unreadable.push(what);
+        state.notRead.push(what);
         say(`ephemeral-guard: cannot read ${inert(what)}`);
       }
       target.done = true;
@@ -467,7 +469,7 @@ async function hunt(context: HuntContext): Promise<number> {
   }
   io.stderr.write(`${lines.join("\n")}\n`);
   if (stopped === "interrupted") return EXIT_INTERRUPTED;
-  if (stopped !== undefined || totals.problems > 0 || counters.unreadable.length > 0) {
+  if (stopped !== undefined || totals.problems > 0 || state.notRead.length > 0) {
     return EXIT_UNREADABLE_INPUT;
   }
   return EXIT_OK;
@@ -477,7 +479,6 @@ async function hunt(context: HuntContext): Promise<number> {
 async function planSearch(
   context: HuntContext,
   retry: RetryPolicy,
-  counters: Counters,
   startMs: number,
   endMs: number,
 ): Promise<HuntState | number> {
@@ -488,7 +489,7 @@ async function planSearch(
       import("@aws-sdk/client-eks"),
       import("../adapters/aws/eks-list-clusters.ts"),
     ]);
-    const eks = new EKSClient(context.region ? { region: context.region } : {});
+    const eks = new EKSClient({ region: context.region });
     try {
       clusters = await listClusterNames(eks, context.io.signal);
     } catch (error) {
@@ -510,9 +511,10 @@ async function planSearch(
     say(`ephemeral-guard: ${error.message}`);
     return EXIT_UNREADABLE_INPUT;
   }
+  const notRead: string[] = [];
   for (const logGroup of missing) {
     const what = `${logGroup}: no such log group (control-plane logging never enabled, or the group was deleted)`;
-    counters.unreadable.push(what);
+    notRead.push(what);
     say(`ephemeral-guard: cannot read ${inert(what)}`);
   }
   const groups =
@@ -520,11 +522,12 @@ async function planSearch(
   return {
     version: 1,
     engine: options.engine,
-    ...(context.region ? { region: context.region } : {}),
+    region: context.region,
     startMs,
     endMs,
     filterPattern: SUBSCRIPTION_FILTER_PATTERN,
     clusters,
     targets: groups.map((logGroups) => ({ logGroups, done: false })),
+    notRead,
   };
 }

@@ -375,10 +375,25 @@ describe("ephemeral-guard hunt --engine filter", () => {
 
   it("reports a cluster whose log group does not exist, hunts the others, and exits 2", async () => {
     logs.putLogEvents(GROUP, sampleEvents());
-    const run = await hunt(["--cluster", "gone", "--cluster", "prod", ...RANGE, "--format", "json"]);
+    const file = join(workDir, "state.json");
+    const run = await hunt([
+      "--cluster",
+      "gone",
+      "--cluster",
+      "prod",
+      ...RANGE,
+      "--format",
+      "json",
+      "--resume",
+      file,
+    ]);
     expect(run.status).toBe(2);
     expect(run.stderr).toContain("cannot read /aws/eks/gone/cluster: no such log group");
     expect(run.stdout).toBe(scanned.stdout);
+    // A later run of the same hunt still says what it never read.
+    const again = await hunt(["--resume", file]);
+    expect(again.status).toBe(2);
+    expect(again.stderr).toContain("not read: /aws/eks/gone/cluster: no such log group");
   });
 });
 
