@@ -272,7 +272,9 @@ async function hunt(context: HuntContext): Promise<number> {
     ...(io.signal ? { signal: io.signal } : {}),
     onRetry: (event) => {
       counters.retries++;
-      progress.remark(`${event.operation}: ${event.error}, retrying in ${Math.ceil(event.delayMs / 1000)}s`);
+      progress.remark(
+        `${event.operation}: ${inert(event.error).slice(0, 80)}, retrying in ${Math.ceil(event.delayMs / 1000)}s`,
+      );
     },
   };
 

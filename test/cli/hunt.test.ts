@@ -423,6 +423,29 @@ describe("ephemeral-guard hunt --engine insights", () => {
     expect(logs.queries.length).toBeLessThan(30);
   });
 
+  it("asks for at most 1,000 rows a query, so events an attacker pads to 256 KB cannot fill the hunt's memory", async () => {
+    await useLogsPeer({});
+    const read = { ...loadAuditJson("read-get-pod-ephemeralcontainers.json") };
+    logs.putLogEvents(
+      GROUP,
+      Array.from({ length: 1_500 }, (_, index) => ({
+        timestamp: T0 + index * 10,
+        message: JSON.stringify({ ...read, auditID: `read-${index}` }),
+      })),
+    );
+    logs.putLogEvents(GROUP, [
+      { timestamp: T0 + 20_000, message: JSON.stringify(loadAuditJson("run-as-root.json")) },
+    ]);
+    const run = await hunt(["--cluster", "prod", ...RANGE, "--format", "json", "--engine", "insights"]);
+    expect(run.status).toBe(0);
+    expect(findings(run.stdout)).toHaveLength(1);
+    const starts = logs.requests.filter((request) => request.operation === "StartQuery");
+    expect(starts.every((request) => request.input.limit === 1_000)).toBe(true);
+    expect(starts.every((request) => String(request.input.queryString).endsWith("| limit 1000"))).toBe(true);
+    expect(Math.max(...logs.queries.map((query) => query.rows.length))).toBe(1_000);
+    expect(run.stderr).toContain("1500 read-verb");
+  });
+
   it("runs again a query that failed, was cancelled or timed out, and throttled StartQuery calls", async () => {
     logs.putLogEvents(GROUP, sampleEvents());
     logs.failQueries("Failed", 1);

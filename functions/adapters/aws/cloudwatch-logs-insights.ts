@@ -16,12 +16,13 @@ import { backoffDelay, type RetryPolicy, withBackoff } from "./cloudwatch-logs-r
  * Reads history with CloudWatch Logs Insights: AWS's distributed engine searches up to 50 log groups per query,
  * which is what a range of months over many clusters needs.
  *
- * A query returns at most 10,000 rows, all at once, so the time range is cut into pieces small enough that no
- * query reaches the cap: a piece whose query did (its `recordsMatched` exceeds its rows) is split by how much it
- * overflowed and run again, and the pieces that follow are sized by what was seen. A few queries run at once
- * (`inFlight`); pieces are handed to the caller in time order, so where the read stands is one time (`from`),
- * and at most `inFlight` pieces' rows are held. A one-second piece still over the cap (Insights counts time in
- * seconds) is read with FilterLogEvents instead, group by group.
+ * A query returns its rows all at once, at most 10,000 (the hunt asks for fewer, INSIGHTS_ROWS_PER_QUERY), so
+ * the time range is cut into pieces meant to stay under that. A piece whose query reached it (its
+ * `recordsMatched` exceeds its rows) keeps its earliest rows (the query sorts by @timestamp) and the rest of it
+ * is run again, in pieces sized from the rows just seen (afterCap). A few queries run at once (`inFlight`);
+ * pieces are handed to the caller in time order, so where the read stands is one time (`from`), and at most
+ * `inFlight` pieces' rows are held. A one-second piece still over the limit (Insights counts time in seconds)
+ * is read with FilterLogEvents instead, group by group.
  *
  * Rows are selected with the detector's own marker, so every event the detector could report is returned;
  * the detector re-checks each one.
@@ -29,6 +30,12 @@ import { backoffDelay, type RetryPolicy, withBackoff } from "./cloudwatch-logs-r
 
 /** Rows a query returns at most (the service's cap). */
 export const INSIGHTS_ROW_CAP = 10_000;
+/**
+ * Rows the hunt asks one query for, well under the cap. A query's answer arrives whole, and whoever can write
+ * to the cluster can pad events that mention the marker to CloudWatch's 256 KB: at 1,000 rows the queries in
+ * flight hold at most about `inFlight` × 256 MB, where the cap would allow ten times that.
+ */
+export const INSIGHTS_ROWS_PER_QUERY = 1_000;
 /** Log groups one query can search. */
 export const INSIGHTS_MAX_LOG_GROUPS = 50;
 /** Queries whose status stops changing are given up (as timed out) after this many polls. */
@@ -40,7 +47,7 @@ export const INSIGHTS_QUERY = [
   "fields @timestamp, @message, @logStream, @log",
   `filter @message like ${JSON.stringify(SUBRESOURCE_MARKER)}`,
   "sort @timestamp asc",
-  `limit ${INSIGHTS_ROW_CAP}`,
+  `limit ${INSIGHTS_ROWS_PER_QUERY}`,
 ].join(" | ");
 
 export const InsightsCursorSchema = z.object({
@@ -185,7 +192,7 @@ async function runQuery(
           startTime: Math.floor(piece.start / SECOND),
           endTime: Math.ceil(piece.end / SECOND) - 1,
           queryString: INSIGHTS_QUERY,
-          limit: INSIGHTS_ROW_CAP,
+          limit: INSIGHTS_ROWS_PER_QUERY,
         }),
         // Not aborted in flight: a query the service started must be known, so that it can be stopped.
       ),
@@ -208,7 +215,7 @@ async function runQuery(
       if (status !== "Complete") return { kind: "failed", status };
       const rows = result.results ?? [];
       const matched = result.statistics?.recordsMatched ?? rows.length;
-      if (rows.length >= INSIGHTS_ROW_CAP || matched > rows.length) {
+      if (rows.length >= Math.min(INSIGHTS_ROWS_PER_QUERY, INSIGHTS_ROW_CAP) || matched > rows.length) {
         return { kind: "capped", rows, matched };
       }
       return { kind: "complete", rows };
@@ -248,7 +255,7 @@ export async function* readInsightsHistory(
 
     if (front.filterFallback) {
       request.onNote?.(
-        `more than ${INSIGHTS_ROW_CAP} rows in the second at ${new Date(front.start).toISOString()}: read with FilterLogEvents`,
+        `more than ${INSIGHTS_ROWS_PER_QUERY} rows in the second at ${new Date(front.start).toISOString()}: read with FilterLogEvents`,
       );
       for (const logGroup of request.logGroups) {
         const pages = readFilteredHistory(
@@ -277,7 +284,7 @@ export async function* readInsightsHistory(
       if (outcome.kind === "complete") {
         piece.rows = outcome.rows;
         // Sparse: let the next pieces grow, up to the whole range.
-        if (outcome.rows.length < INSIGHTS_ROW_CAP / 8)
+        if (outcome.rows.length < INSIGHTS_ROWS_PER_QUERY / 8)
           pieceMs = Math.min(pieceMs * 2, Math.max(SECOND, endMs - startMs));
         continue;
       }
