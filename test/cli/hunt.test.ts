@@ -701,7 +701,8 @@ describe("ephemeral-guard hunt: progress, usage and the real process", () => {
     expect(lines.at(-1)).toMatch(/^ephemeral-guard: hunted 1 log group/);
     const pipe = await hunt(["--cluster", "prod", ...RANGE, "--format", "json"]);
     expect(pipe.stderr).not.toContain("\r");
-    expect(pipe.stderr.split("\n").filter(Boolean)).toHaveLength(4);
+    expect(pipe.stderr).not.toContain("% of the range");
+    expect(pipe.stderr).toContain("ephemeral-guard: hunted 1 log group");
   });
 
   it("refuses bad arguments with the usage and exit 1, before reading anything", async () => {
