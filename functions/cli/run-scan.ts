@@ -22,7 +22,7 @@ export const EXIT_OK = 0;
 export const EXIT_USAGE = 1;
 export const EXIT_UNREADABLE_INPUT = 2;
 
-function formatStats(stats: DetectionStats, shown: number): string {
+export function formatStats(stats: DetectionStats, shown: number): string {
   const bySeverity = Object.entries(stats.findingsBySeverity)
     .filter(([, count]) => count > 0)
     .map(([level, count]) => `${count} ${level}`)
@@ -38,7 +38,7 @@ function formatStats(stats: DetectionStats, shown: number): string {
   ].join("\n");
 }
 
-function formatProblem(problem: InputProblem): string {
+export function formatProblem(problem: InputProblem): string {
   return `ephemeral-guard: ${inert(problem.position)}: ${problem.kind}: ${inert(problem.message)}`;
 }
 
