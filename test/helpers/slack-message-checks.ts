@@ -77,5 +77,7 @@ export function expectInert(message: SlackMessage): void {
     expect(rest, text.slice(0, 200)).not.toMatch(/&(?!amp;|lt;|gt;)/);
     // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting their absence.
     expect(rest).not.toMatch(/[\u0000-\u0009\u000B-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/);
+    // Zero-width characters would let one name pass for another; the notifier shows them as [U+200B].
+    expect(rest).not.toMatch(/[\u200B-\u200D\u2060\uFEFF]/);
   }
 }
