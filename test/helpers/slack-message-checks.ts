@@ -59,10 +59,10 @@ export function expectWithinSlackLimits(message: SlackMessage): void {
   }
 }
 
-/** The only control sequences the notifier writes itself: Slack date tokens and the console link. */
+/** The only control sequences the notifier writes itself: Slack date tokens and the console links. */
 const OWN_SEQUENCES = [
   /<!date\^\d+\^\{date_short_pretty\} \{time_secs\}\|[0-9T:.Z-]+>/g,
-  /<https:\/\/[a-z0-9-]+\.console\.aws\.amazon\.com\/cloudwatch\/home\?region=[a-z0-9-]+#logsV2:logs-insights[^<>|\s]+\|Open this audit event in CloudWatch Logs Insights>/g,
+  /<https:\/\/[a-z0-9-]+\.console\.aws\.amazon\.com\/cloudwatch\/home\?region=[a-z0-9-]+#logsV2:logs-insights[^<>|\s]+\|Open (?:this audit event|the storm window) in CloudWatch Logs Insights>/g,
 ];
 
 /**
