@@ -191,6 +191,25 @@ describe("notify-slack handler", () => {
     expect(delivered()[0]?.text).toMatch(/^🚨 CRITICAL: ephemeral container added to a pod/);
   });
 
+  it("posts the sample storm notice in events/sns once, however often it is delivered", async () => {
+    const handler = createNotifySlackHandler(() => deps);
+    const event = JSON.parse(readEventText("sns/storm-notice.json")) as unknown;
+    const first = notified(await handler(event, lambdaContext()));
+    const again = notified(await handler(event, lambdaContext()));
+    expect(first).toMatchObject({ posted: { storm: 1 }, invalid: 0 });
+    expect(again).toMatchObject({ posted: { storm: 0 }, duplicates: 1 });
+    const [notice] = delivered();
+    expect(delivered()).toHaveLength(1);
+    expect(notice?.text).toBe("🌀 Alert storm on `prod-eu`: more than 20 findings in 5 minutes");
+    const text = JSON.stringify(notice);
+    expect(text).toContain("190 findings in this window when the storm began");
+    expect(text).toContain("*Critical findings still are.*");
+    if (notice) {
+      expectWithinSlackLimits(notice);
+      expectInert(notice);
+    }
+  });
+
   it("renders injection strings from the audit event as inert text", async () => {
     const handler = createNotifySlackHandler(() => deps);
     await handler(snsEvent(detect("slack-injection-strings").map(findingMessage)), lambdaContext());

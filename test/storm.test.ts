@@ -16,7 +16,7 @@ import type { FlushSummary } from "../functions/adapters/slack/storm-digests.ts"
 import { type Finding, FindingSchema } from "../functions/core/finding.ts";
 import { StormNoticeSchema } from "../functions/core/storm.ts";
 import { createNotifySlackHandler, type NotifySlackDeps } from "../functions/notify-slack.ts";
-import { loadAuditJson } from "./helpers/events.ts";
+import { loadAuditJson, readEventText } from "./helpers/events.ts";
 import { allTexts, expectInert, expectWithinSlackLimits } from "./helpers/slack-message-checks.ts";
 import { asTopicMessages, snsEvent } from "./helpers/sns-lambda-events.ts";
 import { type DynamoPeer, idempotencyTable, startDynalite, stormTable } from "./peers/dynalite.ts";
@@ -128,7 +128,8 @@ async function deliverAll(messages: readonly TopicMessage[], parallel = 10): Pro
   return summaries;
 }
 
-const scheduled = { source: "aws.events", "detail-type": "Scheduled Event", detail: {} };
+/** The EventBridge schedule's event, as notify-slack receives it every minute. */
+const scheduled = JSON.parse(readEventText("schedule/storm-digest-flush.json")) as unknown;
 const flush = async () => (await notify(scheduled, lambdaContext("notify"))) as FlushSummary;
 
 /** Everything published by detect for the two clusters, as SNS delivers it to notify-slack. */
