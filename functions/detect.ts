@@ -9,7 +9,7 @@ import {
   type FindingSink,
   type InvocationSummary,
 } from "./adapters/lambda/detect-invocation.ts";
-import { snsFindingSink, stdoutFindingSink } from "./adapters/lambda/finding-sinks.ts";
+import { snsFindingSink, stdoutFindingSink, stormControl } from "./adapters/lambda/finding-sinks.ts";
 import { lambdaHandler } from "./adapters/lambda/lambda-handler.ts";
 import { createObservability } from "./adapters/lambda/observability.ts";
 
@@ -33,11 +33,13 @@ function productionDeps(): DetectDeps {
     return { environment, sinkFor: () => print };
   }
   const sns = awsClient(SNSClient);
-  const store = createIdempotencyStore(awsClient(DynamoDBClient), target.idempotency);
+  const dynamo = awsClient(DynamoDBClient);
+  const store = createIdempotencyStore(dynamo, target.idempotency);
+  const storm = stormControl(dynamo, target, observability.logger, observability.metrics);
   return {
     environment,
     sinkFor: (context) =>
-      snsFindingSink(sns, target.topicArn, store, () => context.getRemainingTimeInMillis()),
+      snsFindingSink(sns, target.topicArn, store, () => context.getRemainingTimeInMillis(), storm),
   };
 }
 

@@ -10,7 +10,7 @@ import { replayFailedInvocations } from "../functions/adapters/aws/replay-failed
 import { ConfigurationError } from "../functions/adapters/lambda/configuration.ts";
 import { parseDetectEnvironment } from "../functions/adapters/lambda/detect-environment.ts";
 import { detectInvocation } from "../functions/adapters/lambda/detect-invocation.ts";
-import { snsFindingSink } from "../functions/adapters/lambda/finding-sinks.ts";
+import { snsFindingSink, stormControl } from "../functions/adapters/lambda/finding-sinks.ts";
 import { createObservability } from "../functions/adapters/lambda/observability.ts";
 
 const USAGE = `Usage: npm run replay -- --queue-url <url> [--env-file detect-env.json] [--region <region>]
@@ -84,10 +84,13 @@ export async function main(argv: string[], shellEnv: NodeJS.ProcessEnv): Promise
     const clientConfig = region ? { region } : {};
     const sqs = new SQSClient(clientConfig);
     const sns = new SNSClient(clientConfig);
-    const store = createIdempotencyStore(new DynamoDBClient(clientConfig), environment.publish.idempotency);
+    const dynamo = new DynamoDBClient(clientConfig);
+    const store = createIdempotencyStore(dynamo, environment.publish.idempotency);
     // Metrics belong to the function's invocations; a replay run reports on the terminal instead.
     const { logger, metrics } = createObservability("detect");
     metrics.setThrowOnEmptyMetrics(false);
+    // A replayed storm is still a storm: the same budget as the function.
+    const storm = stormControl(dynamo, environment.publish, logger, metrics);
 
     const topicArn = environment.publish.topicArn;
     const stats = await replayFailedInvocations({
@@ -97,7 +100,7 @@ export async function main(argv: string[], shellEnv: NodeJS.ProcessEnv): Promise
       visibilityTimeoutSeconds,
       functionNameSuffix: "-detect",
       replay: async (event, deadlineMs) => {
-        const sink = snsFindingSink(sns, topicArn, store, () => deadlineMs - Date.now());
+        const sink = snsFindingSink(sns, topicArn, store, () => deadlineMs - Date.now(), storm);
         await detectInvocation(event, { detection: environment.detection, sink, logger, metrics });
       },
       log: (event) => {

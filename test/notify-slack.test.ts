@@ -1,16 +1,17 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { SSMClient } from "@aws-sdk/client-ssm";
-import type { Context, SNSEvent } from "aws-lambda";
+import type { Context } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import {
-  findingMessage,
-  remediationMessage,
-  type TopicMessage,
-} from "../functions/adapters/aws/sns-message.ts";
+import { createIdempotencyStore } from "../functions/adapters/aws/act-once.ts";
+import { findingMessage, remediationMessage } from "../functions/adapters/aws/sns-message.ts";
 import { publishMessages } from "../functions/adapters/aws/sns-publisher.ts";
 import type { SlackMessage } from "../functions/adapters/slack/slack-block-kit.ts";
-import { type NotifierDeps, SlackDeliveryError } from "../functions/adapters/slack/slack-notifier.ts";
+import {
+  type NotifierDeps,
+  type NotifySummary,
+  SlackDeliveryError,
+} from "../functions/adapters/slack/slack-notifier.ts";
 import {
   LOOPBACK_HTTP_FOR_TESTS_ONLY,
   WebhookUrlError,
@@ -24,6 +25,8 @@ import type { RemediationOutcome } from "../functions/core/remediation-outcome.t
 import { createNotifySlackHandler } from "../functions/notify-slack.ts";
 import { loadAuditJson, readEventText } from "./helpers/events.ts";
 import { expectInert, expectWithinSlackLimits } from "./helpers/slack-message-checks.ts";
+import { asTopicMessages, snsEvent } from "./helpers/sns-lambda-events.ts";
+import { type DynamoPeer, idempotencyTable, startDynalite } from "./peers/dynalite.ts";
 import {
   OK,
   rateLimited,
@@ -38,6 +41,13 @@ import { type SsmServer, startSsmServer } from "./peers/ssm-server.ts";
 const PARAMETER = "/ephemeral-guard/slack-webhook";
 const LOG_GROUP = "/aws/eks/prod-eu/cluster";
 const credentials = { accessKeyId: "AKIDTEST", secretAccessKey: "test-secret" };
+const TABLE = "ephemeral-guard-test-idempotency";
+
+/** What the handler returns for an SNS event (it returns a flush summary for the schedule's events). */
+function notified(result: unknown): NotifySummary {
+  if (!(result && typeof result === "object" && "records" in result)) throw new Error("not a notify summary");
+  return result as NotifySummary;
+}
 
 /** Findings as detect publishes them: sample audit events through the core Detector. */
 function detect(...names: string[]): Finding[] {
@@ -45,35 +55,6 @@ function detect(...names: string[]): Finding[] {
   return names.flatMap((name) =>
     detector.ingest(decodeDocument(loadAuditJson(name), name, { logGroup: LOG_GROUP })),
   );
-}
-
-/** The SNS → Lambda event for messages built by the real topic message model (body + attributes). */
-function snsEvent(messages: readonly TopicMessage[]): SNSEvent {
-  return {
-    Records: messages.map((message, index) => ({
-      EventSource: "aws:sns",
-      EventVersion: "1.0",
-      EventSubscriptionArn: "arn:aws:sns:eu-west-1:111122223333:ephemeral-guard-test-alerts:0b8f",
-      Sns: {
-        Type: "Notification",
-        MessageId: `00000000-0000-4000-8000-${String(index).padStart(12, "0")}`,
-        TopicArn: "arn:aws:sns:eu-west-1:111122223333:ephemeral-guard-test-alerts",
-        Subject: "",
-        Message: message.body,
-        Timestamp: "2026-11-20T09:34:00.000Z",
-        SignatureVersion: "1",
-        Signature: "EXAMPLE",
-        SigningCertUrl: "https://sns.eu-west-1.amazonaws.com/cert.pem",
-        UnsubscribeUrl: "https://sns.eu-west-1.amazonaws.com/unsubscribe",
-        MessageAttributes: Object.fromEntries(
-          Object.entries(message.attributes).map(([name, value]) => [
-            name,
-            { Type: value.DataType, Value: value.StringValue },
-          ]),
-        ),
-      },
-    })),
-  };
 }
 
 function lambdaContext(remainingMs = 30_000): Context {
@@ -107,6 +88,7 @@ const remediationOutcome: RemediationOutcome = {
 
 let slack: SlackWebhookServer;
 let ssm: SsmServer;
+let dynamo: DynamoPeer;
 let deps: NotifierDeps;
 let logs: string[];
 
@@ -124,12 +106,15 @@ beforeAll(async () => {
   slack = await startSlackWebhookServer();
   ssm = await startSsmServer();
   ssm.setParameter(PARAMETER, { value: slack.url, type: "SecureString" });
+  dynamo = await startDynalite([idempotencyTable(TABLE)]);
 });
 afterAll(async () => {
   await slack.stop();
   await ssm.stop();
+  await dynamo.stop();
 });
-beforeEach(() => {
+beforeEach(async () => {
+  await dynamo.clearTable(TABLE);
   slack.requests.length = 0;
   ssm.calls.length = 0;
   logs = [];
@@ -148,6 +133,11 @@ beforeEach(() => {
       cacheSeconds: 3600,
       policy: LOOPBACK_HTTP_FOR_TESTS_ONLY,
       ssmClient: new SSMClient({ endpoint: ssm.endpoint, region: "eu-west-1", credentials, maxAttempts: 1 }),
+    }),
+    idempotency: createIdempotencyStore(dynamo.client, {
+      tableName: TABLE,
+      expiresAfterSeconds: 3600,
+      keyPrefix: "ephemeral-guard.notify-slack",
     }),
   };
 });
@@ -168,7 +158,9 @@ describe("notify-slack handler", () => {
     );
     expect(summary).toEqual({
       records: 3,
-      posted: { finding: 2, remediation: 1 },
+      posted: { finding: 2, remediation: 1, storm: 0 },
+      held: 0,
+      duplicates: 0,
       invalid: 0,
       rateLimitedWaits: 0,
       plainFallbacks: 0,
@@ -199,6 +191,25 @@ describe("notify-slack handler", () => {
     expect(delivered()[0]?.text).toMatch(/^🚨 CRITICAL: ephemeral container added to a pod/);
   });
 
+  it("posts the sample storm notice in events/sns once, however often it is delivered", async () => {
+    const handler = createNotifySlackHandler(() => deps);
+    const event = JSON.parse(readEventText("sns/storm-notice.json")) as unknown;
+    const first = notified(await handler(event, lambdaContext()));
+    const again = notified(await handler(event, lambdaContext()));
+    expect(first).toMatchObject({ posted: { storm: 1 }, invalid: 0 });
+    expect(again).toMatchObject({ posted: { storm: 0 }, duplicates: 1 });
+    const [notice] = delivered();
+    expect(delivered()).toHaveLength(1);
+    expect(notice?.text).toBe("🌀 Alert storm on `prod-eu`: more than 20 findings in 5 minutes");
+    const text = JSON.stringify(notice);
+    expect(text).toContain("190 findings in this window when the storm began");
+    expect(text).toContain("*Critical findings still are.*");
+    if (notice) {
+      expectWithinSlackLimits(notice);
+      expectInert(notice);
+    }
+  });
+
   it("renders injection strings from the audit event as inert text", async () => {
     const handler = createNotifySlackHandler(() => deps);
     await handler(snsEvent(detect("slack-injection-strings").map(findingMessage)), lambdaContext());
@@ -216,9 +227,9 @@ describe("notify-slack handler", () => {
 
   it("fetches the webhook URL once across invocations", async () => {
     const handler = createNotifySlackHandler(() => deps);
-    const [finding] = detect("kubectl-debug-general-profile");
-    if (!finding) throw new Error("no finding");
-    for (let invocation = 0; invocation < 3; invocation++) {
+    const findings = detect("kubectl-debug-general-profile", "run-as-root", "host-path-mount");
+    expect(findings).toHaveLength(3);
+    for (const finding of findings) {
       await handler(snsEvent([findingMessage(finding)]), lambdaContext());
     }
     expect(delivered()).toHaveLength(3);
@@ -238,7 +249,7 @@ describe("notify-slack handler", () => {
       snsEvent(detect("privileged-sysadmin-profile").map(findingMessage)),
       lambdaContext(),
     );
-    expect(summary.rateLimitedWaits).toBe(1);
+    expect(notified(summary).rateLimitedWaits).toBe(1);
     expect(waits).toEqual([1000]);
     expect(slack.requests.map((request) => request.answer.status)).toEqual([429, 200]);
     expect(delivered()).toHaveLength(1);
@@ -330,7 +341,9 @@ describe("notify-slack handler", () => {
     const summary = await handler(event, lambdaContext());
     expect(summary).toEqual({
       records: 6,
-      posted: { finding: 1, remediation: 0 },
+      posted: { finding: 1, remediation: 0, storm: 0 },
+      held: 0,
+      duplicates: 0,
       invalid: 5,
       rateLimitedWaits: 0,
       plainFallbacks: 0,
@@ -347,7 +360,7 @@ describe("notify-slack handler", () => {
   it("does not fetch the webhook URL when there is nothing to post", async () => {
     const handler = createNotifySlackHandler(() => deps);
     const summary = await handler(snsEvent([{ id: "x", body: "[]", attributes: {} }]), lambdaContext());
-    expect(summary.invalid).toBe(1);
+    expect(notified(summary).invalid).toBe(1);
     expect(getParameterCalls()).toBe(0);
     expect(slack.requests).toHaveLength(0);
   });
@@ -360,6 +373,8 @@ describe("exported production handler", () => {
     vi.stubEnv("AWS_ACCESS_KEY_ID", credentials.accessKeyId);
     vi.stubEnv("AWS_SECRET_ACCESS_KEY", credentials.secretAccessKey);
     vi.stubEnv("AWS_ENDPOINT_URL_SSM", ssm.endpoint);
+    vi.stubEnv("AWS_ENDPOINT_URL_DYNAMODB", dynamo.endpoint);
+    vi.stubEnv("IDEMPOTENCY_TABLE", TABLE);
     try {
       const { handler } = await import("../functions/notify-slack.ts");
       const event = snsEvent(detect("kubectl-debug-general-profile").map(findingMessage));
@@ -398,21 +413,11 @@ describe("contract with the publisher", () => {
       ...findings.map(findingMessage),
       remediationMessage(remediationOutcome),
     ]);
-    // SNS hands the Lambda the body and the attributes it was given (Type/Value instead of DataType/StringValue).
-    const deliveries: TopicMessage[] = sns.published.map((published) => ({
-      id: published.messageId,
-      body: published.message,
-      attributes: Object.fromEntries(
-        Object.entries(published.messageAttributes).map(([name, attribute]) => [
-          name,
-          { DataType: attribute.dataType === "Number" ? "Number" : "String", StringValue: attribute.value },
-        ]),
-      ),
-    }));
+    const deliveries = asTopicMessages(sns.published);
     const handler = createNotifySlackHandler(() => deps);
     const summary = await handler(snsEvent(deliveries), lambdaContext());
-    expect(summary.posted).toEqual({ finding: 1, remediation: 1 });
-    expect(summary.invalid).toBe(0);
+    expect(notified(summary).posted).toEqual({ finding: 1, remediation: 1, storm: 0 });
+    expect(notified(summary).invalid).toBe(0);
     const [alert, followUp] = delivered().map((message) => message.text);
     expect(alert).toMatch(
       /^🚨 CRITICAL: ephemeral container added to a pod: `shop\/checkout-api-7d9f8b6c5d-x2kqp`/,

@@ -59,10 +59,10 @@ export function expectWithinSlackLimits(message: SlackMessage): void {
   }
 }
 
-/** The only control sequences the notifier writes itself: Slack date tokens and the console link. */
+/** The only control sequences the notifier writes itself: Slack date tokens and the console links. */
 const OWN_SEQUENCES = [
   /<!date\^\d+\^\{date_short_pretty\} \{time_secs\}\|[0-9T:.Z-]+>/g,
-  /<https:\/\/[a-z0-9-]+\.console\.aws\.amazon\.com\/cloudwatch\/home\?region=[a-z0-9-]+#logsV2:logs-insights[^<>|\s]+\|Open this audit event in CloudWatch Logs Insights>/g,
+  /<https:\/\/[a-z0-9-]+\.console\.aws\.amazon\.com\/cloudwatch\/home\?region=[a-z0-9-]+#logsV2:logs-insights[^<>|\s]+\|Open (?:this audit event|the storm window) in CloudWatch Logs Insights>/g,
 ];
 
 /**
@@ -77,5 +77,7 @@ export function expectInert(message: SlackMessage): void {
     expect(rest, text.slice(0, 200)).not.toMatch(/&(?!amp;|lt;|gt;)/);
     // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting their absence.
     expect(rest).not.toMatch(/[\u0000-\u0009\u000B-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/);
+    // Zero-width characters would let one name pass for another; the notifier shows them as [U+200B].
+    expect(rest).not.toMatch(/[\u200B-\u200D\u2060\uFEFF]/);
   }
 }

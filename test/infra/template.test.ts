@@ -5,10 +5,20 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findingMessage, type TopicMessage } from "../../functions/adapters/aws/sns-message.ts";
+import { createIdempotencyStore } from "../../functions/adapters/aws/act-once.ts";
+import {
+  findingMessage,
+  STORM_MEMBER_ATTRIBUTES,
+  type TopicMessage,
+  withAttributes,
+} from "../../functions/adapters/aws/sns-message.ts";
 import { SUBSCRIPTION_FILTER_PATTERN } from "../../functions/adapters/aws/subscription-filter.ts";
-import type { Finding } from "../../functions/core/finding.ts";
+import { snsFindingSink, stormControl } from "../../functions/adapters/lambda/finding-sinks.ts";
+import { createObservability } from "../../functions/adapters/lambda/observability.ts";
 import { detectFile, onlyFinding } from "../helpers/events.ts";
+import { asTopicMessages } from "../helpers/sns-lambda-events.ts";
+import { idempotencyTable, startDynalite, stormTable } from "../peers/dynalite.ts";
+import { startSnsServer } from "../peers/sns-server.ts";
 
 /**
  * Packages the stack offline exactly like `npm run package` (osls, no credentials, no network) and checks
@@ -98,27 +108,41 @@ function grants(template: Template, functionName: string, action: string): unkno
     .map((statement) => statement.Resource);
 }
 
-/** The subset of SNS filter-policy semantics the stack uses: exact strings, numeric comparisons; AND of keys. */
-function passesFilter(policy: Record<string, unknown[]>, message: TopicMessage): boolean {
+/**
+ * The subset of SNS filter-policy semantics (MessageAttributes scope) the stack uses: a policy is an AND of
+ * its keys, each key an OR of conditions (exact string, `numeric` comparison, `exists`); `$or` is an OR of
+ * sub-policies.
+ */
+type FilterPolicy = Record<string, unknown>;
+const NUMERIC: Record<string, (a: number, b: number) => boolean> = {
+  ">=": (a, b) => a >= b,
+  ">": (a, b) => a > b,
+  "<=": (a, b) => a <= b,
+  "<": (a, b) => a < b,
+  "=": (a, b) => a === b,
+};
+
+function passesCondition(
+  condition: unknown,
+  attribute: TopicMessage["attributes"][string] | undefined,
+): boolean {
+  if (typeof condition === "string")
+    return attribute?.DataType === "String" && attribute.StringValue === condition;
+  if (condition && typeof condition === "object" && "exists" in condition) {
+    return (condition as { exists: boolean }).exists === (attribute !== undefined);
+  }
+  const numeric = (condition as { numeric?: [string, number] }).numeric;
+  if (!numeric || attribute?.DataType !== "Number") return false;
+  const [operator, bound] = numeric;
+  return NUMERIC[operator]?.(Number(attribute.StringValue), bound) ?? false;
+}
+
+function passesFilter(policy: FilterPolicy, message: TopicMessage): boolean {
   return Object.entries(policy).every(([name, conditions]) => {
-    const attribute = message.attributes[name];
-    if (!attribute) return false;
-    return conditions.some((condition) => {
-      if (typeof condition === "string")
-        return attribute.DataType === "String" && attribute.StringValue === condition;
-      const numeric = (condition as { numeric?: [string, number] }).numeric;
-      if (!numeric || attribute.DataType !== "Number") return false;
-      const [operator, bound] = numeric;
-      const value = Number(attribute.StringValue);
-      const compare: Record<string, (a: number, b: number) => boolean> = {
-        ">=": (a, b) => a >= b,
-        ">": (a, b) => a > b,
-        "<=": (a, b) => a <= b,
-        "<": (a, b) => a < b,
-        "=": (a, b) => a === b,
-      };
-      return compare[operator]?.(value, bound) ?? false;
-    });
+    if (name === "$or") return (conditions as FilterPolicy[]).some((branch) => passesFilter(branch, message));
+    return (conditions as unknown[]).some((condition) =>
+      passesCondition(condition, message.attributes[name]),
+    );
   });
 }
 
@@ -153,6 +177,57 @@ function danglingReferences(template: Template): string[] {
 let template: Template;
 let variant: Template;
 
+const STORM_BUDGET = 20;
+const STORM_FINDINGS = 200;
+const LATE_FINDINGS = 50;
+/** What detect's sink publishes for a storm on prod-eu and a quiet staging, as SNS hands it on. */
+let stormTopic: TopicMessage[] = [];
+
+/** The deployed sink (storm control on) publishing to the SNS peer, with its DynamoDB tables on dynalite. */
+async function publishStorm(): Promise<TopicMessage[]> {
+  const topicArn = "arn:aws:sns:us-east-1:123456789012:ephemeral-guard-ci-alerts";
+  const sns = await startSnsServer({ topics: [topicArn] });
+  const dynamo = await startDynalite([idempotencyTable("idempotency"), stormTable("storm")]);
+  const { SNSClient } = await import("@aws-sdk/client-sns");
+  const client = new SNSClient({
+    endpoint: sns.endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "t", secretAccessKey: "t" },
+  });
+  const target = {
+    mode: "sns" as const,
+    topicArn,
+    idempotency: { tableName: "idempotency", expiresAfterSeconds: 3600, keyPrefix: "ephemeral-guard.detect" },
+    storm: { tableName: "storm", budget: STORM_BUDGET, windowMinutes: 5 },
+  };
+  const { logger, metrics } = createObservability("detect");
+  metrics.setThrowOnEmptyMetrics(false);
+  const sink = snsFindingSink(
+    client,
+    topicArn,
+    createIdempotencyStore(dynamo.client, target.idempotency),
+    () => 60_000,
+    stormControl(dynamo.client, target, logger, metrics),
+  );
+  const critical = onlyFinding(detectFile("privileged-sysadmin-profile"));
+  const high = onlyFinding(detectFile("host-path-mount"));
+  const storm = (count: number, from: number, cluster: string) =>
+    Array.from({ length: count }, (_, index) => ({
+      ...(index % 7 === 0 ? critical : high),
+      cluster,
+      auditID: `${cluster}-${from + index}`,
+    }));
+  try {
+    await sink([...storm(STORM_FINDINGS, 0, "prod-eu"), ...storm(1, 0, "staging")]);
+    await sink(storm(LATE_FINDINGS, STORM_FINDINGS, "prod-eu"));
+    return asTopicMessages(sns.published);
+  } finally {
+    client.destroy();
+    await sns.stop();
+    await dynamo.stop();
+  }
+}
+
 beforeAll(async () => {
   // One at a time: serverless-esbuild builds in the service's .esbuild/ directory.
   template = await packageStack({
@@ -165,7 +240,10 @@ beforeAll(async () => {
     pagingMinSeverity: "critical",
     slackWebhookSource: "secretsmanager",
     slackWebhookName: "ephemeral-guard/slack",
+    stormBudget: "50",
+    stormWindowMinutes: "10",
   });
+  stormTopic = await publishStorm();
 }, 240_000);
 
 afterAll(() => {
@@ -234,16 +312,23 @@ describe("packaged CloudFormation template", () => {
 
   it("lets detect publish to the topic, use its table and send to its queue, and nothing else", () => {
     expect(grants(template, "DetectLambdaFunction", "sns:Publish")).toEqual([{ Ref: "AlertsTopic" }]);
-    for (const action of [
-      "dynamodb:PutItem",
-      "dynamodb:UpdateItem",
-      "dynamodb:DeleteItem",
-      "dynamodb:GetItem",
-    ]) {
+    for (const action of ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem"]) {
       expect(grants(template, "DetectLambdaFunction", action)).toEqual([
         { "Fn::GetAtt": ["IdempotencyTable", "Arn"] },
       ]);
     }
+    expect(grants(template, "DetectLambdaFunction", "dynamodb:UpdateItem")).toEqual([
+      { "Fn::GetAtt": ["IdempotencyTable", "Arn"] },
+      { "Fn::GetAtt": ["StormStateTable", "Arn"] },
+    ]);
+    // Storm control: only its own counters in the storm table, never notify-slack's items.
+    const counters = statements(roleOf(template, "DetectLambdaFunction")).find(
+      (statement) => statement.Sid === "StormBudgetCounters",
+    );
+    expect(counters).toMatchObject({
+      Action: "dynamodb:UpdateItem",
+      Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["budget#*"] } },
+    });
     expect(grants(template, "DetectLambdaFunction", "sqs:SendMessage")).toEqual([
       { "Fn::GetAtt": ["DetectFailureQueue", "Arn"] },
     ]);
@@ -262,7 +347,7 @@ describe("packaged CloudFormation template", () => {
     expect(JSON.stringify(decrypt)).toContain("kms:ViaService");
     expect(JSON.stringify(decrypt)).toContain("kms:EncryptionContext:PARAMETER_ARN");
     const all = statements(roleOf(template, "NotifyDashslackLambdaFunction")).flatMap(actions);
-    expect(all.filter((action) => /^(sns|dynamodb|eks):/.test(action))).toEqual([]);
+    expect(all.filter((action) => /^(sns|eks):/.test(action))).toEqual([]);
     // Exactly one of the two variables reaches the function, matching its grant.
     const variables = (built: Template) =>
       (
@@ -274,6 +359,62 @@ describe("packaged CloudFormation template", () => {
     expect(variables(template).SLACK_WEBHOOK_SECRET_ID).toBeUndefined();
     expect(variables(variant).SLACK_WEBHOOK_SECRET_ID).toBe("ephemeral-guard/slack");
     expect(variables(variant).SLACK_WEBHOOK_PARAMETER).toBeUndefined();
+  });
+
+  it("lets notify-slack keep only its own idempotency records and storm items, and runs its flush every minute", () => {
+    const notifyStatements = statements(roleOf(template, "NotifyDashslackLambdaFunction"));
+    const dynamo = notifyStatements.filter((statement) =>
+      actions(statement).some((a) => a.startsWith("dynamodb:")),
+    );
+    expect(dynamo).toEqual([
+      {
+        Sid: "IdempotencyRecords",
+        Effect: "Allow",
+        Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+        Resource: { "Fn::GetAtt": ["IdempotencyTable", "Arn"] },
+        Condition: {
+          "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["ephemeral-guard.notify-slack#*"] },
+        },
+      },
+      {
+        Sid: "StormDigests",
+        Effect: "Allow",
+        Action: ["dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem"],
+        Resource: { "Fn::GetAtt": ["StormStateTable", "Arn"] },
+        Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["members#*", "pending"] } },
+      },
+    ]);
+    const [, rule] = resourcesOfType(template, "AWS::Events::Rule")[0] ?? [];
+    expect(rule?.Properties).toMatchObject({
+      ScheduleExpression: "rate(1 minute)",
+      State: "ENABLED",
+      Targets: [{ Arn: { "Fn::GetAtt": ["NotifyDashslackLambdaFunction", "Arn"] } }],
+    });
+    for (const [built, budget, minutes] of [
+      [template, "20", "5"],
+      [variant, "50", "10"],
+    ] as const) {
+      const variables = (name: string) =>
+        (resource(built, name).Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      for (const name of ["DetectLambdaFunction", "NotifyDashslackLambdaFunction"]) {
+        expect(variables(name)).toMatchObject({
+          IDEMPOTENCY_TABLE: { Ref: "IdempotencyTable" },
+          STORM_TABLE: { Ref: "StormStateTable" },
+          STORM_BUDGET: budget,
+          STORM_WINDOW_MINUTES: minutes,
+        });
+      }
+    }
+  });
+
+  it("keeps storm state in an encrypted table that expires everything (TTL on `expiresAt`)", () => {
+    const table = resource(template, "StormStateTable").Properties;
+    expect(table.KeySchema).toEqual([
+      { AttributeName: "pk", KeyType: "HASH" },
+      { AttributeName: "sk", KeyType: "RANGE" },
+    ]);
+    expect(table.SSESpecification).toEqual({ SSEEnabled: true, SSEType: "KMS" });
+    expect(table.TimeToLiveSpecification).toEqual({ AttributeName: "expiresAt", Enabled: true });
   });
 
   it("points detect at the stack's topic and table and publishes for real", () => {
@@ -320,46 +461,67 @@ describe("packaged CloudFormation template", () => {
     });
   });
 
-  it("pages only on created findings at or above the threshold", () => {
+  it("pages on created findings at or above the threshold that are not storm members, and on storm notices", () => {
     const paging = resource(template, "PagingSubscription");
     expect(paging.Condition).toBe("HasPagingEndpoint");
     expect(paging.Properties).toMatchObject({
       Protocol: "https",
       Endpoint: PAGER,
       TopicArn: { Ref: "AlertsTopic" },
+      FilterPolicyScope: "MessageAttributes",
     });
-    const policy = paging.Properties.FilterPolicy as Record<string, unknown[]>;
-    const criticalOnly = resource(variant, "PagingSubscription").Properties.FilterPolicy as Record<
-      string,
-      unknown[]
-    >;
+    expect(paging.Properties.FilterPolicy).toEqual({
+      $or: [
+        {
+          messageType: ["finding"],
+          outcome: ["created"],
+          severityRank: [{ numeric: [">=", 3] }],
+          storm: [{ exists: false }],
+        },
+        { messageType: ["storm"] },
+      ],
+    });
+    const policy = paging.Properties.FilterPolicy as FilterPolicy;
+    const criticalOnly = resource(variant, "PagingSubscription").Properties.FilterPolicy as FilterPolicy;
 
     const critical = onlyFinding(detectFile("privileged-sysadmin-profile"));
-    const samples: Record<string, Finding> = {
-      critical,
-      high: onlyFinding(detectFile("host-path-mount")),
-      medium: onlyFinding(detectFile("kubectl-debug-general-profile")),
-      low: onlyFinding(detectFile("rbac-forbidden")),
+    const samples: Record<string, TopicMessage> = {
+      critical: findingMessage(critical),
+      high: findingMessage(onlyFinding(detectFile("host-path-mount"))),
+      medium: findingMessage(onlyFinding(detectFile("kubectl-debug-general-profile"))),
+      low: findingMessage(onlyFinding(detectFile("rbac-forbidden"))),
       // What a critical write looks like when admission or RBAC stopped it: Slack, not the pager.
-      criticalDenied: { ...critical, outcome: "denied" },
-      criticalForbidden: { ...critical, outcome: "forbidden" },
+      criticalDenied: findingMessage({ ...critical, outcome: "denied" }),
+      criticalForbidden: findingMessage({ ...critical, outcome: "forbidden" }),
+      // Past the storm budget: the storm notice pages instead.
+      criticalStormMember: withAttributes(findingMessage(critical), STORM_MEMBER_ATTRIBUTES),
     };
-    expect(Object.values(samples).map((finding) => `${finding.severity}/${finding.outcome}`)).toEqual([
-      "critical/created",
-      "high/created",
-      "medium/created",
-      "low/forbidden",
-      "critical/denied",
-      "critical/forbidden",
-    ]);
-    const pages = (chosen: Record<string, unknown[]>) =>
+    const pages = (chosen: FilterPolicy) =>
       Object.entries(samples)
-        .filter(([, finding]) => passesFilter(chosen, findingMessage(finding)))
+        .filter(([, message]) => passesFilter(chosen, message))
         .map(([name]) => name);
     expect(pages(policy)).toEqual(["critical", "high"]);
     expect(pages(criticalOnly)).toEqual(["critical"]);
     // No endpoint: the condition is false and no subscription is created.
     expect(variant.Conditions?.HasPagingEndpoint).toEqual({ "Fn::Not": [{ "Fn::Equals": ["", ""] }] });
+  });
+
+  it("alert fatigue: pages once per storm, not once per finding, on what detect publishes", () => {
+    const policy = resource(template, "PagingSubscription").Properties.FilterPolicy as FilterPolicy;
+    const pages = stormTopic.filter((message) => passesFilter(policy, message));
+    const type = (message: TopicMessage) => message.attributes.messageType?.StringValue;
+    const cluster = (message: TopicMessage) => message.attributes.cluster?.StringValue;
+    const members = stormTopic.filter((message) => message.attributes.storm?.StringValue === "member");
+    expect(members).toHaveLength(STORM_FINDINGS - STORM_BUDGET + LATE_FINDINGS);
+    expect(members.filter((message) => passesFilter(policy, message))).toEqual([]);
+    // One storm page for prod-eu's window, however many findings followed it.
+    expect(pages.filter((message) => type(message) === "storm").map(cluster)).toEqual(["prod-eu"]);
+    // Before the storm began, the budget's findings paged as usual (the most severe first); staging is untouched.
+    expect(
+      pages.filter((message) => type(message) === "finding" && cluster(message) === "prod-eu"),
+    ).toHaveLength(STORM_BUDGET);
+    expect(pages.filter((message) => cluster(message) === "staging")).toHaveLength(1);
+    expect(pages).toHaveLength(STORM_BUDGET + 1 + 1);
   });
 
   it("alarms on errors, throttles, failure-queue depth and idempotency failures", () => {
@@ -373,6 +535,10 @@ describe("packaged CloudFormation template", () => {
       'AWS/Lambda/Errors:[{"Name":"FunctionName","Value":{"Ref":"NotifyDashslackLambdaFunction"}}]',
       'AWS/SQS/ApproximateNumberOfMessagesVisible:[{"Name":"QueueName","Value":{"Fn::GetAtt":["DetectFailureQueue","QueueName"]}}]',
       'EphemeralGuard/IdempotencyFailures:[{"Name":"service","Value":"detect"}]',
+      'EphemeralGuard/StormBudgetFailures:[{"Name":"service","Value":"detect"}]',
+      'EphemeralGuard/StormNoticeFailures:[{"Name":"service","Value":"detect"}]',
+      'EphemeralGuard/SlackIdempotencyFailures:[{"Name":"service","Value":"notify-slack"}]',
+      'EphemeralGuard/StormHoldFailures:[{"Name":"service","Value":"notify-slack"}]',
     ]) {
       expect(watched).toContain(expected);
     }

@@ -32,6 +32,8 @@ export interface TableSpec {
   name: string;
   /** Partition key attribute (string). Powertools idempotency uses `id`. */
   partitionKey?: string;
+  /** Sort key attribute (string), when the table has one. */
+  sortKey?: string;
   /** TTL attribute, enabled when given (the idempotency table uses `expiration`). */
   ttlAttribute?: string;
 }
@@ -42,13 +44,18 @@ export interface DynamoPeer {
   readonly client: DynamoDBClient;
   createTable(spec: TableSpec): Promise<void>;
   /** Deletes every item (tables here hold a handful), so each test starts from an empty table. */
-  clearTable(name: string, partitionKey?: string): Promise<void>;
+  clearTable(name: string, partitionKey?: string, sortKey?: string): Promise<void>;
   stop(): Promise<void>;
 }
 
 /** The idempotency table as infra/idempotency-table.yml declares it. */
 export function idempotencyTable(name: string): TableSpec {
   return { name, partitionKey: "id", ttlAttribute: "expiration" };
+}
+
+/** The storm-state table as infra/storm.yml declares it. */
+export function stormTable(name: string): TableSpec {
+  return { name, partitionKey: "pk", sortKey: "sk", ttlAttribute: "expiresAt" };
 }
 
 const MAX_WAIT_POLLS = 50;
@@ -65,10 +72,17 @@ export async function startDynalite(tables: readonly TableSpec[] = []): Promise<
 
   async function createTable(spec: TableSpec): Promise<void> {
     const key = spec.partitionKey ?? "id";
+    const sort = spec.sortKey;
     const input: CreateTableCommandInput = {
       TableName: spec.name,
-      AttributeDefinitions: [{ AttributeName: key, AttributeType: "S" }],
-      KeySchema: [{ AttributeName: key, KeyType: "HASH" }],
+      AttributeDefinitions: [
+        { AttributeName: key, AttributeType: "S" },
+        ...(sort ? [{ AttributeName: sort, AttributeType: "S" as const }] : []),
+      ],
+      KeySchema: [
+        { AttributeName: key, KeyType: "HASH" },
+        ...(sort ? [{ AttributeName: sort, KeyType: "RANGE" as const }] : []),
+      ],
       BillingMode: "PAY_PER_REQUEST",
     };
     await client.send(new CreateTableCommand(input));
@@ -91,13 +105,13 @@ export async function startDynalite(tables: readonly TableSpec[] = []): Promise<
     }
   }
 
-  async function clearTable(name: string, partitionKey = "id"): Promise<void> {
+  async function clearTable(name: string, partitionKey = "id", sortKey?: string): Promise<void> {
     for (let page = 0; page < MAX_CLEAR_PAGES; page++) {
       const scanned = await client.send(
         new ScanCommand({
           TableName: name,
-          ProjectionExpression: "#k",
-          ExpressionAttributeNames: { "#k": partitionKey },
+          ProjectionExpression: sortKey ? "#k, #s" : "#k",
+          ExpressionAttributeNames: { "#k": partitionKey, ...(sortKey ? { "#s": sortKey } : {}) },
         }),
       );
       const items = scanned.Items ?? [];

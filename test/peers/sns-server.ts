@@ -65,8 +65,11 @@ export interface SnsServer {
   readonly published: SnsPublishedMessage[];
   /** Every request that reached the peer, accepted or not. */
   readonly requests: SnsRequestRecord[];
-  /** Fail every request from now on (until `recover()`), or only the next `times` requests. */
-  fail(failure: SnsFailure, times?: number): Promise<void>;
+  /**
+   * Fail every request from now on (until `recover()`), or only the next `times` requests; with `action`,
+   * only requests for that action (`Publish`, `PublishBatch`) fail (not with `refuse`, which stops listening).
+   */
+  fail(failure: SnsFailure, times?: number, action?: string): Promise<void>;
   /** Fail individual PublishBatch entries whose message body matches, answering 200 with them in Failed. */
   failEntries(matches: (message: string) => boolean, failure?: SnsBatchEntryFailure): void;
   /** Back to normal: listening, answering 200, no entry failures. */
@@ -152,6 +155,7 @@ export async function startSnsServer(options: SnsServerOptions = {}): Promise<Sn
   const sockets = new Set<Socket>();
   let failure: SnsFailure | undefined;
   let failuresLeft = Number.POSITIVE_INFINITY;
+  let failingAction: string | undefined;
   let entryFailure: { matches: (message: string) => boolean; failure: SnsBatchEntryFailure } | undefined;
   let listening = false;
 
@@ -234,7 +238,7 @@ export async function startSnsServer(options: SnsServerOptions = {}): Promise<Sn
     try {
       params = Object.fromEntries(new URLSearchParams(await readSnsBody(request)));
       action = params.Action ?? "";
-      if (failure && failuresLeft > 0) {
+      if (failure && failuresLeft > 0 && (failingAction === undefined || failingAction === action)) {
         failuresLeft--;
         if (failure.kind === "http") {
           const type = failure.status >= 500 ? "Receiver" : "Sender";
@@ -295,9 +299,10 @@ export async function startSnsServer(options: SnsServerOptions = {}): Promise<Sn
     port,
     published,
     requests,
-    async fail(next, times = Number.POSITIVE_INFINITY) {
+    async fail(next, times = Number.POSITIVE_INFINITY, action) {
       failure = next;
       failuresLeft = times;
+      failingAction = action;
       if (next.kind === "refuse") await close();
     },
     failEntries(matches, entry = { code: "InternalError", message: "injected entry failure" }) {
@@ -306,6 +311,7 @@ export async function startSnsServer(options: SnsServerOptions = {}): Promise<Sn
     async recover() {
       failure = undefined;
       failuresLeft = Number.POSITIVE_INFINITY;
+      failingAction = undefined;
       entryFailure = undefined;
       if (!listening) await listen(port);
     },

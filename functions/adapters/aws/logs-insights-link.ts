@@ -87,3 +87,34 @@ export function logsInsightsUrl({
   if (!console) return undefined;
   return `https://${console.host(region)}/cloudwatch/home?region=${region}#logsV2:logs-insights${fragment}`;
 }
+
+export interface LogsInsightsRangeInput {
+  region: string | undefined;
+  logGroup: string | undefined;
+  /** A query the caller built from validated parts (it is put into the link as it is). */
+  query: string;
+  /** ISO 8601 bounds of the query. */
+  start: string;
+  end: string;
+}
+
+/** A console URL running `query` on `logGroup` from `start` to `end`; undefined when it cannot be built safely. */
+export function logsInsightsRangeUrl({
+  region,
+  logGroup,
+  query,
+  start,
+  end,
+}: LogsInsightsRangeInput): string | undefined {
+  if (!region || !REGION.test(region)) return undefined;
+  if (!logGroup || !LOG_GROUP.test(logGroup)) return undefined;
+  const from = Date.parse(start);
+  const to = Date.parse(end);
+  if (Number.isNaN(from) || Number.isNaN(to) || to < from) return undefined;
+  const range = `end~${jsurlString(consoleTime(to))}~start~${jsurlString(consoleTime(from))}~timeType~'ABSOLUTE~tz~'UTC`;
+  const detail = `~(${range}~editorString~${jsurlString(query)}~source~(~${jsurlString(logGroup)}))`;
+  const fragment = encodeURIComponent(`?queryDetail=${detail}`).replace(/%/g, "$");
+  const console = CONSOLE_HOSTS.find((entry) => region.startsWith(entry.prefix));
+  if (!console) return undefined;
+  return `https://${console.host(region)}/cloudwatch/home?region=${region}#logsV2:logs-insights${fragment}`;
+}

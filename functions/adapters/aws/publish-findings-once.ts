@@ -8,7 +8,7 @@ import {
   release,
   settleSuccess,
 } from "./act-once.ts";
-import { findingMessage } from "./sns-message.ts";
+import { findingMessage, type MessageAttributes, withAttributes } from "./sns-message.ts";
 import { PublishError, publishMessages } from "./sns-publisher.ts";
 
 export { createIdempotencyStore, type IdempotencyStore, IN_PROGRESS_ELSEWHERE } from "./act-once.ts";
@@ -62,6 +62,13 @@ export interface PublishOnceDeps {
   store: IdempotencyStore;
   /** Bounds an INPROGRESS record's life, so a crashed attempt never blocks its retry for long. */
   remainingTimeInMillis: () => number;
+  /**
+   * Extra message attributes (storm membership, storm-budget.ts), decided once per call for the findings
+   * claimed for publishing, so that duplicates are not counted; none when absent.
+   */
+  attributesFor?: (
+    claimed: readonly Finding[],
+  ) => Promise<(finding: Finding) => MessageAttributes | undefined>;
 }
 
 /** DynamoDB calls in flight at once; findings per delivery are few, deliveries can be large. */
@@ -99,7 +106,9 @@ export async function publishFindingsOnce(
   let publishError: unknown;
   if (claimed.length > 0) {
     try {
-      await publishMessages(deps.sns, deps.topicArn, claimed.map(findingMessage));
+      const extra = deps.attributesFor ? await deps.attributesFor(claimed) : undefined;
+      const message = (finding: Finding) => withAttributes(findingMessage(finding), extra?.(finding));
+      await publishMessages(deps.sns, deps.topicArn, claimed.map(message));
     } catch (error) {
       publishError = error;
       failedIds =

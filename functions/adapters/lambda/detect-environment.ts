@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { type DetectionConfig, DetectionConfigSchema } from "../../core/detection-config.ts";
+import { DEFAULT_STORM_BUDGET, DEFAULT_STORM_WINDOW_MINUTES } from "../../core/storm.ts";
 import { ConfigurationError, describeIssues, parseEnvironment } from "./configuration.ts";
 
 /**
@@ -39,6 +40,13 @@ const DetectEnvironmentSchema = z
     IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).default(DEFAULT_IDEMPOTENCY_TTL_SECONDS),
     /** Shared by the function and `npm run replay`, so both see the same records. */
     IDEMPOTENCY_KEY_PREFIX: z.string().min(1).default("ephemeral-guard.detect"),
+    /**
+     * Storm control (docs/slack.md): the storm-state table, and how many findings per cluster per window are
+     * alerted one by one. Without the table every finding pages and posts on its own.
+     */
+    STORM_TABLE: optionalText,
+    STORM_BUDGET: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_STORM_BUDGET),
+    STORM_WINDOW_MINUTES: z.coerce.number().int().min(1).max(60).default(DEFAULT_STORM_WINDOW_MINUTES),
     EXCLUDED_USERS: csv,
     EXCLUDED_GROUPS: csv,
     PROTECTED_NAMESPACES: csv,
@@ -70,11 +78,19 @@ const DetectEnvironmentSchema = z
     }
   });
 
+export interface StormSettings {
+  tableName: string;
+  budget: number;
+  windowMinutes: number;
+}
+
 export type PublishTarget =
   | {
       mode: "sns";
       topicArn: string;
       idempotency: { tableName: string; expiresAfterSeconds: number; keyPrefix: string };
+      /** Absent when STORM_TABLE is not set: no storm control. */
+      storm?: StormSettings;
     }
   | { mode: "stdout" };
 
@@ -105,6 +121,15 @@ export function parseDetectEnvironment(env: Record<string, string | undefined>):
             expiresAfterSeconds: vars.IDEMPOTENCY_TTL_SECONDS,
             keyPrefix: vars.IDEMPOTENCY_KEY_PREFIX,
           },
+          ...(vars.STORM_TABLE
+            ? {
+                storm: {
+                  tableName: vars.STORM_TABLE,
+                  budget: vars.STORM_BUDGET,
+                  windowMinutes: vars.STORM_WINDOW_MINUTES,
+                },
+              }
+            : {}),
         };
   return { publish, detection: detection.data };
 }

@@ -4,6 +4,15 @@
  * so identifiers go into inline code spans (where formatting, mentions and auto-links do not apply) and free
  * text gets look-alike substitutes only where a character could change the rendering.
  *
+ * Two evasions get visible marks rather than silent fixes, so a reader sees that someone tried:
+ * - invisible characters (zero-width spaces and joiners, word joiner, BOM, soft hyphen, variation selectors,
+ *   tag characters, Hangul fillers…), which make `jane​.doe` look like `jane.doe`, are shown as `[U+200B]`
+ *   in identifiers and free text alike;
+ * - in free text, where clients auto-link bare domains and e-mail addresses, every dot that joins a word to a
+ *   following letter is defanged (`evil[.]example/login`, `a@evil[.]example`) and URL schemes lose their
+ *   `://` (`https[:]//…`). Identifiers keep their dots: code spans are never linked, and a pod or image name
+ *   must stay copyable.
+ *
  * Lengths are measured after escaping, in UTF-16 code units (never fewer than the characters Slack counts),
  * and a cut never splits an entity, a surrogate pair or a code span.
  */
@@ -35,11 +44,41 @@ const FORMATTING_LOOKALIKES: Record<string, string> = {
   "`": "\u02CB", // ˋ modifier letter grave accent
 };
 
-/** `@here`, `@channel`, `@everyone` only notify with `link_names`, but a word joiner costs nothing. */
+/**
+ * Characters that render as nothing (or as a blank) in Slack's clients: Unicode's default-ignorable code
+ * points that are not already removed as controls, plus the Hangul fillers that render blank. Matched one
+ * code point at a time (the `u` flag), so astral ones (tags, variation selectors supplement) are whole.
+ */
+const INVISIBLE =
+  // biome-ignore lint/suspicious/noMisleadingCharacterClass: tested one code point at a time, combining ones included.
+  /[\u00AD\u034F\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200D\u2060-\u2064\u206A-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\u{1BCA0}-\u{1BCA3}\u{1D173}-\u{1D17A}\u{E0000}-\u{E0FFF}]/u;
+
+/** How an invisible character is shown: its code point, e.g. `[U+200B]`. */
+export function visibleCodePoint(char: string): string {
+  return `[U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}]`;
+}
+
+function showInvisible(char: string): string {
+  return INVISIBLE.test(char) ? visibleCodePoint(char) : char;
+}
+
+/**
+ * `@here`, `@channel`, `@everyone` only notify with `link_names`, but a full-width at sign costs nothing and,
+ * unlike a zero-width joiner, is visible.
+ */
 const BROADCAST_WORDS = /@(here|channel|everyone)\b/gi;
-/** Bare URLs are auto-linked in mrkdwn; a word joiner after the scheme keeps them as text. */
+const FULLWIDTH_AT = "\uFF20";
+/** Bare URLs are auto-linked in mrkdwn; `[:]` after the scheme (the usual defanging) keeps them as text. */
 const URL_SCHEME = /:\/\//g;
-const WORD_JOINER = "\u2060";
+/** Dots that separate domain labels, including the ideographic and full-width ones IDNA also accepts. */
+const DOTS = new Set([".", "\u3002", "\uFF0E", "\uFF61"]);
+const LETTER = /\p{L}/u;
+const SPACE = /\s/u;
+
+/** A dot between a non-space and a letter could be part of a host name: `evil.example` → `evil[.]example`. */
+function defangsDot(previous: string | undefined, next: string | undefined): boolean {
+  return previous !== undefined && !SPACE.test(previous) && next !== undefined && LETTER.test(next);
+}
 
 export interface CutOptions {
   /** Maximum length of the result, in UTF-16 code units, ellipsis included. */
@@ -86,13 +125,13 @@ export function plainText(value: string, { max }: CutOptions): string {
 /**
  * An identifier (name, image, username, ARN, IP, user agent…) as an inline code span, `max` including the
  * backticks. Nothing inside a code span formats, mentions or links; a backtick in the value would end the
- * span early, so it becomes a look-alike.
+ * span early, so it becomes a look-alike. Invisible characters are shown as their code point.
  */
 export function mrkdwnCode(value: string, { max }: CutOptions): string {
   const chars = Array.from(stripControlCharacters(value));
   if (chars.length === 0) return "_(empty)_";
   const pieces = chars.map((char) =>
-    char === "`" ? (FORMATTING_LOOKALIKES["`"] ?? char) : escapeEntities(char),
+    char === "`" ? (FORMATTING_LOOKALIKES["`"] ?? char) : escapeEntities(showInvisible(char)),
   );
   return `\`${joinWithin(pieces, Math.max(1, max - 2))}\``;
 }
@@ -104,13 +143,13 @@ export interface MrkdwnTextOptions extends CutOptions {
 
 /**
  * Free text (reasons, API server messages, remediation details) as mrkdwn that renders literally:
- * reserved characters escaped, formatting characters at word boundaries replaced by look-alikes,
- * broadcast words and URL schemes broken with a word joiner.
+ * reserved characters escaped, formatting characters at word boundaries replaced by look-alikes, broadcast
+ * words given a full-width at sign, URL schemes and domain dots defanged, invisible characters shown.
  */
 export function mrkdwnText(value: string, { max, multiline = false }: MrkdwnTextOptions): string {
   const cleaned = stripControlCharacters(value, multiline)
-    .replace(BROADCAST_WORDS, `@${WORD_JOINER}$1`)
-    .replace(URL_SCHEME, `:${WORD_JOINER}//`);
+    .replace(BROADCAST_WORDS, `${FULLWIDTH_AT}$1`)
+    .replace(URL_SCHEME, "[:]//");
   const chars = Array.from(cleaned);
   const pieces = chars.map((char, index) => {
     const lookalike = FORMATTING_LOOKALIKES[char];
@@ -118,7 +157,8 @@ export function mrkdwnText(value: string, { max, multiline = false }: MrkdwnText
       const inWord = isWordCharacter(chars[index - 1]) && isWordCharacter(chars[index + 1]);
       return inWord && char !== "`" ? char : lookalike;
     }
-    return escapeEntities(char);
+    if (DOTS.has(char) && defangsDot(chars[index - 1], chars[index + 1])) return `[${char}]`;
+    return escapeEntities(showInvisible(char));
   });
   return joinWithin(pieces, max);
 }

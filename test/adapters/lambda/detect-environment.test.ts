@@ -64,6 +64,22 @@ describe("detect environment", () => {
     ).toThrow(/local mode/);
   });
 
+  it("turns storm control on with the storm table, with the budget and window of the deploy parameters", () => {
+    const withStorm = parseDetectEnvironment({ ...DEPLOYED, STORM_TABLE: "storm", STORM_BUDGET: "50" });
+    expect(withStorm.publish).toMatchObject({ storm: { tableName: "storm", budget: 50, windowMinutes: 5 } });
+    expect(parseDetectEnvironment({ ...DEPLOYED, STORM_TABLE: "" }).publish).not.toHaveProperty("storm");
+    for (const [name, value] of [
+      ["STORM_BUDGET", "0"],
+      ["STORM_BUDGET", "twenty"],
+      ["STORM_WINDOW_MINUTES", "0"],
+      ["STORM_WINDOW_MINUTES", "61"],
+    ] as const) {
+      expect(() => parseDetectEnvironment({ ...DEPLOYED, STORM_TABLE: "storm", [name]: value })).toThrow(
+        new RegExp(name),
+      );
+    }
+  });
+
   it("rejects values that would silently change behaviour", () => {
     expect(() => parseDetectEnvironment({ ...DEPLOYED, PUBLISH_MODE: "SNS" })).toThrow(/PUBLISH_MODE/);
     expect(() => parseDetectEnvironment({ ...DEPLOYED, IDEMPOTENCY_TTL_SECONDS: "ten" })).toThrow(

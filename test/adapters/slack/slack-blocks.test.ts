@@ -64,7 +64,7 @@ describe("finding message", () => {
     expect(text).toContain("*Image* `busybox:1.36`");
     expect(text).toContain("*Profile* kubectl debug `--profile=sysadmin` (privileged)");
     expect(text).toContain("*Risky securityContext* `privileged: true`");
-    expect(text).toContain('• container "debugger-z5h1d" sets securityContext.privileged: true');
+    expect(text).toContain('• container "debugger-z5h1d" sets securityContext[.]privileged: true');
   });
 
   it("links to a Logs Insights query for this audit event in its log group", () => {
@@ -112,8 +112,8 @@ describe("attacker-controlled strings", () => {
   });
 
   it("neutralises broadcasts and formatting in free text (reasons, API server message)", () => {
-    expect(text).toContain("&lt;@U0ADMIN&gt; @\u2060here \u2217admin\u2217");
-    expect(text).toContain("(see &lt;https:\u2060//evil.example|the docs&gt;) \u2217now\u2217");
+    expect(text).toContain("&lt;@U0ADMIN&gt; \uFF20here \u2217admin\u2217");
+    expect(text).toContain("(see &lt;https[:]//evil[.]example|the docs&gt;) \u2217now\u2217");
   });
 
   it("strips control and bidi characters", () => {
@@ -224,5 +224,34 @@ describe("remediation follow-up", () => {
     });
     expectInert(message);
     expect(allTexts(message).join("\n")).toContain("&lt;!channel&gt; \u2217kubectl delete\u2217 failed");
+  });
+});
+
+describe("look-alike usernames", () => {
+  it("shows the zero-width character in a username that would otherwise read as jane.doe", () => {
+    const event = loadAuditJson("privileged-sysadmin-profile");
+    (event.user as { username: string }).username = "jane\u200B.doe";
+    const finding = findingFrom(event);
+    const message = findingSlackMessage(finding, options);
+    const text = allTexts(message).join("\n");
+    expect(message.text).toContain("by `jane[U+200B].doe`");
+    expect(text).toContain("`jane[U+200B].doe` (user)");
+    // The reasons quote the username too.
+    expect(text).toContain("jane[U+200B][.]doe added ephemeral container");
+    expect(text).not.toMatch(/[\u200B-\u200D\u2060\uFEFF]/);
+  });
+});
+
+describe("auto-linked domains", () => {
+  it("defangs a domain and URL in reasons and the API server message, keeping identifiers intact", () => {
+    const event = loadAuditJson("privileged-sysadmin-profile");
+    event.userAgent = "evil.example/login https://evil.example/steal";
+    const finding = findingFrom(event);
+    const text = joined(finding);
+    expect(text).toContain('sent by "evil[.]example/login https[:]//evil[.]example/steal", not kubectl');
+    // The user agent field is an identifier in a code span: unlinkable, and kept as sent.
+    expect(text).toContain("`evil.example/login https://evil.example/steal`");
+    const reasons = text.slice(text.indexOf("*Why this severity*"), text.indexOf("🔎"));
+    expect(reasons).not.toMatch(/[\p{L}\p{N}][.]\p{L}/u);
   });
 });

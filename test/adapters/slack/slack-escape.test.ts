@@ -15,6 +15,12 @@ const RAW_ANGLE = /[<>]/;
 const BARE_AMPERSAND = /&(?!amp;|lt;|gt;)/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting their absence.
 const CONTROL = /[\u0000-\u0009\u000B-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/;
+/** Characters that render as nothing: what makes one username look like another. */
+const INVISIBLE =
+  // biome-ignore lint/suspicious/noMisleadingCharacterClass: tested one code point at a time, combining ones included.
+  /[\u00AD\u034F\u115F\u1160\u180B-\u180F\u200B-\u200D\u2060-\u2064\u3164\uFE00-\uFE0F\uFEFF\uFFA0\u{E0000}-\u{E007F}]/u;
+/** A host name a client could auto-link: a label, a dot (or an IDNA dot), a letter. */
+const BARE_DOMAIN = /[\p{L}\p{N}_-][.\u3002\uFF0E\uFF61]\p{L}/u;
 
 describe("mrkdwnCode", () => {
   it("renders mentions and links as text inside a code span", () => {
@@ -51,7 +57,8 @@ describe("mrkdwnText", () => {
     expect(out).not.toMatch(RAW_ANGLE);
     expect(out).toContain("&lt;!channel&gt;");
     expect(out).not.toMatch(/@here|@Channel/);
-    expect(out).toContain("https:\u2060//evil");
+    expect(out).toContain("\uFF20here \uFF20Channel");
+    expect(out).toContain("https[:]//evil");
   });
 
   it("replaces formatting characters only where they could format", () => {
@@ -66,6 +73,53 @@ describe("mrkdwnText", () => {
     expect(mrkdwnText("a\r\nb", { max: 10, multiline: true })).toBe("a\nb");
     expect(mrkdwnText("a\rb\tc", { max: 10, multiline: true })).toBe("a\nb c");
     expect(mrkdwnCode("a\rb", { max: 10 })).toBe("`a b`");
+  });
+});
+
+describe("look-alike usernames", () => {
+  it("shows zero-width characters as their code points, so jane\u200B.doe does not pass for jane.doe", () => {
+    for (const [invisible, shown] of [
+      ["\u200B", "[U+200B]"],
+      ["\u200C", "[U+200C]"],
+      ["\u200D", "[U+200D]"],
+      ["\u2060", "[U+2060]"],
+      ["\uFEFF", "[U+FEFF]"],
+    ] as const) {
+      expect(mrkdwnCode(`jane${invisible}.doe`, { max: 100 })).toBe(`\`jane${shown}.doe\``);
+      expect(mrkdwnText(`made by jane${invisible}`, { max: 100 })).toBe(`made by jane${shown}`);
+    }
+  });
+
+  it("shows the other invisible fillers too: soft hyphen, variation selector, tag characters, Hangul filler", () => {
+    expect(mrkdwnCode("ad\u00ADmin\uFE0F\u{E0041}\u3164", { max: 100 })).toBe(
+      "`ad[U+00AD]min[U+FE0F][U+E0041][U+3164]`",
+    );
+  });
+
+  it("never cuts a shown code point in half", () => {
+    const out = mrkdwnCode(`${"\u200B".repeat(10)}`, { max: 22 });
+    expect(out).toBe(`\`[U+200B][U+200B]${ELLIPSIS}\``);
+  });
+});
+
+describe("auto-linked domains", () => {
+  it("defangs bare domains, e-mail addresses and URL schemes in free text", () => {
+    expect(mrkdwnText("see evil.example/login now", { max: 100 })).toBe("see evil[.]example/login now");
+    expect(mrkdwnText("mail ops@evil.example.", { max: 100 })).toBe("mail ops@evil[.]example.");
+    expect(mrkdwnText("https://www.evil.example/x", { max: 100 })).toBe("https[:]//www[.]evil[.]example/x");
+    expect(mrkdwnText("evil\u3002example evil\uFF0Eexample", { max: 100 })).toBe(
+      "evil[\u3002]example evil[\uFF0E]example",
+    );
+  });
+
+  it("keeps dots that cannot be a host name: sentence ends, versions, IP addresses", () => {
+    expect(mrkdwnText("Done. kubectl/v1.34.2 from 10.0.0.1.", { max: 100 })).toBe(
+      "Done. kubectl/v1.34.2 from 10.0.0.1.",
+    );
+  });
+
+  it("leaves identifiers copyable: code spans are never linked", () => {
+    expect(mrkdwnCode("registry.evil.example/img:1", { max: 100 })).toBe("`registry.evil.example/img:1`");
   });
 });
 
@@ -105,6 +159,7 @@ describe("properties", () => {
         expect(out).not.toMatch(RAW_ANGLE);
         expect(out).not.toMatch(BARE_AMPERSAND);
         expect(out).not.toMatch(CONTROL);
+        expect(out).not.toMatch(INVISIBLE);
         expect(out.slice(1, -1)).not.toContain("`");
       }),
     );
@@ -118,6 +173,9 @@ describe("properties", () => {
         expect(out).not.toMatch(RAW_ANGLE);
         expect(out).not.toMatch(BARE_AMPERSAND);
         expect(out).not.toMatch(CONTROL);
+        expect(out).not.toMatch(INVISIBLE);
+        expect(out).not.toMatch(BARE_DOMAIN);
+        expect(out).not.toMatch(/[a-z]:\/\//i);
         expect(out).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/);
       }),
     );

@@ -36,24 +36,41 @@ function secretsClient() {
 }
 
 describe("parseSlackEnvironment", () => {
+  const table = { IDEMPOTENCY_TABLE: "eg-idempotency" };
+  const idempotency = {
+    tableName: "eg-idempotency",
+    expiresAfterSeconds: 14 * 24 * 3600,
+    keyPrefix: "ephemeral-guard.notify-slack",
+  };
+
   it("takes exactly one of the parameter and the secret", () => {
-    expect(parseSlackEnvironment({ SLACK_WEBHOOK_PARAMETER: "/eg/slack", AWS_REGION: "eu-west-1" })).toEqual({
+    expect(
+      parseSlackEnvironment({ ...table, SLACK_WEBHOOK_PARAMETER: "/eg/slack", AWS_REGION: "eu-west-1" }),
+    ).toEqual({
       webhook: { store: "ssm", name: "/eg/slack" },
       webhookCacheSeconds: 3600,
       region: "eu-west-1",
+      idempotency,
     });
     expect(
-      parseSlackEnvironment({ SLACK_WEBHOOK_SECRET_ID: "eg/slack", SLACK_WEBHOOK_CACHE_SECONDS: "60" }),
+      parseSlackEnvironment({
+        ...table,
+        SLACK_WEBHOOK_SECRET_ID: "eg/slack",
+        SLACK_WEBHOOK_CACHE_SECONDS: "60",
+      }),
     ).toEqual({
       webhook: { store: "secrets-manager", secretId: "eg/slack" },
       webhookCacheSeconds: 60,
       region: undefined,
+      idempotency,
     });
-    expect(() => parseSlackEnvironment({})).toThrow(ConfigurationError);
+    expect(() => parseSlackEnvironment(table)).toThrow(ConfigurationError);
     expect(() =>
-      parseSlackEnvironment({ SLACK_WEBHOOK_PARAMETER: "a", SLACK_WEBHOOK_SECRET_ID: "b" }),
+      parseSlackEnvironment({ ...table, SLACK_WEBHOOK_PARAMETER: "a", SLACK_WEBHOOK_SECRET_ID: "b" }),
     ).toThrow(/only one of/);
-    expect(() => parseSlackEnvironment({ SLACK_WEBHOOK_PARAMETER: "  " })).toThrow(ConfigurationError);
+    expect(() => parseSlackEnvironment({ ...table, SLACK_WEBHOOK_PARAMETER: "  " })).toThrow(
+      ConfigurationError,
+    );
   });
 });
 
