@@ -115,19 +115,19 @@ function checkParams(given) {
 
 /**
  * What a template packaged with local=true carries so that CloudFormation refuses to create or update a stack
- * from it: a parameter whose default is not among its allowed values. CloudFormation checks parameter values
- * before it touches any resource and answers with the ConstraintDescription. (osls does not accept a `Rules`
- * section under `resources`; cfn-lint reports the same default as E2015.)
+ * from it: a parameter whose default is not among its allowed values. CloudFormation rejects such a template
+ * (on validation, or on the parameter's value) before it touches any resource, naming the parameter; the
+ * name says why. osls accepts no `Rules` section under `resources`; cfn-lint reports the default as E2015.
  */
 const LOCAL_GUARD = {
   Parameters: {
-    PackagedForInvokeLocal: {
+    PackagedWithLocalTrueNotDeployable: {
       Type: "String",
       Description: "Set by --param=local=true, which is for `serverless invoke local` only",
       Default: "true",
       AllowedValues: ["false"],
       ConstraintDescription:
-        "this template was packaged with local=true (serverless invoke local only: its functions print findings instead of publishing them). Package and deploy without --param=local=true.",
+        "is there because this template was packaged with local=true (serverless invoke local only: its functions print findings instead of publishing them). Package and deploy without --param=local=true.",
     },
   },
 };

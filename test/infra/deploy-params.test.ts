@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SEVERITIES } from "../../functions/core/severity.ts";
+import { privateServiceDir } from "../../scripts/private-service-dir.ts";
 
 /**
  * Deploy-time checks (infra/deploy-params.cjs): the module on its own for every rule, then osls itself, offline,
@@ -179,7 +180,7 @@ describe("deploy parameter checks", () => {
       warnings.push(text);
     });
     expect(warnings).toEqual([expect.stringContaining("CloudFormation will refuse to deploy this template")]);
-    const guard = packaged.localGuard.Parameters?.PackagedForInvokeLocal;
+    const guard = packaged.localGuard.Parameters?.PackagedWithLocalTrueNotDeployable;
     // CloudFormation checks every parameter's value against AllowedValues before touching a resource.
     expect(guard?.AllowedValues).not.toContain(guard?.Default);
     const invoked = await deployParams.resolve(
@@ -208,14 +209,15 @@ interface Run {
 
 const workDirs: string[] = [];
 
-/** Runs osls with no credentials and every AWS endpoint on a closed loopback port: nothing can leave. */
+/**
+ * Runs osls in a private service folder (packagings elsewhere in the suite must not share .serverless/), with
+ * no credentials and every AWS endpoint on a closed loopback port: nothing can leave.
+ */
 function osls(args: string[]): Promise<Run> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     SLS_TELEMETRY_DISABLED: "1",
     SLS_NOTIFICATIONS_MODE: "off",
-    // Each run its own (git-ignored) build folder: two bundling at once must not share one.
-    ESBUILD_WORK_FOLDER: `.esbuild-deploy-params-test-${process.pid}-${workDirs.length}`,
     AWS_ENDPOINT_URL: "http://127.0.0.1:9",
     AWS_EC2_METADATA_DISABLED: "true",
     AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
@@ -224,13 +226,14 @@ function osls(args: string[]): Promise<Run> {
   for (const name of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"]) {
     delete env[name];
   }
+  const service = privateServiceDir(ROOT, "ephemeral-guard-deploy-params-test-");
   const out = mkdtempSync(join(tmpdir(), "ephemeral-guard-deploy-params-"));
-  workDirs.push(out, join(ROOT, env.ESBUILD_WORK_FOLDER ?? ""));
+  workDirs.push(service, out);
   return new Promise((done) => {
     execFile(
       process.execPath,
       [OSLS, ...args.map((arg) => arg.replace("<out>", out))],
-      { cwd: ROOT, env, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 },
+      { cwd: service, env, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
         done({ code, output: `${stdout}${stderr}`.replaceAll(out, "<out>"), stdout, dir: out });
@@ -252,7 +255,7 @@ let invokedLocal: Run;
 let printed: Run;
 
 beforeAll(async () => {
-  // Refusals stop at variable resolution, before any bundling, so they run alongside the two that bundle.
+  // Each in its own service folder, so all at once; the refusals stop before any bundling.
   [refused, deployLocal, packagedLocal, invokedLocal, printed] = await Promise.all([
     osls([
       "package",
@@ -315,7 +318,7 @@ describe("osls with the deploy checks", () => {
     expect(packagedLocal.output).toContain(
       "Warning: packaged with local=true, for `serverless invoke local` only: CloudFormation will refuse to deploy this template.",
     );
-    const guard = localTemplate.Parameters?.PackagedForInvokeLocal;
+    const guard = localTemplate.Parameters?.PackagedWithLocalTrueNotDeployable;
     expect(guard?.AllowedValues).toEqual(["false"]);
     expect(guard?.Default).toBe("true");
     expect(guard?.ConstraintDescription).toContain("without --param=local=true");
