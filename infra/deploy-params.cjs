@@ -178,8 +178,7 @@ async function resolve(
   };
 }
 
+// Serverless calls the module itself; the tests also call checkParams and resolve by name.
 module.exports = resolve;
 module.exports.checkParams = checkParams;
 module.exports.resolve = resolve;
-module.exports.CHECKS = CHECKS;
-module.exports.SEVERITIES = SEVERITIES;
