@@ -1,0 +1,184 @@
+// Deploy-time checks of the serverless.yml parameters, and the template values derived from them.
+// Serverless (osls, v3, v4) calls this with its variable resolver while it resolves serverless.yml, so a wrong
+// value stops `package`/`deploy` offline, before anything is built, with a message that names the parameter
+// (instead of "Value not found at self source", or a template CloudFormation accepts and the functions then
+// fail on). Consumers may rely on what is checked here: levels are lower case, the paging endpoint is https
+// (or an address for email), the webhook name builds the right IAM ARN. docs/deploy.md lists the checks.
+"use strict";
+
+/** Ordered like functions/core/severity.ts: the index is the severityRank the SNS filter policies compare. */
+const SEVERITIES = ["info", "low", "medium", "high", "critical"];
+
+/** CloudWatch Logs retention periods (days) that PutRetentionPolicy accepts. */
+const RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+// SSM parameter names: letters, digits and _.-/ only, at most 1011 characters. A name used with this stack
+// starts with "/": the policy ARN is `…:parameter` followed by the name, which is only right with the slash.
+const SSM_NAME = /^\/[A-Za-z0-9_.\-/]{1,1010}$/;
+// Secrets Manager names: letters, digits and /_+=.@- only, at most 512 characters.
+const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+const SNS_TOPIC_ARN = /^arn:aws(-[a-z]+)*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
+// Deliberately loose: SNS sends a confirmation, which fails loudly on a mistyped address.
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+const oneOf =
+  (...allowed) =>
+  (value) =>
+    allowed.includes(value) ? undefined : `"${value}" is not one of ${allowed.join(", ")}`;
+
+function level(value, _values, param) {
+  if (SEVERITIES.includes(value)) return undefined;
+  const lower = value.toLowerCase();
+  const hint = SEVERITIES.includes(lower) ? ` (levels are lower case: --param="${param}=${lower}")` : "";
+  return `"${value}" is not a severity level: use one of ${SEVERITIES.join(", ")}${hint}`;
+}
+
+function pagingEndpoint(value, values) {
+  if (value === "") return undefined;
+  if (values.pagingProtocol === "email") {
+    return EMAIL.test(value) ? undefined : `"${value}" is not an e-mail address (pagingProtocol is email)`;
+  }
+  if (values.pagingProtocol !== "https") return undefined; // pagingProtocol's own check reports it
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    const hint = EMAIL.test(value) ? ': for an e-mail address set --param="pagingProtocol=email"' : "";
+    return `"${value}" is not a URL${hint}`;
+  }
+  if (url.protocol !== "https:") {
+    return `"${value}" is not an https:// URL: SNS would send findings to it unencrypted (pagingProtocol is https)`;
+  }
+  return undefined;
+}
+
+function slackWebhookName(value, values) {
+  if (value.startsWith("arn:")) {
+    return `"${value}" is an ARN: give the ${values.slackWebhookSource === "ssm" ? "parameter" : "secret"} name (the stack builds the ARN from it)`;
+  }
+  if (values.slackWebhookSource === "ssm") {
+    if (!value.startsWith("/")) {
+      return `"${value}" must start with "/" when slackWebhookSource is ssm: without it notify-slack would be granted arn:…:parameter${value}, not the parameter, and get AccessDenied; use "/${value}"`;
+    }
+    if (!SSM_NAME.test(value) || value.includes("//") || value.endsWith("/")) {
+      return `"${value}" is not an SSM parameter name (letters, digits, _ . - and / between levels)`;
+    }
+  }
+  if (values.slackWebhookSource === "secretsmanager" && !SECRET_NAME.test(value)) {
+    return `"${value}" is not a Secrets Manager secret name (letters, digits and / _ + = . @ -)`;
+  }
+  return undefined;
+}
+
+function alarmTopicArn(value) {
+  if (value === "" || SNS_TOPIC_ARN.test(value)) return undefined;
+  return `"${value}" is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)`;
+}
+
+function logRetentionDays(value) {
+  if (RETENTION_DAYS.includes(Number(value)) && /^\d+$/.test(value)) return undefined;
+  return `"${value}" is not a CloudWatch Logs retention: use one of ${RETENTION_DAYS.join(", ")}`;
+}
+
+/**
+ * The checked parameters, in the order they are read (a check may look at those before it). `fallback` is
+ * the value of a parameter that serverless.yml `params` does not define. Add a row for each new parameter
+ * whose wrong value would otherwise reach the template or the functions.
+ */
+const CHECKS = [
+  { param: "pagingProtocol", check: oneOf("https", "email") },
+  { param: "pagingEndpoint", check: pagingEndpoint },
+  { param: "pagingMinSeverity", check: level },
+  { param: "remediationMinSeverity", fallback: "critical", check: level },
+  { param: "slackWebhookSource", check: oneOf("ssm", "secretsmanager") },
+  { param: "slackWebhookName", check: slackWebhookName },
+  { param: "alarmTopicArn", check: alarmTopicArn },
+  { param: "logRetentionDays", check: logRetentionDays },
+  { param: "local", check: oneOf("true", "false") },
+];
+
+/** Problems with the given parameter values (strings), each naming its parameter; empty when all is well. */
+function checkParams(given) {
+  const values = {};
+  const problems = [];
+  for (const { param, fallback, check } of CHECKS) {
+    const raw = given[param];
+    const value = raw === undefined || raw === null || (raw === "" && fallback) ? fallback : String(raw);
+    values[param] = value;
+    const problem = value === undefined ? "is not set" : check(value, values, param);
+    if (problem) problems.push(`${param}: ${problem}`);
+  }
+  return { values, problems };
+}
+
+/**
+ * What a template packaged with local=true carries so that CloudFormation refuses to create or update a stack
+ * from it: a parameter whose default is not among its allowed values. CloudFormation rejects such a template
+ * (on validation, or on the parameter's value) before it touches any resource, naming the parameter; the
+ * name says why. osls accepts no `Rules` section under `resources`; cfn-lint reports the default as E2015.
+ */
+const LOCAL_GUARD = {
+  Parameters: {
+    PackagedWithLocalTrueNotDeployable: {
+      Type: "String",
+      Description: "Set by --param=local=true, which is for `serverless invoke local` only",
+      Default: "true",
+      AllowedValues: ["false"],
+      ConstraintDescription:
+        "is there because this template was packaged with local=true (serverless invoke local only: its functions print findings instead of publishing them). Package and deploy without --param=local=true.",
+    },
+  },
+};
+
+/** An Error that Serverless prints as its message alone (it prints `stack` when there is one). */
+function refusal(lines) {
+  const error = new Error(lines.join("\n"));
+  error.stack = error.message;
+  return error;
+}
+
+/** The Serverless command being run (`deploy`, `package`, `invoke` …), as esbuild-work-folder.cjs reads it. */
+function command(argv) {
+  return argv.slice(2).find((arg) => !arg.startsWith("-")) ?? "";
+}
+
+/** Reads every checked parameter through Serverless, refuses wrong ones, and derives the template values. */
+async function resolve(
+  { resolveVariable },
+  argv = process.argv,
+  warn = (text) => process.stderr.write(text),
+) {
+  const given = {};
+  for (const { param } of CHECKS) given[param] = await resolveVariable(`param:${param}, ''`);
+  const { values, problems } = checkParams(given);
+  const running = command(argv);
+  if (values.local === "true" && running === "deploy") {
+    problems.push(
+      'local: "true" is for `serverless invoke local` only (functions print instead of publishing): deploy without --param=local=true',
+    );
+  }
+  if (problems.length > 0) {
+    throw refusal([
+      "Deploy parameters refused (docs/deploy.md, Deploy-time checks):",
+      ...problems.map((problem) => `    * ${problem}`),
+    ]);
+  }
+  if (values.local === "true" && running === "package") {
+    warn(
+      "Warning: packaged with local=true, for `serverless invoke local` only: CloudFormation will refuse to deploy this template.\n",
+    );
+  }
+  return {
+    severityRank: Object.fromEntries(SEVERITIES.map((severity, rank) => [severity, rank])),
+    // An empty list, not Fn::If with "": cfn-lint (E3033) and CloudWatch reject an empty topic ARN.
+    alarmActions: values.alarmTopicArn === "" ? [] : [values.alarmTopicArn],
+    localGuard: values.local === "true" ? LOCAL_GUARD : {},
+  };
+}
+
+// Serverless calls the module itself; the tests also call checkParams and resolve by name.
+module.exports = resolve;
+module.exports.checkParams = checkParams;
+module.exports.resolve = resolve;
