@@ -474,17 +474,30 @@ export const RULES: readonly Rule[] = [
         : NO_HITS,
   },
   {
+    // Pinned: a trusted debugger has no reason to pad a write, and a stolen trusted identity would.
+    id: "body.truncated",
+    effect: "floor",
+    level: "medium",
+    pinned: true,
+    evaluate: (facts) =>
+      facts.bodyTruncated
+        ? [
+            {
+              text: "kube-apiserver dropped the request and response bodies (audit.k8s.io/truncated: the event was over its size limit): the added container cannot be checked, and padding a write (a huge env value or annotation) until its body is dropped is what hiding a privileged container looks like; scored on actor, target and outcome",
+            },
+          ]
+        : NO_HITS,
+  },
+  {
     id: "body.not-logged",
     effect: "context",
     level: "info",
     evaluate: (facts) =>
-      facts.bodyLogged
+      facts.bodyLogged || facts.bodyTruncated
         ? NO_HITS
         : [
             {
-              text: facts.bodyTruncated
-                ? "the audit backend truncated the request body: scored on actor, target and outcome only"
-                : "the request body was not logged (audit level Metadata): scored on actor, target and outcome only",
+              text: "the request body was not logged (audit level Metadata): scored on actor, target and outcome only",
             },
           ],
   },

@@ -208,6 +208,14 @@ const CASES: Record<string, RuleCase> = {
     positive: { file: "validation-failed-422", severity: "info", text: "the request failed (HTTP 422)" },
     negative: { file: "pod-security-denied" },
   },
+  "body.truncated": {
+    positive: {
+      file: "truncated-body",
+      severity: "medium",
+      text: "kube-apiserver dropped the request and response bodies (audit.k8s.io/truncated",
+    },
+    negative: { file: "metadata-level-no-body" },
+  },
   "body.not-logged": {
     positive: {
       file: "metadata-level-no-body",
@@ -596,12 +604,29 @@ describe("severity policy", () => {
       expect(reasonIds(finding)).toContain("body.not-logged");
     });
 
-    it("truncated by the audit backend", () => {
+    it("a write padded until kube-apiserver drops its bodies (audit.k8s.io/truncated) is at least medium", () => {
       const finding = onlyFinding(detectSample("truncated-body"));
       expect(finding.bodyLogged).toBe(false);
-      expect(finding.reasons.find((r) => r.id === "body.not-logged")?.text).toContain(
-        "the audit backend truncated the request body",
-      );
+      expect(finding.severity).toBe("medium");
+      expect(reasonIds(finding)).not.toContain("body.not-logged");
+      const reason = finding.reasons.find((r) => r.id === "body.truncated")?.text ?? "";
+      expect(reason).toContain("dropped the request and response bodies");
+      expect(reason).toContain("padding a write");
+    });
+
+    it("a trusted debugger's truncated write stays medium: padding is not how trusted people debug", () => {
+      const config: DetectionConfigInput = { trustedDebuggers: { users: ["jane.doe"] } };
+      const finding = onlyFinding(detectFile("audit/truncated-body", config));
+      expect(reasonIds(finding)).toContain("actor.trusted-debugger");
+      expect(finding.severity).toBe("medium");
+    });
+
+    it("a truncated write that RBAC refused is still capped at low: nothing was added", () => {
+      const event = variant("truncated-body", (e) => {
+        e.responseStatus = { code: 403, status: "Failure", reason: "Forbidden", message: "cannot patch" };
+        e.annotations = { ...e.annotations, "authorization.k8s.io/decision": "forbid" };
+      });
+      expect(severityOf(detectEvent(event))).toBe("low");
     });
 
     it("actor and target still count: a service account at Metadata level is high", () => {
