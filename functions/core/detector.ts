@@ -8,7 +8,7 @@ import type { Finding } from "./finding.ts";
 import type { DecodedInput, InputProblem, LogRecord } from "./log-record.ts";
 import { scoreWrite } from "./score-write.ts";
 import { isScreenedOut } from "./screen-data-message.ts";
-import { SKIP_REASONS, type SkipReason, SUBRESOURCE_MARKER, skipReason } from "./select-write.ts";
+import { mayCarryMarker, SKIP_REASONS, type SkipReason, skipReason } from "./select-write.ts";
 import { SEVERITIES, type Severity } from "./severity.ts";
 
 export interface DetectionStats {
@@ -107,7 +107,8 @@ export class Detector {
       this.skipUnparseable(record, "invalid-json", "not a JSON object (truncated or not an audit event)");
       return undefined;
     }
-    if (!text.includes(SUBRESOURCE_MARKER)) {
+    // Not a substring test alone: an escaped letter (`\u0065phemeralcontainers`) parses to the same event.
+    if (!mayCarryMarker(text)) {
       this.skip("other-resource");
       return undefined;
     }

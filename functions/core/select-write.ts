@@ -21,6 +21,26 @@ const FINAL_STAGES = new Set(["ResponseComplete", "Panic"]);
 /** The marker every ephemeral-container write carries in its objectRef, as the API server serialises it. */
 export const SUBRESOURCE_MARKER = "ephemeralcontainers";
 
+const ESCAPE_START = "\\u00";
+const DIGIT_6 = 0x36;
+const DIGIT_7 = 0x37;
+
+/**
+ * Whether JSON text may decode to something that carries the marker: it contains the marker, or a `\u00XX`
+ * escape of a lowercase letter (`\u0060`–`\u007f`), which a JSON parser (and CloudWatch's JSON filter) decodes
+ * to the letter itself, so `"\u0065phemeralcontainers"` is the same string as the marker. Text without either
+ * cannot, whatever else it holds. kube-apiserver never escapes letters, so its events take the substring test
+ * alone; the escape search costs a scan only of text that lacks the marker, and allocates nothing.
+ */
+export function mayCarryMarker(text: string): boolean {
+  if (text.includes(SUBRESOURCE_MARKER)) return true;
+  for (let at = text.indexOf(ESCAPE_START); at !== -1; at = text.indexOf(ESCAPE_START, at + 1)) {
+    const high = text.charCodeAt(at + ESCAPE_START.length);
+    if (high === DIGIT_6 || high === DIGIT_7) return true;
+  }
+  return false;
+}
+
 function isExcluded(username: string, groups: readonly string[], config: DetectionConfig): boolean {
   return (
     matchesAny(username, DEFAULT_EXCLUDED_USERS) ||
