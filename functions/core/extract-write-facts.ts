@@ -1,7 +1,13 @@
 import type { AuditEvent, UserInfo } from "./audit-event-schema.ts";
 import { actorKind, isKubectlUserAgent } from "./classify-identity.ts";
 import type { Owner } from "./finding.ts";
-import { type ContainerSpec, JsonPatchOperationSchema, type Pod, type Volume } from "./kubernetes-shapes.ts";
+import {
+  type ContainerSpec,
+  JsonPatchOperationSchema,
+  type Pod,
+  type PodSecurityContext,
+  type Volume,
+} from "./kubernetes-shapes.ts";
 import { clusterFromLogGroup } from "./log-record.ts";
 import { matchDebugProfile } from "./match-debug-profile.ts";
 import { classifyOutcome } from "./outcome.ts";
@@ -217,6 +223,7 @@ function containerFacts(
   spec: ContainerSpec,
   volumes: VolumesByName | undefined,
   sentByKubectl: boolean,
+  podSecurityContext: PodSecurityContext | undefined,
 ): ContainerFacts {
   const parsedContext =
     spec.securityContext === undefined ? undefined : readSecurityContext(spec.securityContext);
@@ -239,6 +246,7 @@ function containerFacts(
   return {
     spec,
     securityContext,
+    podSecurityContext,
     addedCapabilities: (securityContext?.capabilities?.add ?? []).map(normaliseCapability),
     mounts,
     secretEnv: secrets === undefined ? [] : [...secrets],
@@ -329,7 +337,7 @@ export function extractWriteFacts(
     bodyLogged,
     bodyTruncated: truncated,
     bodyShape: reading.shape,
-    containers: added.map((spec) => containerFacts(spec, volumes, sentByKubectl)),
+    containers: added.map((spec) => containerFacts(spec, volumes, sentByKubectl, pod?.spec?.securityContext)),
     pod: {
       hostNetwork: pod?.spec?.hostNetwork === true,
       hostPID: pod?.spec?.hostPID === true,

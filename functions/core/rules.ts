@@ -1,6 +1,7 @@
 import { anyMatchesAny, isKubectlUserAgent, matchesAny } from "./classify-identity.ts";
 import type { DetectionConfig } from "./detection-config.ts";
 import type { RuleEffect } from "./finding.ts";
+import type { PodSecurityContext } from "./kubernetes-shapes.ts";
 import { describeProfile } from "./match-debug-profile.ts";
 import {
   BASELINE_CAPABILITIES,
@@ -130,8 +131,43 @@ function isTrusted(identity: IdentityFacts, config: DetectionConfig): boolean {
   );
 }
 
+/**
+ * One securityContext field that a container inherits from the pod's spec.securityContext when it sets none
+ * itself: what the kubelet overrides as a unit (a whole seccompProfile, say; windowsOptions field by field).
+ */
+type Inheritable<T> = (context: PodSecurityContext | undefined) => T | undefined;
+
+const RUN_AS_USER: Inheritable<number> = (context) => context?.runAsUser;
+const RUN_AS_NON_ROOT: Inheritable<boolean> = (context) => context?.runAsNonRoot;
+const SECCOMP_PROFILE: Inheritable<{ type?: string }> = (context) => context?.seccompProfile;
+const APPARMOR_PROFILE: Inheritable<{ type?: string }> = (context) => context?.appArmorProfile;
+const SELINUX_OPTIONS: Inheritable<NonNullable<PodSecurityContext["seLinuxOptions"]>> = (context) =>
+  context?.seLinuxOptions;
+const HOST_PROCESS: Inheritable<boolean> = (context) => context?.windowsOptions?.hostProcess;
+
+/** The value the kubelet applies: the container's own, else the pod's. */
+function effective<T>(c: ContainerFacts, field: Inheritable<T>): T | undefined {
+  const own = field(c.securityContext);
+  return own !== undefined ? own : field(c.podSecurityContext);
+}
+
+/** Whether the effective value came from the pod because the container sets none. */
+function fromPod<T>(c: ContainerFacts, field: Inheritable<T>): boolean {
+  return field(c.securityContext) === undefined && field(c.podSecurityContext) !== undefined;
+}
+
+/** "sets securityContext.X" or "inherits the pod's securityContext.X": reasons name where a value came from. */
+function source(inherited: boolean, path: string): string {
+  return inherited ? `inherits the pod's securityContext.${path}` : `sets securityContext.${path}`;
+}
+
+/** A risky field as listed next to the container, marked when it is the pod's. */
+function riskyField(inherited: boolean, field: string): string {
+  return inherited ? `${field} (from the pod)` : field;
+}
+
 function isRoot(container: ContainerFacts): boolean {
-  return container.securityContext?.runAsUser === 0;
+  return effective(container, RUN_AS_USER) === 0;
 }
 
 const OUTCOME_VERB = {
@@ -176,15 +212,14 @@ export const RULES: readonly Rule[] = [
     effect: "floor",
     level: "critical",
     pinned: true,
-    evaluate: perContainer((c) =>
-      c.securityContext?.windowsOptions?.hostProcess === true
-        ? {
-            field: "windowsOptions.hostProcess: true",
-            detail:
-              "sets securityContext.windowsOptions.hostProcess: true (violates Pod Security Baseline): runs as a process on the Windows node",
-          }
-        : undefined,
-    ),
+    evaluate: perContainer((c) => {
+      if (effective(c, HOST_PROCESS) !== true) return undefined;
+      const inherited = fromPod(c, HOST_PROCESS);
+      return {
+        field: riskyField(inherited, "windowsOptions.hostProcess: true"),
+        detail: `${source(inherited, "windowsOptions.hostProcess")}: true (violates Pod Security Baseline): runs as a process on the Windows node`,
+      };
+    }),
   },
   {
     id: "container.node-level-capability",
@@ -210,28 +245,27 @@ export const RULES: readonly Rule[] = [
     id: "container.seccomp-unconfined",
     effect: "floor",
     level: "high",
-    evaluate: perContainer((c) =>
-      c.securityContext?.seccompProfile?.type === "Unconfined"
-        ? {
-            field: "seccompProfile.type: Unconfined",
-            detail:
-              "sets securityContext.seccompProfile.type: Unconfined (violates Pod Security Baseline): no syscall filtering",
-          }
-        : undefined,
-    ),
+    evaluate: perContainer((c) => {
+      if (effective(c, SECCOMP_PROFILE)?.type !== "Unconfined") return undefined;
+      const inherited = fromPod(c, SECCOMP_PROFILE);
+      return {
+        field: riskyField(inherited, "seccompProfile.type: Unconfined"),
+        detail: `${source(inherited, "seccompProfile.type")}: Unconfined (violates Pod Security Baseline): no syscall filtering`,
+      };
+    }),
   },
   {
     id: "container.apparmor-unconfined",
     effect: "floor",
     level: "high",
-    evaluate: perContainer((c) =>
-      c.securityContext?.appArmorProfile?.type === "Unconfined"
-        ? {
-            field: "appArmorProfile.type: Unconfined",
-            detail: "sets securityContext.appArmorProfile.type: Unconfined (violates Pod Security Baseline)",
-          }
-        : undefined,
-    ),
+    evaluate: perContainer((c) => {
+      if (effective(c, APPARMOR_PROFILE)?.type !== "Unconfined") return undefined;
+      const inherited = fromPod(c, APPARMOR_PROFILE);
+      return {
+        field: riskyField(inherited, "appArmorProfile.type: Unconfined"),
+        detail: `${source(inherited, "appArmorProfile.type")}: Unconfined (violates Pod Security Baseline)`,
+      };
+    }),
   },
   {
     id: "container.proc-mount-unmasked",
@@ -252,7 +286,7 @@ export const RULES: readonly Rule[] = [
     effect: "floor",
     level: "high",
     evaluate: perContainer((c) => {
-      const options = c.securityContext?.seLinuxOptions;
+      const options = effective(c, SELINUX_OPTIONS);
       if (!options) return undefined;
       const custom = [
         options.type !== undefined && !BASELINE_SELINUX_TYPES.has(options.type)
@@ -261,40 +295,39 @@ export const RULES: readonly Rule[] = [
         options.user !== undefined && options.user !== "" ? `user ${options.user}` : undefined,
         options.role !== undefined && options.role !== "" ? `role ${options.role}` : undefined,
       ].filter((part): part is string => part !== undefined);
-      return custom.length > 0
-        ? {
-            field: `seLinuxOptions: ${custom.join(", ")}`,
-            detail: `sets a custom SELinux ${custom.join(", ")} in securityContext.seLinuxOptions (violates Pod Security Baseline)`,
-          }
-        : undefined;
+      if (custom.length === 0) return undefined;
+      const inherited = fromPod(c, SELINUX_OPTIONS);
+      return {
+        field: riskyField(inherited, `seLinuxOptions: ${custom.join(", ")}`),
+        detail: `${inherited ? "inherits" : "sets"} a custom SELinux ${custom.join(", ")} ${inherited ? "from the pod's" : "in"} securityContext.seLinuxOptions (violates Pod Security Baseline)`,
+      };
     }),
   },
   {
     id: "container.run-as-root",
     effect: "floor",
     level: "medium",
-    evaluate: perContainer((c) =>
-      isRoot(c)
-        ? {
-            field: "runAsUser: 0",
-            detail: "sets securityContext.runAsUser: 0 (violates Pod Security Restricted): runs as root",
-          }
-        : undefined,
-    ),
+    evaluate: perContainer((c) => {
+      if (!isRoot(c)) return undefined;
+      const inherited = fromPod(c, RUN_AS_USER);
+      return {
+        field: riskyField(inherited, "runAsUser: 0"),
+        detail: `${source(inherited, "runAsUser")}: 0 (violates Pod Security Restricted): runs as root`,
+      };
+    }),
   },
   {
     id: "container.run-as-non-root-false",
     effect: "floor",
     level: "medium",
-    evaluate: perContainer((c) =>
-      c.securityContext?.runAsNonRoot === false
-        ? {
-            field: "runAsNonRoot: false",
-            detail:
-              "sets securityContext.runAsNonRoot: false (violates Pod Security Restricted): may run as root",
-          }
-        : undefined,
-    ),
+    evaluate: perContainer((c) => {
+      if (effective(c, RUN_AS_NON_ROOT) !== false) return undefined;
+      const inherited = fromPod(c, RUN_AS_NON_ROOT);
+      return {
+        field: riskyField(inherited, "runAsNonRoot: false"),
+        detail: `${source(inherited, "runAsNonRoot")}: false (violates Pod Security Restricted): may run as root`,
+      };
+    }),
   },
   {
     id: "container.privilege-escalation",

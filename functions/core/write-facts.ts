@@ -1,5 +1,5 @@
 import type { ActorKind, DebugProfile, Owner } from "./finding.ts";
-import type { ContainerSpec, SecurityContext } from "./kubernetes-shapes.ts";
+import type { ContainerSpec, PodSecurityContext, SecurityContext } from "./kubernetes-shapes.ts";
 import type { Outcome } from "./outcome.ts";
 
 /**
@@ -21,8 +21,15 @@ export interface MountFact {
 
 export interface ContainerFacts {
   spec: ContainerSpec;
-  /** Parsed securityContext; undefined when the container sets none. */
+  /** The container's own securityContext, parsed; undefined when it sets none. */
   securityContext: SecurityContext | undefined;
+  /**
+   * The pod's spec.securityContext (from the stored pod or an update's body), whose runAsUser, runAsGroup,
+   * runAsNonRoot, seccompProfile, appArmorProfile, seLinuxOptions and windowsOptions.hostProcess the container
+   * runs with wherever it sets none of its own; undefined when the pod spec was not logged or sets none. Rules
+   * score the effective value (container over pod) and say which one it was.
+   */
+  podSecurityContext: PodSecurityContext | undefined;
   /** Added capabilities, upper-cased with any `CAP_` prefix removed (the runtime accepts both). */
   addedCapabilities: string[];
   mounts: MountFact[];

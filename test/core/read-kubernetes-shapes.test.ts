@@ -79,6 +79,16 @@ function richShapes(): Array<{ kind: Kind; value: unknown }> {
   metadata.ownerReferences = [{ kind: "Node", name: "ip-10-0-1-2", uid: "u-1", controller: true }];
   const spec: Json = { ...(sample.spec as Json), hostNetwork: true, hostPID: false, hostIPC: true };
   spec.shareProcessNamespace = true;
+  spec.securityContext = {
+    runAsUser: 0,
+    runAsGroup: 0,
+    runAsNonRoot: false,
+    fsGroup: 2000,
+    seccompProfile: { type: "Unconfined" },
+    appArmorProfile: { type: "Localhost", localhostProfile: "k8s-apparmor-example" },
+    seLinuxOptions: { type: "spc_t", user: "system_u", role: "system_r", level: "s0:c1,c2" },
+    windowsOptions: { hostProcess: true, runAsUserName: "NT AUTHORITY\\SYSTEM" },
+  };
   spec.volumes = [
     { name: "creds", secret: { secretName: "db" } },
     { name: "root", hostPath: { path: "/" } },

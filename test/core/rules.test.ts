@@ -13,7 +13,7 @@ import {
   loadConfig,
   onlyFinding,
 } from "../helpers/events.ts";
-import { type SampleEvent, variant, withContainer } from "../helpers/sample-variants.ts";
+import { patchedContainer, type SampleEvent, variant, withContainer } from "../helpers/sample-variants.ts";
 
 interface RuleCase {
   /** The sample that makes the rule hit, the final severity of its finding and a fragment of the reason. */
@@ -411,6 +411,125 @@ describe("severity policy", () => {
       container.securityContext = { privileged: true };
     });
     expect(severityOf(detectEvent(event))).toBe("critical");
+  });
+
+  describe("pod-level securityContext: an ephemeral container runs with what the pod sets unless it overrides it", () => {
+    type Json = Record<string, unknown>;
+
+    /** A sample whose stored pod (or update body) has `context` as its spec.securityContext. */
+    function withPodContext(
+      name: string,
+      context: Json,
+      body: "responseObject" | "requestObject" = "responseObject",
+    ) {
+      return variant(name, (e) => {
+        const pod = e[body] as { spec: Json };
+        pod.spec.securityContext = context;
+      });
+    }
+
+    function reasonTexts(finding: Finding): string {
+      return finding.reasons.map((r) => r.text).join("\n");
+    }
+
+    it("a plain kubectl debug into a pod that runs as root with seccomp off is high, and says it inherits both", () => {
+      const finding = onlyFinding(detectSample("pod-security-context-inherited"));
+      expect(finding.severity).toBe("high");
+      expect(reasonTexts(finding)).toContain(
+        'container "debugger-w2c8k" inherits the pod\'s securityContext.runAsUser: 0 (violates Pod Security Restricted)',
+      );
+      expect(reasonTexts(finding)).toContain(
+        "inherits the pod's securityContext.seccompProfile.type: Unconfined",
+      );
+      expect(finding.containers[0]?.riskyFields).toEqual([
+        "seccompProfile.type: Unconfined (from the pod)",
+        "runAsUser: 0 (from the pod)",
+      ]);
+    });
+
+    it.each([
+      [
+        { runAsUser: 0 },
+        "container.run-as-root",
+        "medium",
+        "inherits the pod's securityContext.runAsUser: 0",
+      ],
+      [
+        { runAsNonRoot: false },
+        "container.run-as-non-root-false",
+        "medium",
+        "inherits the pod's securityContext.runAsNonRoot: false",
+      ],
+      [
+        { seccompProfile: { type: "Unconfined" } },
+        "container.seccomp-unconfined",
+        "high",
+        "inherits the pod's securityContext.seccompProfile.type: Unconfined",
+      ],
+      [
+        { appArmorProfile: { type: "Unconfined" } },
+        "container.apparmor-unconfined",
+        "high",
+        "inherits the pod's securityContext.appArmorProfile.type: Unconfined",
+      ],
+      [
+        { seLinuxOptions: { type: "spc_t" } },
+        "container.selinux-custom",
+        "high",
+        "inherits a custom SELinux type spc_t from the pod's securityContext.seLinuxOptions",
+      ],
+      [
+        { windowsOptions: { hostProcess: true } },
+        "container.host-process",
+        "critical",
+        "inherits the pod's securityContext.windowsOptions.hostProcess: true",
+      ],
+    ] as const)(
+      "the pod's %j is scored on the container that sets none: %s, %s",
+      (context, id, level, text) => {
+        const finding = onlyFinding(
+          detectEvent(withPodContext("kubectl-debug-legacy-profile", { ...context })),
+        );
+        expect(finding.severity).toBe(level);
+        expect(finding.reasons.find((r) => r.id === id)?.text).toContain(text);
+      },
+    );
+
+    it.each([
+      [{ runAsUser: 0 }, { runAsUser: 1000 }],
+      [{ runAsNonRoot: false }, { runAsNonRoot: true }],
+      [{ seccompProfile: { type: "Unconfined" } }, { seccompProfile: { type: "RuntimeDefault" } }],
+      [{ appArmorProfile: { type: "Unconfined" } }, { appArmorProfile: { type: "RuntimeDefault" } }],
+      [{ seLinuxOptions: { type: "spc_t" } }, { seLinuxOptions: { type: "container_t" } }],
+      [{ windowsOptions: { hostProcess: true } }, { windowsOptions: { hostProcess: false } }],
+    ])("the container's own value wins over the pod's: pod %j, container %j is low", (pod, own) => {
+      const event = withPodContext("kubectl-debug-legacy-profile", pod);
+      patchedContainer(event).securityContext = own;
+      expect(severityOf(detectEvent(event))).toBe("low");
+    });
+
+    it("a container's own value is still reported as set by the container", () => {
+      const event = withPodContext("run-as-root", { runAsUser: 0 });
+      const reason = onlyFinding(detectEvent(event)).reasons.find((r) => r.id === "container.run-as-root");
+      expect(reason?.text).toContain("sets securityContext.runAsUser: 0");
+    });
+
+    it("root inherited from the pod gives targetContainerName its raise", () => {
+      const event = withPodContext("kubectl-debug-legacy-target", { runAsUser: 0 });
+      const finding = onlyFinding(detectEvent(event));
+      expect(finding.severity).toBe("high");
+      expect(reasonIds(finding)).toContain("reach.target-container");
+    });
+
+    it("an update's own pod body is read when the response was not logged", () => {
+      const event = withPodContext("update-full-pod-client-go", { runAsUser: 0 }, "requestObject");
+      delete event.responseObject;
+      const finding = onlyFinding(detectEvent(event));
+      expect(finding.containers.map((c) => c.name)).toEqual(["diag"]);
+      expect(finding.reasons.find((r) => r.id === "container.run-as-root")?.text).toContain(
+        "inherits the pod's securityContext.runAsUser: 0",
+      );
+    });
   });
 
   describe("targetContainerName raises by one level only with the power to read the target", () => {
