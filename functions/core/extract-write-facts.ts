@@ -15,6 +15,7 @@ import { readContainerSpec, readPod, readSecurityContext } from "./read-kubernet
 import type {
   BodyShape,
   ContainerFacts,
+  ContainerSource,
   IdentityFacts,
   MountFact,
   MountKind,
@@ -38,9 +39,15 @@ const AWS_TOKEN_VOLUMES: ReadonlyMap<string, string> = new Map([
 /** Secrets Store CSI driver (AWS Secrets Manager / Parameter Store on EKS): its volumes hold secrets. */
 const SECRETS_STORE_CSI_DRIVER = "secrets-store.csi.k8s.io";
 const EPHEMERAL_PATHS = /^\/(spec\/)?ephemeralContainers(\/(-|\d+))?$/;
-/** A JSON Patch operation on one field of an ephemeral container (`…/ephemeralContainers/0/securityContext`). */
-const EPHEMERAL_FIELD_PATHS = /^\/(spec\/)?ephemeralContainers\/(-|\d+)\/./;
+/**
+ * Any other path into the list (`…/ephemeralContainers/0/securityContext`, …) or above it (the whole document,
+ * `/spec`): what such an operation does to the list depends on the pod it is applied to. Paths elsewhere in the
+ * pod cannot add a container: the subresource keeps only changes to spec.ephemeralContainers.
+ */
+const PATHS_INTO_OR_ABOVE_THE_LIST = /^(\/spec)?(\/ephemeralContainers(\/.*)?)?$/;
 const JSON_PATCH_WRITES = new Set(["add", "replace", "copy", "move"]);
+/** Attacker-chosen paths are quoted in reasons: bounded. */
+const MAX_QUOTED_PATH = 120;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -85,38 +92,57 @@ interface BodyReading {
   /** Whether the containers listed are the whole list (update, merge patch) rather than only the new ones. */
   wholeList: boolean;
   /**
-   * A JSON Patch that builds containers piecewise (operations on their fields, `copy`/`move` from elsewhere in
-   * the pod): the body alone does not say what the added containers look like.
+   * Why the body alone does not say which containers the write added, when it does not: a JSON Patch that
+   * replaces /spec, copies or moves into the list, edits a container's fields or reaches the list by a path
+   * not modelled here; or a body of no known shape. The stored pod decides (addedContainers).
    */
-  piecewise?: boolean;
+  opaque?: string;
 }
 
-/** JSON Patch: `add`/`replace` of one container (`…/-`, `…/N`) or of the whole list (`/spec/ephemeralContainers`). */
+function quotedPath(path: string): string {
+  return JSON.stringify(path.length > MAX_QUOTED_PATH ? `${path.slice(0, MAX_QUOTED_PATH)}…` : path);
+}
+
+/** The containers a whole pod (path "") or pod spec (path "/spec") written by a JSON Patch lists. */
+function containersInValue(path: string, value: unknown): ContainerSpec[] {
+  const spec = path === "" ? (isObject(value) ? value.spec : undefined) : value;
+  return isObject(spec) ? containersFromList(spec.ephemeralContainers) : [];
+}
+
+/**
+ * JSON Patch: `add`/`replace` of one container (`…/-`, `…/N`) or of the whole list (`/spec/ephemeralContainers`)
+ * says what it adds. Any other write into or above the list makes the body opaque; the containers it names
+ * (a replaced /spec's list, say) are kept as candidates.
+ */
 function readJsonPatch(operations: unknown[]): BodyReading {
   const containers: ContainerSpec[] = [];
   let wholeList = false;
-  let piecewise = false;
+  let opaque: string | undefined;
   for (const entry of operations) {
     const op = JsonPatchOperationSchema.safeParse(entry);
     if (!op.success || !JSON_PATCH_WRITES.has(op.data.op)) continue;
-    if (EPHEMERAL_FIELD_PATHS.test(op.data.path)) {
-      piecewise = true;
+    const { path, value } = op.data;
+    if (!PATHS_INTO_OR_ABOVE_THE_LIST.test(path)) continue;
+    const copies = op.data.op === "copy" || op.data.op === "move";
+    if (copies || !EPHEMERAL_PATHS.test(path)) {
+      opaque ??= `a JSON Patch "${op.data.op}" to ${quotedPath(path)}`;
+      if (!copies && (path === "" || path === "/spec")) {
+        wholeList = true;
+        containers.push(...containersInValue(path, value));
+      }
       continue;
     }
-    if (!EPHEMERAL_PATHS.test(op.data.path)) continue;
-    if (op.data.op === "copy" || op.data.op === "move") {
-      piecewise = true;
-      continue;
-    }
-    if (Array.isArray(op.data.value)) {
+    if (Array.isArray(value)) {
       wholeList = true;
-      containers.push(...containersFromList(op.data.value));
+      containers.push(...containersFromList(value));
     } else {
-      const container = parseContainer(op.data.value);
+      const container = parseContainer(value);
       if (container) containers.push(container);
     }
   }
-  return { shape: "json-patch", containers, wholeList, piecewise };
+  const reading: BodyReading = { shape: "json-patch", containers, wholeList };
+  if (opaque !== undefined) reading.opaque = opaque;
+  return reading;
 }
 
 /** Whether a patch object carries a strategic-merge directive (`$setElementOrder/…`, `$patch`, …). */
@@ -130,9 +156,16 @@ function hasDirective(spec: Record<string, unknown>): boolean {
  * keep the Content-Type, so a JSON merge patch and a strategic merge patch without directives are the same
  * JSON; only a merge patch repeats containers the pod already had, because it replaces the whole list.
  */
+const UNRECOGNISED: BodyReading = Object.freeze({
+  shape: "unrecognised",
+  containers: [],
+  wholeList: false,
+  opaque: "a body of no known shape",
+});
+
 function readBody(verb: string, body: unknown, existing: ReadonlySet<string>): BodyReading {
   if (Array.isArray(body)) return readJsonPatch(body);
-  if (!isObject(body)) return { shape: "unrecognised", containers: [], wholeList: false };
+  if (!isObject(body)) return UNRECOGNISED;
   // Kubernetes 1.16–1.21 took an EphemeralContainers object on this subresource.
   if (Array.isArray(body.ephemeralContainers)) {
     return {
@@ -142,7 +175,7 @@ function readBody(verb: string, body: unknown, existing: ReadonlySet<string>): B
     };
   }
   const spec = body.spec;
-  if (!isObject(spec)) return { shape: "unrecognised", containers: [], wholeList: false };
+  if (!isObject(spec)) return UNRECOGNISED;
   const containers = containersFromList(spec.ephemeralContainers);
   if (verb === "update" || body.kind === "Pod" || isObject(body.metadata)) {
     return { shape: "pod", containers, wholeList: true };
@@ -264,25 +297,39 @@ function controllerOwner(pod: Pod | undefined): Owner | undefined {
   return result;
 }
 
+interface Added {
+  containers: ContainerSpec[];
+  /** Absent when the body said which containers are new. */
+  from?: ContainerSource;
+}
+
 /**
  * The containers a write added. Where the body carries the whole list (update, merge patch), containers that
  * already have a status in the pod (response, or the update's own body) existed before this request and are
- * not counted again.
+ * not counted again. Where the body does not say, the stored pod does: what the server stored is the truth,
+ * and the ephemeral containers it has no status for are the ones this write made. When neither can tell new
+ * from old, every container the event shows is reported, and the finding says so.
  */
 function addedContainers(
   reading: BodyReading,
   existing: ReadonlySet<string>,
+  statusKnown: boolean,
   storedPod: Pod | undefined,
-): ContainerSpec[] {
-  if (reading.piecewise && storedPod?.spec) {
-    // What the server stored is the truth; the containers it has no status for are the ones this patch made.
-    const stored = containersFromList(storedPod.spec.ephemeralContainers);
+): Added {
+  if (reading.opaque !== undefined) {
+    const stored = storedPod?.spec ? containersFromList(storedPod.spec.ephemeralContainers) : [];
     const fresh = stored.filter((container) => !existing.has(container.name));
-    if (fresh.length > 0) return fresh;
+    if (fresh.length > 0) return { containers: fresh, from: "stored-pod" };
+    const candidates = stored.length > 0 ? stored : reading.containers;
+    return { containers: candidates, from: candidates.length > 0 ? "all-listed" : "unknown" };
   }
-  if (!reading.wholeList) return reading.containers;
+  if (!reading.wholeList) return { containers: reading.containers };
   const added = reading.containers.filter((container) => !existing.has(container.name));
-  return added.length > 0 ? added : reading.containers;
+  // Without the pod's status a whole list of several cannot be told apart; one container is the one written.
+  if (added.length > 0 && (statusKnown || added.length === 1)) return { containers: added };
+  return reading.containers.length > 0
+    ? { containers: reading.containers, from: "all-listed" }
+    : { containers: [] };
 }
 
 export function extractWriteFacts(
@@ -302,8 +349,8 @@ export function extractWriteFacts(
   const reading: BodyReading = bodyLogged
     ? readBody(event.verb, event.requestObject, existing)
     : { shape: "not-logged", containers: [], wholeList: false };
-  const added = addedContainers(reading, existing, responsePod);
-  const volumes = volumesByName(pod, added);
+  const added = addedContainers(reading, existing, pod?.status !== undefined, responsePod);
+  const volumes = volumesByName(pod, added.containers);
   const sentByKubectl = isKubectlUserAgent(event.userAgent);
 
   const user = event.user;
@@ -337,7 +384,9 @@ export function extractWriteFacts(
     bodyLogged,
     bodyTruncated: truncated,
     bodyShape: reading.shape,
-    containers: added.map((spec) => containerFacts(spec, volumes, sentByKubectl, pod?.spec?.securityContext)),
+    containers: added.containers.map((spec) =>
+      containerFacts(spec, volumes, sentByKubectl, pod?.spec?.securityContext),
+    ),
     pod: {
       hostNetwork: pod?.spec?.hostNetwork === true,
       hostPID: pod?.spec?.hostPID === true,
@@ -346,6 +395,7 @@ export function extractWriteFacts(
       volumesKnown: volumes !== undefined,
     },
   };
+  if (added.from) facts.containersFrom = { source: added.from, because: reading.opaque };
   if (event.requestURI) facts.requestURI = event.requestURI;
   if (event.impersonatedUser) facts.impersonatedUser = identity(event.impersonatedUser);
   if (logGroup) facts.logGroup = logGroup;

@@ -535,6 +535,39 @@ export const RULES: readonly Rule[] = [
           ],
   },
   {
+    id: "body.containers-from",
+    effect: "context",
+    level: "info",
+    evaluate: (facts) => {
+      const from = facts.containersFrom;
+      if (!from) return NO_HITS;
+      const why = from.because ? ` (${from.because})` : "";
+      const count = facts.containers.length;
+      switch (from.source) {
+        case "stored-pod":
+          return [
+            {
+              text: `the request body does not say which containers it adds${why}: they were read from the stored pod, whose ephemeral containers without a status yet are the ones this write made`,
+            },
+          ];
+        case "all-listed":
+          return [
+            {
+              text: from.because
+                ? `the request body does not say which containers it adds${why}, and the stored pod cannot tell: all ${count} ephemeral containers the event shows are reported, old ones included`
+                : `the event does not show which of the ${count} ephemeral containers it lists are new (the pod's container statuses were not logged, or name them all): all are reported, old ones included`,
+            },
+          ];
+        case "unknown":
+          return [
+            {
+              text: `the request body does not say which containers it adds${why}, and no pod was logged to read them from: the added containers are unknown`,
+            },
+          ];
+      }
+    },
+  },
+  {
     id: "container.debug-profile",
     effect: "context",
     level: "info",

@@ -54,6 +54,14 @@ export type BodyShape =
   | "not-logged"
   | "unrecognised";
 
+/**
+ * Where a write's containers were read from when its body did not say which ones it added:
+ * - stored-pod: the stored pod's ephemeral containers that have no status yet (the ones this write made);
+ * - all-listed: new and old could not be told apart, so every container the event shows is reported;
+ * - unknown: the body does not say and no pod was logged, so none could be reported.
+ */
+export type ContainerSource = "stored-pod" | "all-listed" | "unknown";
+
 export interface WriteFacts {
   auditID: string;
   verb: string;
@@ -82,6 +90,11 @@ export interface WriteFacts {
   bodyTruncated: boolean;
   bodyShape: BodyShape;
   containers: ContainerFacts[];
+  /**
+   * Absent when the body said which containers the write added. Otherwise where `containers` came from and,
+   * for a body that hides them, why (`a JSON Patch "replace" to "/spec"`).
+   */
+  containersFrom?: { source: ContainerSource; because: string | undefined };
   pod: {
     uid?: string;
     owner?: Owner;

@@ -47,8 +47,15 @@ function shapesIn(event: unknown): Array<{ kind: Kind; value: unknown }> {
     if (isObject(body) && body.kind !== "Status" && (body.kind === "Pod" || isObject(body.metadata)))
       found.push({ kind: "pod", value: body });
     const lists = [spec?.ephemeralContainers, isObject(body) ? body.ephemeralContainers : undefined];
+    // A JSON Patch: each operation's value is a container or a list of them, or a whole spec for "/spec".
     if (Array.isArray(body))
-      lists.push(body.map((operation) => (isObject(operation) ? operation.value : undefined)));
+      lists.push(
+        body.map((operation) => {
+          if (!isObject(operation)) return undefined;
+          const value = operation.value;
+          return operation.path === "/spec" && isObject(value) ? value.ephemeralContainers : value;
+        }),
+      );
     for (const list of lists) if (Array.isArray(list)) list.flat().forEach(visitContainer);
   };
   if (isObject(event)) {

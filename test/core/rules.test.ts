@@ -224,6 +224,14 @@ const CASES: Record<string, RuleCase> = {
     },
     negative: { file: "kubectl-debug-legacy-profile" },
   },
+  "body.containers-from": {
+    positive: {
+      file: "json-patch-replace-spec",
+      severity: "critical",
+      text: 'the request body does not say which containers it adds (a JSON Patch "replace" to "/spec"): they were read from the stored pod',
+    },
+    negative: { file: "json-patch-spec-path" },
+  },
   "container.debug-profile": {
     positive: {
       file: "kubectl-debug-general-target",
@@ -396,6 +404,37 @@ describe("severity policy", () => {
       ];
     });
     expect(severityOf(detectEvent(event))).toBe("critical");
+  });
+
+  describe("a patch shape that hides which container is new cannot hide a privileged one", () => {
+    it("JSON Patch replacing /spec: critical, read from the stored pod", () => {
+      const finding = onlyFinding(detectSample("json-patch-replace-spec"));
+      expect(finding.severity).toBe("critical");
+      expect(finding.containers.map((c) => c.name)).toEqual(["inspect"]);
+    });
+
+    it("without a stored pod, every container the replaced /spec lists is reported, and the reason says so", () => {
+      const event = variant("json-patch-replace-spec", (e) => {
+        delete e.responseObject;
+      });
+      const finding = onlyFinding(detectEvent(event));
+      expect(finding.severity).toBe("critical");
+      expect(finding.reasons.find((r) => r.id === "body.containers-from")?.text).toBe(
+        'the request body does not say which containers it adds (a JSON Patch "replace" to "/spec"), and the stored pod cannot tell: all 1 ephemeral containers the event shows are reported, old ones included',
+      );
+    });
+
+    it("a copy into the list without a stored pod says the containers are unknown", () => {
+      const event = variant("json-patch-spec-path", (e) => {
+        e.requestObject = [{ op: "copy", from: "/spec/containers/0", path: "/spec/ephemeralContainers/-" }];
+        delete e.responseObject;
+      });
+      const finding = onlyFinding(detectEvent(event));
+      expect(finding.containers).toEqual([]);
+      expect(finding.reasons.find((r) => r.id === "body.containers-from")?.text).toContain(
+        "no pod was logged to read them from: the added containers are unknown",
+      );
+    });
   });
 
   it("a token for AWS (IRSA) is at least high and says it reaches the pod's IAM role", () => {
