@@ -10,12 +10,13 @@ import {
 } from "./kubernetes-shapes.ts";
 import { clusterFromLogGroup } from "./log-record.ts";
 import { matchDebugProfile } from "./match-debug-profile.ts";
-import { classifyOutcome } from "./outcome.ts";
+import { classifyOutcome, type Outcome } from "./outcome.ts";
 import { readContainerSpec, readPod, readSecurityContext } from "./read-kubernetes-shapes.ts";
 import type {
   BodyShape,
   ContainerFacts,
   ContainerSource,
+  CutFacts,
   IdentityFacts,
   MountFact,
   MountKind,
@@ -319,7 +320,9 @@ function addedContainers(
   if (reading.opaque !== undefined) {
     const stored = storedPod?.spec ? containersFromList(storedPod.spec.ephemeralContainers) : [];
     const fresh = stored.filter((container) => !existing.has(container.name));
-    if (fresh.length > 0) return { containers: fresh, from: "stored-pod" };
+    // Without the pod's status (a cut event, say), only a single stored container is known to be the new one.
+    if (fresh.length > 0 && (statusKnown || fresh.length === 1))
+      return { containers: fresh, from: "stored-pod" };
     const candidates = stored.length > 0 ? stored : reading.containers;
     return { containers: candidates, from: candidates.length > 0 ? "all-listed" : "unknown" };
   }
@@ -332,24 +335,47 @@ function addedContainers(
     : { containers: [] };
 }
 
+/** Whether a top-level field of a cut event was read only in part, or not at all. */
+function isPartial(cut: CutFacts, field: string): boolean {
+  return cut.openField === field || cut.unseen.has(field);
+}
+
+/**
+ * A cut event's outcome: what its status says, or, when the status was cut off before its code and does not
+ * say the request failed, "created". kube-apiserver writes a success as `{"metadata":{},"code":200}`, so a
+ * status cut before its code that does not already say Failure is not evidence that nothing was added.
+ */
+function cutOutcome(event: AuditEvent, cut: CutFacts, decision: string | undefined): Outcome | undefined {
+  const status = event.responseStatus;
+  if (!cut.statusCut || status?.code !== undefined || status?.status === "Failure") return undefined;
+  return classifyOutcome({ code: 200, decision, message: undefined });
+}
+
 export function extractWriteFacts(
   event: AuditEvent,
   logGroup?: string,
   fallbackCluster?: string,
+  /** Set for an event that arrived cut mid-JSON: its bodies are read as far as they go. */
+  cut?: CutFacts,
 ): WriteFacts {
   const annotations = event.annotations ?? {};
   const truncated = annotations[TRUNCATED] === "true";
-  const bodyLogged = event.requestObject !== undefined && event.requestObject !== null && !truncated;
+  const bodyPresent = event.requestObject !== undefined && event.requestObject !== null && !truncated;
+  // A cut body is read for what it shows, but it is not the logged body.
+  const bodyLogged = bodyPresent && cut === undefined;
   const responsePod = parsePod(event.responseObject);
   const requestPod = event.verb === "update" ? parsePod(event.requestObject) : undefined;
   const pod = responsePod ?? requestPod;
   // An update's body is the pod as the client read it, status included: it also says what existed before.
   const existing = new Set<string>();
   for (const status of pod?.status?.ephemeralContainerStatuses ?? []) existing.add(status.name);
-  const reading: BodyReading = bodyLogged
+  const reading: BodyReading = bodyPresent
     ? readBody(event.verb, event.requestObject, existing)
     : { shape: "not-logged", containers: [], wholeList: false };
-  const added = addedContainers(reading, existing, pod?.status !== undefined, responsePod);
+  // A cut event's pod is only whole when the break came after it: a status read in part says nothing.
+  const podWhole =
+    cut === undefined || !isPartial(cut, responsePod !== undefined ? "responseObject" : "requestObject");
+  const added = addedContainers(reading, existing, pod?.status !== undefined && podWhole, responsePod);
   const volumes = volumesByName(pod, added.containers);
   const sentByKubectl = isKubectlUserAgent(event.userAgent);
 
@@ -376,11 +402,13 @@ export function extractWriteFacts(
     actor,
     namespace: event.objectRef?.namespace ?? pod?.metadata?.namespace ?? "",
     podName: event.objectRef?.name ?? pod?.metadata?.name ?? "",
-    outcome: classifyOutcome({
-      code: event.responseStatus?.code,
-      decision: annotations[DECISION],
-      message: event.responseStatus?.message,
-    }),
+    outcome:
+      (cut && cutOutcome(event, cut, annotations[DECISION])) ??
+      classifyOutcome({
+        code: event.responseStatus?.code,
+        decision: annotations[DECISION],
+        message: event.responseStatus?.message,
+      }),
     bodyLogged,
     bodyTruncated: truncated,
     bodyShape: reading.shape,
@@ -395,6 +423,7 @@ export function extractWriteFacts(
       volumesKnown: volumes !== undefined,
     },
   };
+  if (cut) facts.cut = cut;
   if (added.from) facts.containersFrom = { source: added.from, because: reading.opaque };
   if (event.requestURI) facts.requestURI = event.requestURI;
   if (event.impersonatedUser) facts.impersonatedUser = identity(event.impersonatedUser);

@@ -120,8 +120,27 @@ function identities(facts: WriteFacts): readonly IdentityFacts[] {
 }
 
 function describeActor(facts: WriteFacts): string {
+  if (facts.cut?.unseen.has("user")) return "(identity cut off)";
   const as = facts.impersonatedUser ? ` (as ${facts.impersonatedUser.username})` : "";
   return `${facts.actor.username || "(no username)"}${as}`;
+}
+
+function count(value: number): string {
+  return value.toLocaleString("en-US");
+}
+
+/** The rest of the cut-event reason: what else the break took with it. */
+function cutOffToo(facts: WriteFacts): string {
+  const cut = facts.cut;
+  if (!cut) return "";
+  const lost = [
+    cut.unseen.has("verb") ? "the verb (scored as a write)" : undefined,
+    cut.unseen.has("user") ? "the identity" : undefined,
+    cut.statusCut && facts.responseCode === undefined && facts.outcome === "created"
+      ? "the response status (scored as if the write took effect)"
+      : undefined,
+  ].filter((part): part is string => part !== undefined);
+  return lost.length > 0 ? `; cut off too: ${lost.join(", ")}` : "";
 }
 
 function isTrusted(identity: IdentityFacts, config: DetectionConfig): boolean {
@@ -451,7 +470,8 @@ export const RULES: readonly Rule[] = [
     effect: "raise",
     level: "medium",
     evaluate: (facts) =>
-      isKubectlUserAgent(facts.actor.userAgent)
+      // A user agent cut off with the rest of a cut event says nothing about the client.
+      isKubectlUserAgent(facts.actor.userAgent) || facts.cut?.unseen.has("userAgent")
         ? NO_HITS
         : [
             {
@@ -507,6 +527,26 @@ export const RULES: readonly Rule[] = [
         : NO_HITS,
   },
   {
+    // Pinned like body.truncated: a trusted debugger has no reason to pad a write.
+    id: "body.cut-event",
+    effect: "floor",
+    level: "medium",
+    pinned: true,
+    evaluate: (facts) => {
+      const cut = facts.cut;
+      if (!cut) return NO_HITS;
+      const where = cut.inside ? `, inside ${cut.inside}` : "";
+      const broken = cut.endOfText
+        ? `is cut off after ${count(cut.length)} characters${where}`
+        : `stops being JSON at character ${count(cut.readable)} of ${count(cut.length)}${where}`;
+      return [
+        {
+          text: `the audit event ${broken}: CloudWatch Logs cuts events over its size limit, and padding a write (a huge env value or annotation) until its event is cut is what pushing a container out of view looks like; scored on what the readable part shows${cutOffToo(facts)}`,
+        },
+      ];
+    },
+  },
+  {
     // Pinned: a trusted debugger has no reason to pad a write, and a stolen trusted identity would.
     id: "body.truncated",
     effect: "floor",
@@ -526,7 +566,7 @@ export const RULES: readonly Rule[] = [
     effect: "context",
     level: "info",
     evaluate: (facts) =>
-      facts.bodyLogged || facts.bodyTruncated
+      facts.bodyLogged || facts.bodyTruncated || facts.cut
         ? NO_HITS
         : [
             {
@@ -540,7 +580,8 @@ export const RULES: readonly Rule[] = [
     level: "info",
     evaluate: (facts) => {
       const from = facts.containersFrom;
-      if (!from) return NO_HITS;
+      // A cut body that shows no container: body.cut-event says why.
+      if (!from || (facts.cut && from.source === "unknown")) return NO_HITS;
       const why = from.because ? ` (${from.because})` : "";
       const count = facts.containers.length;
       switch (from.source) {
@@ -573,7 +614,11 @@ export const RULES: readonly Rule[] = [
     level: "info",
     evaluate: (facts) =>
       facts.containers.map((c) => ({
-        text: `container "${c.spec.name}": ${describeProfile(c.profile)}`,
+        // kubectl's markers may lie beyond the cut of a cut event: "none" there means "cannot be told".
+        text:
+          facts.cut && c.profile === "none"
+            ? `container "${c.spec.name}": which kubectl debug profile made it cannot be told from the part before the cut`
+            : `container "${c.spec.name}": ${describeProfile(c.profile)}`,
         container: c.spec.name,
       })),
   },

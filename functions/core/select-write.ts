@@ -55,12 +55,18 @@ function isExcluded(username: string, groups: readonly string[], config: Detecti
  * An impersonated request is excluded only when both identities are: a node or kube-system controller
  * identity must not become a way to hide a human's write.
  */
-export function skipReason(event: AuditEvent, config: DetectionConfig): SkipReason | undefined {
+export function skipReason(
+  event: AuditEvent,
+  config: DetectionConfig,
+  /** The event was cut before its verb: it may be a write, and is treated as one. */
+  verbCut = false,
+): SkipReason | undefined {
   const ref = event.objectRef;
   if (ref?.resource !== "pods" || ref.subresource !== SUBRESOURCE_MARKER || (ref.apiGroup ?? "") !== "") {
     return "other-resource";
   }
-  if (!WRITE_VERBS.has(event.verb)) return READ_VERBS.has(event.verb) ? "read-verb" : "other-verb";
+  if (!verbCut && !WRITE_VERBS.has(event.verb))
+    return READ_VERBS.has(event.verb) ? "read-verb" : "other-verb";
   if (!FINAL_STAGES.has(event.stage)) return "earlier-stage";
   const user = event.user;
   const impersonated = event.impersonatedUser;

@@ -62,6 +62,24 @@ export type BodyShape =
  */
 export type ContainerSource = "stored-pod" | "all-listed" | "unknown";
 
+/** What could be read of an audit event that arrived cut mid-JSON (over CloudWatch Logs' event size limit). */
+export interface CutFacts {
+  /** Characters read before the event broke off. */
+  readable: number;
+  /** The event's length as delivered, in characters. */
+  length: number;
+  /** Where it broke off: `requestObject.spec.ephemeralContainers[0].env[0].value` ("" between top-level fields). */
+  inside: string;
+  /** Whether the text ended there (cut) rather than going on with something that is not JSON. */
+  endOfText: boolean;
+  /** The top-level field the event broke off inside, when it did (`requestObject`): read only in part. */
+  openField: string | undefined;
+  /** Event fields written after the break and not read (`userAgent`, `annotations`, …): unknown, not absent. */
+  unseen: ReadonlySet<string>;
+  /** Whether the response status (and so the outcome) was cut off before its code. */
+  statusCut: boolean;
+}
+
 export interface WriteFacts {
   auditID: string;
   verb: string;
@@ -95,6 +113,8 @@ export interface WriteFacts {
    * for a body that hides them, why (`a JSON Patch "replace" to "/spec"`).
    */
   containersFrom?: { source: ContainerSource; because: string | undefined };
+  /** Present when the event arrived cut mid-JSON: everything here is what its readable part shows. */
+  cut?: CutFacts;
   pod: {
     uid?: string;
     owner?: Owner;

@@ -208,6 +208,14 @@ const CASES: Record<string, RuleCase> = {
     positive: { file: "validation-failed-422", severity: "info", text: "the request failed (HTTP 422)" },
     negative: { file: "pod-security-denied" },
   },
+  "body.cut-event": {
+    positive: {
+      file: "jsonl/cut-privileged-write.jsonl",
+      severity: "critical",
+      text: "the audit event is cut off after 262,118 characters, inside requestObject.spec.ephemeralContainers[0].env[0].value: CloudWatch Logs cuts events over its size limit, and padding a write",
+    },
+    negative: { file: "kubectl-debug-legacy-profile" },
+  },
   "body.truncated": {
     positive: {
       file: "truncated-body",
@@ -250,8 +258,9 @@ const CASES: Record<string, RuleCase> = {
   },
 };
 
+/** A file of events/audit by its bare name, or any sample by its path under events/ (`jsonl/….jsonl`). */
 function detectSample(file: string, config?: string): Detection {
-  return detectFile(`audit/${file}`, config ? loadConfig(config) : undefined);
+  return detectFile(file.includes("/") ? file : `audit/${file}`, config ? loadConfig(config) : undefined);
 }
 
 function reasonIds(finding: Finding): string[] {
