@@ -362,7 +362,7 @@ describe("packaged CloudFormation template", () => {
     expect(variant.Conditions?.HasPagingEndpoint).toEqual({ "Fn::Not": [{ "Fn::Equals": ["", ""] }] });
   });
 
-  it("alarms on errors, throttles, failure-queue depth and idempotency failures", () => {
+  it("alarms on errors, throttles, failure-queue depth, idempotency failures and rejected records", () => {
     const alarms = resourcesOfType(template, "AWS::CloudWatch::Alarm").map(([, alarm]) => alarm.Properties);
     const watched = alarms.map(
       (alarm) => `${alarm.Namespace}/${alarm.MetricName}:${JSON.stringify(alarm.Dimensions)}`,
@@ -373,6 +373,8 @@ describe("packaged CloudFormation template", () => {
       'AWS/Lambda/Errors:[{"Name":"FunctionName","Value":{"Ref":"NotifyDashslackLambdaFunction"}}]',
       'AWS/SQS/ApproximateNumberOfMessagesVisible:[{"Name":"QueueName","Value":{"Fn::GetAtt":["DetectFailureQueue","QueueName"]}}]',
       'EphemeralGuard/IdempotencyFailures:[{"Name":"service","Value":"detect"}]',
+      // Records detect could not read whole, cut events among them (they are still reported as findings).
+      'EphemeralGuard/Rejects:[{"Name":"service","Value":"detect"}]',
     ]) {
       expect(watched).toContain(expected);
     }
