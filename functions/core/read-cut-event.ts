@@ -97,22 +97,28 @@ function unseenFields(event: Fields): Set<string> {
  * and the part that was read (`privileged: true`, say) is what the padding was meant to hide.
  */
 function nameCutContainer(event: Fields, path: JsonPath): void {
+  const isPatchOperation = (value: unknown) => isFields(value) && typeof value.path === "string";
   let node: unknown = event;
-  let parentKey: string | number | undefined;
   let parent: unknown;
+  let grandparent: unknown;
+  let parentKey: string | number | undefined;
   for (const segment of path) {
-    if (isFields(node) && typeof segment === "string") {
-      parent = node;
-      node = node[segment];
-    } else if (Array.isArray(node) && typeof segment === "number") {
-      parent = node;
-      node = node[segment];
-    } else {
-      return;
-    }
-    const inList = parentKey === "ephemeralContainers" && typeof segment === "number";
-    const patchValue = segment === "value" && isFields(parent) && typeof parent.path === "string";
-    if ((inList || patchValue) && isFields(node) && typeof node.name !== "string") {
+    const child =
+      isFields(node) && typeof segment === "string"
+        ? node[segment]
+        : Array.isArray(node) && typeof segment === "number"
+          ? node[segment]
+          : undefined;
+    if (child === undefined) return;
+    grandparent = parent;
+    parent = node;
+    node = child;
+    // An entry of a container list (a pod's, or a JSON Patch's whole-list value), or one operation's value.
+    const listed =
+      typeof segment === "number" &&
+      (parentKey === "ephemeralContainers" || (parentKey === "value" && isPatchOperation(grandparent)));
+    const operationValue = segment === "value" && isPatchOperation(parent);
+    if ((listed || operationValue) && isFields(node) && typeof node.name !== "string") {
       node.name = CUT_CONTAINER_NAME;
     }
     parentKey = segment;

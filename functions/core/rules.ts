@@ -120,7 +120,10 @@ function identities(facts: WriteFacts): readonly IdentityFacts[] {
 }
 
 function describeActor(facts: WriteFacts): string {
-  if (facts.cut?.unseen.has("user")) return "(identity cut off)";
+  const cut = facts.cut;
+  if (cut && (cut.unseen.has("user") || (cut.openField === "user" && !facts.actor.username))) {
+    return "(identity cut off)";
+  }
   const as = facts.impersonatedUser ? ` (as ${facts.impersonatedUser.username})` : "";
   return `${facts.actor.username || "(no username)"}${as}`;
 }

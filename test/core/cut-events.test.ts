@@ -116,6 +116,33 @@ describe("cut events: a write padded until its audit event is cut is still repor
     expect(finding.reasons.map((r) => r.id)).toContain("container.node-level-capability");
   });
 
+  it.each([
+    [
+      "one operation's value",
+      (c: Record<string, unknown>) => [{ op: "add", path: "/spec/ephemeralContainers/-", value: c }],
+    ],
+    [
+      "a whole list",
+      (c: Record<string, unknown>) => [{ op: "replace", path: "/spec/ephemeralContainers", value: [c] }],
+    ],
+  ])(
+    "JSON Patch, %s: a container cut before its name still counts what was read of it",
+    (_name, operations) => {
+      const event = loadSample("json-patch-spec-path");
+      const container = {
+        securityContext: { privileged: true },
+        env: [{ name: "PAD", value: PADDING }],
+        name: "x",
+      };
+      event.requestObject = operations(container);
+      const finding = onlyFinding(detectText(JSON.stringify(event).slice(0, CUT_AT), "patch.jsonl"));
+      expect(finding.containers.map((c) => [c.name, c.riskyFields])).toEqual([
+        [CUT_CONTAINER_NAME, ["privileged: true"]],
+      ]);
+      expect(finding.severity).toBe("critical");
+    },
+  );
+
   it("a trusted debugger's padded write stays at least medium: padding is not how trusted people debug", () => {
     const event = loadSample("kubectl-debug-legacy-profile");
     const finding = onlyFinding(
