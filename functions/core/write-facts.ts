@@ -29,7 +29,7 @@ export interface ContainerFacts {
    * runs with wherever it sets none of its own; undefined when the pod spec was not logged or sets none. Rules
    * score the effective value (container over pod) and say which one it was.
    */
-  podSecurityContext: PodSecurityContext | undefined;
+  podSecurityContext?: PodSecurityContext;
   /** Added capabilities, upper-cased with any `CAP_` prefix removed (the runtime accepts both). */
   addedCapabilities: string[];
   mounts: MountFact[];
