@@ -146,6 +146,14 @@ function readJsonPatch(operations: unknown[]): BodyReading {
   return reading;
 }
 
+/** A body that is neither a JSON Patch nor an object with a spec: it does not say what it adds. */
+const UNRECOGNISED: BodyReading = Object.freeze({
+  shape: "unrecognised",
+  containers: [],
+  wholeList: false,
+  opaque: "a body of no known shape",
+});
+
 /** Whether a patch object carries a strategic-merge directive (`$setElementOrder/…`, `$patch`, …). */
 function hasDirective(spec: Record<string, unknown>): boolean {
   for (const key in spec) if (Object.hasOwn(spec, key) && key.startsWith("$")) return true;
@@ -157,13 +165,6 @@ function hasDirective(spec: Record<string, unknown>): boolean {
  * keep the Content-Type, so a JSON merge patch and a strategic merge patch without directives are the same
  * JSON; only a merge patch repeats containers the pod already had, because it replaces the whole list.
  */
-const UNRECOGNISED: BodyReading = Object.freeze({
-  shape: "unrecognised",
-  containers: [],
-  wholeList: false,
-  opaque: "a body of no known shape",
-});
-
 function readBody(verb: string, body: unknown, existing: ReadonlySet<string>): BodyReading {
   if (Array.isArray(body)) return readJsonPatch(body);
   if (!isObject(body)) return UNRECOGNISED;
@@ -345,10 +346,10 @@ function isPartial(cut: CutFacts, field: string): boolean {
  * say the request failed, "created". kube-apiserver writes a success as `{"metadata":{},"code":200}`, so a
  * status cut before its code that does not already say Failure is not evidence that nothing was added.
  */
-function cutOutcome(event: AuditEvent, cut: CutFacts, decision: string | undefined): Outcome | undefined {
+function cutOutcome(event: AuditEvent, cut: CutFacts): Outcome | undefined {
   const status = event.responseStatus;
   if (!cut.statusCut || status?.code !== undefined || status?.status === "Failure") return undefined;
-  return classifyOutcome({ code: 200, decision, message: undefined });
+  return "created";
 }
 
 export function extractWriteFacts(
@@ -403,7 +404,7 @@ export function extractWriteFacts(
     namespace: event.objectRef?.namespace ?? pod?.metadata?.namespace ?? "",
     podName: event.objectRef?.name ?? pod?.metadata?.name ?? "",
     outcome:
-      (cut && cutOutcome(event, cut, annotations[DECISION])) ??
+      (cut && cutOutcome(event, cut)) ??
       classifyOutcome({
         code: event.responseStatus?.code,
         decision: annotations[DECISION],
