@@ -6,6 +6,8 @@
 const { CLUSTER_NAME, clusterList, logicalName } = require("./cluster-names.cjs");
 
 // The pattern and the name suffix are shared with the functions (functions/adapters/aws/subscription-filter.ts).
+// The pattern is the term `ephemeralcontainers`, not a JSON pattern, so that events cut mid-JSON (a write padded
+// past CloudWatch Logs' event size limit) still reach detect: see `why` in subscription-filter.json.
 const { filterPattern: FILTER_PATTERN, filterNameSuffix } = require("./subscription-filter.json");
 
 module.exports = async ({ resolveVariable }) => {

@@ -89,6 +89,25 @@ export function awslogsEnvelope(message: BuiltDocument): BuiltDocument {
   return { awslogs: { data } };
 }
 
+/** Where CloudWatch Logs cuts a message: its 256 KB event limit less the 26 bytes it counts per event. */
+const CUT_AT = 262_144 - 26;
+const PADDED_AUDIT_ID = "9b1d3f5a-7c9e-4b1d-8f3a-5c7e9b1d3f46";
+
+interface PaddableEvent {
+  auditID: string;
+  requestObject: { spec: { ephemeralContainers: Array<Record<string, unknown>> } };
+}
+
+/** The event with an env value of 300,000 characters first in its added container, as kubectl orders keys. */
+function withPaddedEnv(message: string, auditID: string): PaddableEvent {
+  const event = JSON.parse(message) as PaddableEvent;
+  event.auditID = auditID;
+  const [container, ...rest] = event.requestObject.spec.ephemeralContainers;
+  const pad = { name: "PAD", value: "A".repeat(300_000) };
+  event.requestObject.spec.ephemeralContainers = [{ env: [pad], ...container }, ...rest];
+  return event;
+}
+
 const isWrite = (s: AuditSample) => s.event.verb === "patch" || s.event.verb === "update";
 
 /** Every CloudWatch sample, by file name under events/cloudwatch. */
@@ -119,17 +138,31 @@ export function buildCloudWatchEvents(eventsDir: string = EVENTS_DIR): Map<strin
     }),
   );
 
-  // A record cut off mid-object between two good ones.
+  // A record torn mid-object between two good ones, before anything in it names a resource: unreadable, not a
+  // cut write (subscription-cut-padded-write.json is one of those).
   const good = sample(samples, "kubectl-debug-general-target.json");
   const cut = sample(samples, "kubectl-debug-netadmin-profile.json");
   const after = sample(samples, "privileged-sysadmin-profile.json");
   const broken = {
     timestamp: cut.timestamp,
-    message: cut.message.slice(0, Math.floor(cut.message.length / 2)),
+    message: cut.message.slice(0, cut.message.indexOf('"requestURI"') - 8),
   };
   built.set(
     "subscription-batch-with-broken-record.json",
     awslogsEnvelope(dataMessage([logEvent(good), logEvent(broken), logEvent(after)])),
+  );
+
+  // kubectl debug --profile=sysadmin padded through --custom with a huge env value, so that its audit event is
+  // over CloudWatch Logs' 256 KB event limit (262,144 bytes, less the 26 it counts per event) and arrives cut.
+  // kubectl sends a container's keys in alphabetical order: env, and the padding in it, comes before the
+  // name and securityContext, so the readable part shows who wrote to which pod, and no container.
+  const padded = sample(samples, "privileged-sysadmin-profile.json");
+  const paddedMessage = JSON.stringify(withPaddedEnv(padded.message, PADDED_AUDIT_ID)).slice(0, CUT_AT);
+  built.set(
+    "subscription-cut-padded-write.json",
+    awslogsEnvelope(
+      dataMessage([logEvent(good), logEvent({ timestamp: padded.timestamp, message: paddedMessage })]),
+    ),
   );
 
   // The decoded payload, as logged by a function that prints its input.

@@ -183,6 +183,32 @@ describe("detect handler", () => {
     expect(metricValues("EventsSeen")).toEqual([9]);
   });
 
+  it("publishes a write padded until CloudWatch cut its event, from its readable part, and counts it as a reject", async () => {
+    const cutDelivery: unknown = JSON.parse(readEventText("cloudwatch/subscription-cut-padded-write.json"));
+    await handler(cutDelivery, lambdaContext());
+
+    const cut = publishedFindings().find(
+      (finding) => finding.auditID === "9b1d3f5a-7c9e-4b1d-8f3a-5c7e9b1d3f46",
+    );
+    expect(cut).toMatchObject({
+      severity: "medium",
+      outcome: "created",
+      cluster: "prod-eu1",
+      bodyLogged: false,
+    });
+    expect(cut?.reasons.map((reason) => reason.id)).toContain("body.cut-event");
+    expect(logLines("input rejected")).toEqual([
+      expect.objectContaining({ level: "WARN", position: "invocation logEvents[1]", kind: "cut-event" }),
+    ]);
+    expect(logLines("invocation summary")[0]).toMatchObject({
+      records: 2,
+      findings: 2,
+      rejects: 1,
+      published: 2,
+    });
+    expect(metricValues("Rejects")).toEqual([1]);
+  });
+
   it("publishes nothing twice when the same batch is delivered again", async () => {
     await handler(mixedBatch(), lambdaContext());
     await handler(mixedBatch(), lambdaContext());

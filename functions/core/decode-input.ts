@@ -8,6 +8,7 @@ import {
   isDataMessage,
 } from "./decode-cloudwatch.ts";
 import type { DecodedInput, LogRecord } from "./log-record.ts";
+import { mayCarryMarker } from "./select-write.ts";
 
 export interface DecodeOptions {
   maxDecompressedBytes?: number;
@@ -116,8 +117,9 @@ export function decodeText(text: string, source: string, options: DecodeOptions 
   try {
     value = JSON.parse(trimmed);
   } catch (error) {
-    // More than one line: JSON Lines. One line that does not parse: report why it did not.
-    if (trimmed.includes("\n")) return decodeJsonLines(text, source, options);
+    // More than one line: JSON Lines. One line that does not parse: report why it did not, unless it may be
+    // an ephemeral-container write cut mid-JSON, which the detector reads for what it shows.
+    if (trimmed.includes("\n") || mayCarryMarker(trimmed)) return decodeJsonLines(text, source, options);
     return {
       form: "unknown",
       records: [],

@@ -1,15 +1,17 @@
 import * as z from "zod";
-import { parseAuditEvent } from "./audit-event-schema.ts";
+import { type AuditEvent, parseAuditEvent } from "./audit-event-schema.ts";
 import { buildFinding } from "./build-finding.ts";
 import { errorMessage } from "./decode-cloudwatch.ts";
 import type { DetectionConfig } from "./detection-config.ts";
 import { extractWriteFacts } from "./extract-write-facts.ts";
 import type { Finding } from "./finding.ts";
 import type { DecodedInput, InputProblem, LogRecord } from "./log-record.ts";
+import { readCutEvent } from "./read-cut-event.ts";
 import { scoreWrite } from "./score-write.ts";
 import { isScreenedOut } from "./screen-data-message.ts";
-import { SKIP_REASONS, type SkipReason, SUBRESOURCE_MARKER, skipReason } from "./select-write.ts";
+import { mayCarryMarker, SKIP_REASONS, type SkipReason, skipReason } from "./select-write.ts";
 import { SEVERITIES, type Severity } from "./severity.ts";
+import type { CutFacts } from "./write-facts.ts";
 
 export interface DetectionStats {
   /** Audit event records looked at (excludes control messages and unreadable payloads). */
@@ -71,8 +73,27 @@ export class Detector {
 
   process(record: LogRecord): Finding | undefined {
     this.stats.records++;
-    const value = this.parse(record);
-    if (value === undefined) return undefined;
+    // Already shown to be a JSON object without the marker: the checks below would skip it the same way.
+    if (isScreenedOut(record)) return this.skip("other-resource");
+    let value = record.value;
+    const text = record.text;
+    if (text !== undefined) {
+      // Raw text is only parsed when it could be an ephemeral-container write; a line that is not even shaped
+      // like a JSON object is reported. Not a substring test alone: an escaped letter
+      // (`\u0065phemeralcontainers`) parses to the same event.
+      const objectShaped = looksLikeJsonObject(text);
+      if (!mayCarryMarker(text)) {
+        return objectShaped
+          ? this.skip("other-resource")
+          : this.skipUnparseable(record, "invalid-json", NOT_AN_OBJECT);
+      }
+      if (!objectShaped) return this.processCut(record, text, NOT_AN_OBJECT);
+      try {
+        value = JSON.parse(text) as unknown;
+      } catch (error) {
+        return this.processCut(record, text, errorMessage(error));
+      }
+    }
     const parsed = parseAuditEvent(value);
     if (!parsed.success) {
       return this.skipUnparseable(
@@ -81,13 +102,20 @@ export class Detector {
         `not an audit.k8s.io/v1 Event: ${z.prettifyError(parsed.error)}`,
       );
     }
-    const event = parsed.data;
-    const reason = skipReason(event, this.config);
+    return this.report(parsed.data, record, skipReason(parsed.data, this.config));
+  }
+
+  private report(
+    event: AuditEvent,
+    record: LogRecord,
+    reason: SkipReason | undefined,
+    cut?: CutFacts,
+  ): Finding | undefined {
     if (reason) return this.skip(reason);
     if (this.reported.has(event.auditID)) return this.skip("duplicate");
     this.reported.add(event.auditID);
 
-    const facts = extractWriteFacts(event, record.logGroup, this.config.cluster);
+    const facts = extractWriteFacts(event, record.logGroup, this.config.cluster, cut);
     const finding = buildFinding(facts, scoreWrite(facts, this.config));
     this.stats.findings++;
     this.stats.findingsBySeverity[finding.severity]++;
@@ -95,28 +123,32 @@ export class Detector {
   }
 
   /**
-   * Raw text is only parsed when it could be an ephemeral-container write. A line that is not even shaped
-   * like a JSON object is reported, since a truncated write would look like that.
+   * Text that mentions the marker but is not a whole JSON object: an event cut mid-JSON (CloudWatch Logs cuts
+   * events over its size limit, and a write can be padded until it is), or garbage. When its readable part
+   * shows a write to pods/ephemeralcontainers it is scored on that, and still counted as a problem of its own
+   * kind so that cut events show in the Rejects metric and its alarm; anything else is unparseable as before.
    */
-  private parse(record: LogRecord): unknown {
-    // Already shown to be a JSON object without the marker: the checks below would skip it the same way.
-    if (isScreenedOut(record)) return this.skip("other-resource");
-    if (record.text === undefined) return record.value;
-    const text = record.text;
-    if (!looksLikeJsonObject(text)) {
-      this.skipUnparseable(record, "invalid-json", "not a JSON object (truncated or not an audit event)");
-      return undefined;
-    }
-    if (!text.includes(SUBRESOURCE_MARKER)) {
-      this.skip("other-resource");
-      return undefined;
-    }
-    try {
-      return JSON.parse(text) as unknown;
-    } catch (error) {
-      this.skipUnparseable(record, "invalid-json", errorMessage(error));
-      return undefined;
-    }
+  private processCut(record: LogRecord, text: string, parseError: string): Finding | undefined {
+    const reading = readCutEvent(text);
+    if (reading.kind === "unreadable") return this.skipUnparseable(record, "invalid-json", parseError);
+    const { event, cut } = reading;
+    const reason = skipReason(event, this.config, cut.unseen.has("verb"));
+    if (reason === "other-resource") return this.skipUnparseable(record, "invalid-json", parseError);
+    const finding = this.report(event, record, reason, cut);
+    const where = cut.inside ? ` inside ${cut.inside}` : "";
+    const broken = cut.endOfText
+      ? `is cut off after ${cut.length} characters${where}`
+      : `stops being JSON at character ${cut.readable} of ${cut.length}${where}`;
+    this.addProblem({
+      position: record.position,
+      kind: "cut-event",
+      message:
+        `audit event on pods/ephemeralcontainers ${broken}: ` +
+        (finding
+          ? `reported from its readable part as a ${finding.severity} finding`
+          : `its readable part was read and skipped (${reason ?? "duplicate"})`),
+    });
+    return finding;
   }
 
   private skip(reason: SkipReason): undefined {
@@ -129,6 +161,8 @@ export class Detector {
     return this.skip("unparseable");
   }
 }
+
+const NOT_AN_OBJECT = "not a JSON object (truncated or not an audit event)";
 
 function looksLikeJsonObject(text: string): boolean {
   let start = 0;

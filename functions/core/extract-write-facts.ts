@@ -1,14 +1,22 @@
 import type { AuditEvent, UserInfo } from "./audit-event-schema.ts";
 import { actorKind, isKubectlUserAgent } from "./classify-identity.ts";
 import type { Owner } from "./finding.ts";
-import { type ContainerSpec, JsonPatchOperationSchema, type Pod, type Volume } from "./kubernetes-shapes.ts";
+import {
+  type ContainerSpec,
+  JsonPatchOperationSchema,
+  type Pod,
+  type PodSecurityContext,
+  type Volume,
+} from "./kubernetes-shapes.ts";
 import { clusterFromLogGroup } from "./log-record.ts";
 import { matchDebugProfile } from "./match-debug-profile.ts";
-import { classifyOutcome } from "./outcome.ts";
+import { classifyOutcome, type Outcome } from "./outcome.ts";
 import { readContainerSpec, readPod, readSecurityContext } from "./read-kubernetes-shapes.ts";
 import type {
   BodyShape,
   ContainerFacts,
+  ContainerSource,
+  CutFacts,
   IdentityFacts,
   MountFact,
   MountKind,
@@ -32,9 +40,15 @@ const AWS_TOKEN_VOLUMES: ReadonlyMap<string, string> = new Map([
 /** Secrets Store CSI driver (AWS Secrets Manager / Parameter Store on EKS): its volumes hold secrets. */
 const SECRETS_STORE_CSI_DRIVER = "secrets-store.csi.k8s.io";
 const EPHEMERAL_PATHS = /^\/(spec\/)?ephemeralContainers(\/(-|\d+))?$/;
-/** A JSON Patch operation on one field of an ephemeral container (`…/ephemeralContainers/0/securityContext`). */
-const EPHEMERAL_FIELD_PATHS = /^\/(spec\/)?ephemeralContainers\/(-|\d+)\/./;
+/**
+ * Any other path into the list (`…/ephemeralContainers/0/securityContext`, …) or above it (the whole document,
+ * `/spec`): what such an operation does to the list depends on the pod it is applied to. Paths elsewhere in the
+ * pod cannot add a container: the subresource keeps only changes to spec.ephemeralContainers.
+ */
+const PATHS_INTO_OR_ABOVE_THE_LIST = /^(\/spec)?(\/ephemeralContainers(\/.*)?)?$/;
 const JSON_PATCH_WRITES = new Set(["add", "replace", "copy", "move"]);
+/** Attacker-chosen paths are quoted in reasons: bounded. */
+const MAX_QUOTED_PATH = 120;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -79,39 +93,66 @@ interface BodyReading {
   /** Whether the containers listed are the whole list (update, merge patch) rather than only the new ones. */
   wholeList: boolean;
   /**
-   * A JSON Patch that builds containers piecewise (operations on their fields, `copy`/`move` from elsewhere in
-   * the pod): the body alone does not say what the added containers look like.
+   * Why the body alone does not say which containers the write added, when it does not: a JSON Patch that
+   * replaces /spec, copies or moves into the list, edits a container's fields or reaches the list by a path
+   * not modelled here; or a body of no known shape. The stored pod decides (addedContainers).
    */
-  piecewise?: boolean;
+  opaque?: string;
 }
 
-/** JSON Patch: `add`/`replace` of one container (`…/-`, `…/N`) or of the whole list (`/spec/ephemeralContainers`). */
+function quotedPath(path: string): string {
+  return JSON.stringify(path.length > MAX_QUOTED_PATH ? `${path.slice(0, MAX_QUOTED_PATH)}…` : path);
+}
+
+/** The containers a whole pod (path "") or pod spec (path "/spec") written by a JSON Patch lists. */
+function containersInValue(path: string, value: unknown): ContainerSpec[] {
+  const spec = path === "" ? (isObject(value) ? value.spec : undefined) : value;
+  return isObject(spec) ? containersFromList(spec.ephemeralContainers) : [];
+}
+
+/**
+ * JSON Patch: `add`/`replace` of one container (`…/-`, `…/N`) or of the whole list (`/spec/ephemeralContainers`)
+ * says what it adds. Any other write into or above the list makes the body opaque; the containers it names
+ * (a replaced /spec's list, say) are kept as candidates.
+ */
 function readJsonPatch(operations: unknown[]): BodyReading {
   const containers: ContainerSpec[] = [];
   let wholeList = false;
-  let piecewise = false;
+  let opaque: string | undefined;
   for (const entry of operations) {
     const op = JsonPatchOperationSchema.safeParse(entry);
     if (!op.success || !JSON_PATCH_WRITES.has(op.data.op)) continue;
-    if (EPHEMERAL_FIELD_PATHS.test(op.data.path)) {
-      piecewise = true;
+    const { path, value } = op.data;
+    if (!PATHS_INTO_OR_ABOVE_THE_LIST.test(path)) continue;
+    const copies = op.data.op === "copy" || op.data.op === "move";
+    if (copies || !EPHEMERAL_PATHS.test(path)) {
+      opaque ??= `a JSON Patch "${op.data.op}" to ${quotedPath(path)}`;
+      if (!copies && (path === "" || path === "/spec")) {
+        wholeList = true;
+        containers.push(...containersInValue(path, value));
+      }
       continue;
     }
-    if (!EPHEMERAL_PATHS.test(op.data.path)) continue;
-    if (op.data.op === "copy" || op.data.op === "move") {
-      piecewise = true;
-      continue;
-    }
-    if (Array.isArray(op.data.value)) {
+    if (Array.isArray(value)) {
       wholeList = true;
-      containers.push(...containersFromList(op.data.value));
+      containers.push(...containersFromList(value));
     } else {
-      const container = parseContainer(op.data.value);
+      const container = parseContainer(value);
       if (container) containers.push(container);
     }
   }
-  return { shape: "json-patch", containers, wholeList, piecewise };
+  const reading: BodyReading = { shape: "json-patch", containers, wholeList };
+  if (opaque !== undefined) reading.opaque = opaque;
+  return reading;
 }
+
+/** A body that is neither a JSON Patch nor an object with a spec: it does not say what it adds. */
+const UNRECOGNISED: BodyReading = Object.freeze({
+  shape: "unrecognised",
+  containers: [],
+  wholeList: false,
+  opaque: "a body of no known shape",
+});
 
 /** Whether a patch object carries a strategic-merge directive (`$setElementOrder/…`, `$patch`, …). */
 function hasDirective(spec: Record<string, unknown>): boolean {
@@ -126,7 +167,7 @@ function hasDirective(spec: Record<string, unknown>): boolean {
  */
 function readBody(verb: string, body: unknown, existing: ReadonlySet<string>): BodyReading {
   if (Array.isArray(body)) return readJsonPatch(body);
-  if (!isObject(body)) return { shape: "unrecognised", containers: [], wholeList: false };
+  if (!isObject(body)) return UNRECOGNISED;
   // Kubernetes 1.16–1.21 took an EphemeralContainers object on this subresource.
   if (Array.isArray(body.ephemeralContainers)) {
     return {
@@ -136,7 +177,7 @@ function readBody(verb: string, body: unknown, existing: ReadonlySet<string>): B
     };
   }
   const spec = body.spec;
-  if (!isObject(spec)) return { shape: "unrecognised", containers: [], wholeList: false };
+  if (!isObject(spec)) return UNRECOGNISED;
   const containers = containersFromList(spec.ephemeralContainers);
   if (verb === "update" || body.kind === "Pod" || isObject(body.metadata)) {
     return { shape: "pod", containers, wholeList: true };
@@ -217,6 +258,7 @@ function containerFacts(
   spec: ContainerSpec,
   volumes: VolumesByName | undefined,
   sentByKubectl: boolean,
+  podSecurityContext: PodSecurityContext | undefined,
 ): ContainerFacts {
   const parsedContext =
     spec.securityContext === undefined ? undefined : readSecurityContext(spec.securityContext);
@@ -239,6 +281,7 @@ function containerFacts(
   return {
     spec,
     securityContext,
+    podSecurityContext,
     addedCapabilities: (securityContext?.capabilities?.add ?? []).map(normaliseCapability),
     mounts,
     secretEnv: secrets === undefined ? [] : [...secrets],
@@ -256,46 +299,85 @@ function controllerOwner(pod: Pod | undefined): Owner | undefined {
   return result;
 }
 
+interface Added {
+  containers: ContainerSpec[];
+  /** Absent when the body said which containers are new. */
+  from?: ContainerSource;
+}
+
 /**
  * The containers a write added. Where the body carries the whole list (update, merge patch), containers that
  * already have a status in the pod (response, or the update's own body) existed before this request and are
- * not counted again.
+ * not counted again. Where the body does not say, the stored pod does: what the server stored is the truth,
+ * and the ephemeral containers it has no status for are the ones this write made. When neither can tell new
+ * from old, every container the event shows is reported, and the finding says so.
  */
 function addedContainers(
   reading: BodyReading,
   existing: ReadonlySet<string>,
+  statusKnown: boolean,
   storedPod: Pod | undefined,
-): ContainerSpec[] {
-  if (reading.piecewise && storedPod?.spec) {
-    // What the server stored is the truth; the containers it has no status for are the ones this patch made.
-    const stored = containersFromList(storedPod.spec.ephemeralContainers);
+): Added {
+  if (reading.opaque !== undefined) {
+    const stored = storedPod?.spec ? containersFromList(storedPod.spec.ephemeralContainers) : [];
     const fresh = stored.filter((container) => !existing.has(container.name));
-    if (fresh.length > 0) return fresh;
+    // Without the pod's status (a cut event, say), only a single stored container is known to be the new one.
+    if (fresh.length > 0 && (statusKnown || fresh.length === 1))
+      return { containers: fresh, from: "stored-pod" };
+    const candidates = stored.length > 0 ? stored : reading.containers;
+    return { containers: candidates, from: candidates.length > 0 ? "all-listed" : "unknown" };
   }
-  if (!reading.wholeList) return reading.containers;
+  if (!reading.wholeList) return { containers: reading.containers };
   const added = reading.containers.filter((container) => !existing.has(container.name));
-  return added.length > 0 ? added : reading.containers;
+  // Without the pod's status a whole list of several cannot be told apart; one container is the one written.
+  if (added.length > 0 && (statusKnown || added.length === 1)) return { containers: added };
+  return reading.containers.length > 0
+    ? { containers: reading.containers, from: "all-listed" }
+    : { containers: [] };
+}
+
+/** Whether a top-level field of a cut event was read only in part, or not at all. */
+function isPartial(cut: CutFacts, field: string): boolean {
+  return cut.openField === field || cut.unseen.has(field);
+}
+
+/**
+ * A cut event's outcome: what its status says, or, when the status was cut off before its code and does not
+ * say the request failed, "created". kube-apiserver writes a success as `{"metadata":{},"code":200}`, so a
+ * status cut before its code that does not already say Failure is not evidence that nothing was added.
+ */
+function cutOutcome(event: AuditEvent, cut: CutFacts): Outcome | undefined {
+  const status = event.responseStatus;
+  if (!cut.statusCut || status?.code !== undefined || status?.status === "Failure") return undefined;
+  return "created";
 }
 
 export function extractWriteFacts(
   event: AuditEvent,
   logGroup?: string,
   fallbackCluster?: string,
+  /** Set for an event that arrived cut mid-JSON: its bodies are read as far as they go. */
+  cut?: CutFacts,
 ): WriteFacts {
   const annotations = event.annotations ?? {};
   const truncated = annotations[TRUNCATED] === "true";
-  const bodyLogged = event.requestObject !== undefined && event.requestObject !== null && !truncated;
+  const bodyPresent = event.requestObject !== undefined && event.requestObject !== null && !truncated;
+  // A cut body is read for what it shows, but it is not the logged body.
+  const bodyLogged = bodyPresent && cut === undefined;
   const responsePod = parsePod(event.responseObject);
   const requestPod = event.verb === "update" ? parsePod(event.requestObject) : undefined;
   const pod = responsePod ?? requestPod;
   // An update's body is the pod as the client read it, status included: it also says what existed before.
   const existing = new Set<string>();
   for (const status of pod?.status?.ephemeralContainerStatuses ?? []) existing.add(status.name);
-  const reading: BodyReading = bodyLogged
+  const reading: BodyReading = bodyPresent
     ? readBody(event.verb, event.requestObject, existing)
     : { shape: "not-logged", containers: [], wholeList: false };
-  const added = addedContainers(reading, existing, responsePod);
-  const volumes = volumesByName(pod, added);
+  // A cut event's pod is only whole when the break came after it: a status read in part says nothing.
+  const podWhole =
+    cut === undefined || !isPartial(cut, responsePod !== undefined ? "responseObject" : "requestObject");
+  const added = addedContainers(reading, existing, pod?.status !== undefined && podWhole, responsePod);
+  const volumes = volumesByName(pod, added.containers);
   const sentByKubectl = isKubectlUserAgent(event.userAgent);
 
   const user = event.user;
@@ -321,15 +403,19 @@ export function extractWriteFacts(
     actor,
     namespace: event.objectRef?.namespace ?? pod?.metadata?.namespace ?? "",
     podName: event.objectRef?.name ?? pod?.metadata?.name ?? "",
-    outcome: classifyOutcome({
-      code: event.responseStatus?.code,
-      decision: annotations[DECISION],
-      message: event.responseStatus?.message,
-    }),
+    outcome:
+      (cut && cutOutcome(event, cut)) ??
+      classifyOutcome({
+        code: event.responseStatus?.code,
+        decision: annotations[DECISION],
+        message: event.responseStatus?.message,
+      }),
     bodyLogged,
     bodyTruncated: truncated,
     bodyShape: reading.shape,
-    containers: added.map((spec) => containerFacts(spec, volumes, sentByKubectl)),
+    containers: added.containers.map((spec) =>
+      containerFacts(spec, volumes, sentByKubectl, pod?.spec?.securityContext),
+    ),
     pod: {
       hostNetwork: pod?.spec?.hostNetwork === true,
       hostPID: pod?.spec?.hostPID === true,
@@ -338,6 +424,8 @@ export function extractWriteFacts(
       volumesKnown: volumes !== undefined,
     },
   };
+  if (cut) facts.cut = cut;
+  if (added.from) facts.containersFrom = { source: added.from, because: reading.opaque };
   if (event.requestURI) facts.requestURI = event.requestURI;
   if (event.impersonatedUser) facts.impersonatedUser = identity(event.impersonatedUser);
   if (logGroup) facts.logGroup = logGroup;

@@ -25,6 +25,15 @@ const optionalString = optional(z.string());
 const optionalBool = optional(z.boolean());
 const optionalInt = optional(z.number());
 
+const profile = z.object({ type: optionalString, localhostProfile: optionalString });
+const seLinuxOptions = z.object({
+  type: optionalString,
+  user: optionalString,
+  role: optionalString,
+  level: optionalString,
+});
+const windowsOptions = z.object({ hostProcess: optionalBool });
+
 const securityContext = z.object({
   privileged: optionalBool,
   allowPrivilegeEscalation: optionalBool,
@@ -36,12 +45,25 @@ const securityContext = z.object({
   capabilities: optional(
     z.object({ add: optional(z.array(z.string())), drop: optional(z.array(z.string())) }),
   ),
-  seccompProfile: optional(z.object({ type: optionalString, localhostProfile: optionalString })),
-  appArmorProfile: optional(z.object({ type: optionalString, localhostProfile: optionalString })),
-  seLinuxOptions: optional(
-    z.object({ type: optionalString, user: optionalString, role: optionalString, level: optionalString }),
-  ),
-  windowsOptions: optional(z.object({ hostProcess: optionalBool })),
+  seccompProfile: optional(profile),
+  appArmorProfile: optional(profile),
+  seLinuxOptions: optional(seLinuxOptions),
+  windowsOptions: optional(windowsOptions),
+});
+
+/**
+ * The fields of a pod's spec.securityContext that also exist on a container: every container, ephemeral ones
+ * included, inherits them unless it sets its own (the kubelet's DetermineEffectiveSecurityContext; for
+ * windowsOptions field by field). The pod-only fields (fsGroup, supplementalGroups, sysctls, …) are not read.
+ */
+const podSecurityContext = z.object({
+  runAsUser: optionalInt,
+  runAsGroup: optionalInt,
+  runAsNonRoot: optionalBool,
+  seccompProfile: optional(profile),
+  appArmorProfile: optional(profile),
+  seLinuxOptions: optional(seLinuxOptions),
+  windowsOptions: optional(windowsOptions),
 });
 
 const envVar = z.object({
@@ -106,6 +128,7 @@ const pod = z.object({
       hostPID: optionalBool,
       hostIPC: optionalBool,
       shareProcessNamespace: optionalBool,
+      securityContext: optional(podSecurityContext),
       volumes: listOf(volume),
       ephemeralContainers: optional(z.array(z.unknown())),
     }),
@@ -115,6 +138,7 @@ const pod = z.object({
 
 export const SecurityContextSchema = securityContext;
 export type SecurityContext = z.infer<typeof SecurityContextSchema>;
+export type PodSecurityContext = z.infer<typeof podSecurityContext>;
 export const ContainerSpecSchema = containerSpec;
 export type ContainerSpec = z.infer<typeof ContainerSpecSchema>;
 export type Volume = z.infer<typeof volume>;

@@ -20,10 +20,15 @@ export const INPUT_PROBLEM_KINDS = [
   "oversized-payload",
   "unknown-shape",
   "invalid-event",
+  /**
+   * An audit event cut mid-JSON whose readable part shows a write to pods/ephemeralcontainers: reported from
+   * that part (as a finding unless skipped), and counted here so that cut events show among the rejects.
+   */
+  "cut-event",
 ] as const;
 export type InputProblemKind = (typeof INPUT_PROBLEM_KINDS)[number];
 
-/** A piece of input that could not be read at all. Never thrown: returned beside what could be read. */
+/** A piece of input that could not be read (or, for cut-event, not whole). Never thrown: returned beside what could be read. */
 export interface InputProblem {
   position: string;
   kind: InputProblemKind;

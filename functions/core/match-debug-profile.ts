@@ -36,10 +36,24 @@ function isRecord(value: unknown): value is JsonRecord {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** An object that is empty once its empty objects are removed: it stands for an absent field. */
+/**
+ * An object that is empty once its empty objects are removed: it stands for an absent field. A loop over an
+ * explicit list rather than recursion: the sender chooses how deep a securityContext nests (kube-apiserver
+ * accepts 10,000 levels), and a recursive walk overflowed the stack and threw out of the detector. The list
+ * is only made for an object that holds objects.
+ */
 function isEmptyShape(value: unknown): boolean {
   if (!isRecord(value)) return false;
-  for (const key in value) if (Object.hasOwn(value, key) && !isEmptyShape(value[key])) return false;
+  let pending: JsonRecord[] | undefined;
+  for (let current: JsonRecord | undefined = value; current !== undefined; current = pending?.pop()) {
+    for (const key in current) {
+      if (!Object.hasOwn(current, key)) continue;
+      const inner = current[key];
+      if (!isRecord(inner)) return false;
+      pending ??= [];
+      pending.push(inner);
+    }
+  }
   return true;
 }
 

@@ -78,6 +78,12 @@ const optionalBoolean = optional(boolean);
 const optionalNumber = optional(number);
 const optionalAnything = optional(anything);
 
+const profile = optional(object({ type: optionalString, localhostProfile: optionalString }));
+const seLinuxOptions = optional(
+  object({ type: optionalString, user: optionalString, role: optionalString, level: optionalString }),
+);
+const windowsOptions = optional(object({ hostProcess: optionalBoolean }));
+
 const securityContext = object({
   privileged: optionalBoolean,
   allowPrivilegeEscalation: optionalBoolean,
@@ -87,12 +93,20 @@ const securityContext = object({
   readOnlyRootFilesystem: optionalBoolean,
   procMount: optionalString,
   capabilities: optional(object({ add: optional(arrayOf(string)), drop: optional(arrayOf(string)) })),
-  seccompProfile: optional(object({ type: optionalString, localhostProfile: optionalString })),
-  appArmorProfile: optional(object({ type: optionalString, localhostProfile: optionalString })),
-  seLinuxOptions: optional(
-    object({ type: optionalString, user: optionalString, role: optionalString, level: optionalString }),
-  ),
-  windowsOptions: optional(object({ hostProcess: optionalBoolean })),
+  seccompProfile: profile,
+  appArmorProfile: profile,
+  seLinuxOptions,
+  windowsOptions,
+});
+
+const podSecurityContext = object({
+  runAsUser: optionalNumber,
+  runAsGroup: optionalNumber,
+  runAsNonRoot: optionalBoolean,
+  seccompProfile: profile,
+  appArmorProfile: profile,
+  seLinuxOptions,
+  windowsOptions,
 });
 
 const containerSpec = object({
@@ -215,6 +229,11 @@ function readSpec(value: unknown): unknown {
     !copyFields(fields, out, ["hostNetwork", "hostPID", "hostIPC", "shareProcessNamespace"], "boolean")
   ) {
     return MISMATCH;
+  }
+  if (fields.securityContext !== undefined) {
+    const context = podSecurityContext(fields.securityContext);
+    if (context === MISMATCH) return MISMATCH;
+    out.securityContext = context;
   }
   const podVolumes = volumes(fields.volumes);
   if (podVolumes === MISMATCH) return MISMATCH;

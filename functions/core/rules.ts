@@ -1,6 +1,7 @@
 import { anyMatchesAny, isKubectlUserAgent, matchesAny } from "./classify-identity.ts";
 import type { DetectionConfig } from "./detection-config.ts";
 import type { RuleEffect } from "./finding.ts";
+import type { PodSecurityContext } from "./kubernetes-shapes.ts";
 import { describeProfile } from "./match-debug-profile.ts";
 import {
   BASELINE_CAPABILITIES,
@@ -119,8 +120,30 @@ function identities(facts: WriteFacts): readonly IdentityFacts[] {
 }
 
 function describeActor(facts: WriteFacts): string {
+  const cut = facts.cut;
+  if (cut && (cut.unseen.has("user") || (cut.openField === "user" && !facts.actor.username))) {
+    return "(identity cut off)";
+  }
   const as = facts.impersonatedUser ? ` (as ${facts.impersonatedUser.username})` : "";
   return `${facts.actor.username || "(no username)"}${as}`;
+}
+
+function count(value: number): string {
+  return value.toLocaleString("en-US");
+}
+
+/** The rest of the cut-event reason: what else the break took with it. */
+function cutOffToo(facts: WriteFacts): string {
+  const cut = facts.cut;
+  if (!cut) return "";
+  const lost = [
+    cut.unseen.has("verb") ? "the verb (scored as a write)" : undefined,
+    cut.unseen.has("user") ? "the identity" : undefined,
+    cut.statusCut && facts.responseCode === undefined && facts.outcome === "created"
+      ? "the response status (scored as if the write took effect)"
+      : undefined,
+  ].filter((part): part is string => part !== undefined);
+  return lost.length > 0 ? `; cut off too: ${lost.join(", ")}` : "";
 }
 
 function isTrusted(identity: IdentityFacts, config: DetectionConfig): boolean {
@@ -130,8 +153,43 @@ function isTrusted(identity: IdentityFacts, config: DetectionConfig): boolean {
   );
 }
 
+/**
+ * One securityContext field that a container inherits from the pod's spec.securityContext when it sets none
+ * itself: what the kubelet overrides as a unit (a whole seccompProfile, say; windowsOptions field by field).
+ */
+type Inheritable<T> = (context: PodSecurityContext | undefined) => T | undefined;
+
+const RUN_AS_USER: Inheritable<number> = (context) => context?.runAsUser;
+const RUN_AS_NON_ROOT: Inheritable<boolean> = (context) => context?.runAsNonRoot;
+const SECCOMP_PROFILE: Inheritable<{ type?: string }> = (context) => context?.seccompProfile;
+const APPARMOR_PROFILE: Inheritable<{ type?: string }> = (context) => context?.appArmorProfile;
+const SELINUX_OPTIONS: Inheritable<NonNullable<PodSecurityContext["seLinuxOptions"]>> = (context) =>
+  context?.seLinuxOptions;
+const HOST_PROCESS: Inheritable<boolean> = (context) => context?.windowsOptions?.hostProcess;
+
+/** The value the kubelet applies: the container's own, else the pod's. */
+function effective<T>(c: ContainerFacts, field: Inheritable<T>): T | undefined {
+  const own = field(c.securityContext);
+  return own !== undefined ? own : field(c.podSecurityContext);
+}
+
+/** Whether the effective value came from the pod because the container sets none. */
+function fromPod<T>(c: ContainerFacts, field: Inheritable<T>): boolean {
+  return field(c.securityContext) === undefined && field(c.podSecurityContext) !== undefined;
+}
+
+/** "sets securityContext.X" or "inherits the pod's securityContext.X": reasons name where a value came from. */
+function source(inherited: boolean, path: string): string {
+  return inherited ? `inherits the pod's securityContext.${path}` : `sets securityContext.${path}`;
+}
+
+/** A risky field as listed next to the container, marked when it is the pod's. */
+function riskyField(inherited: boolean, field: string): string {
+  return inherited ? `${field} (from the pod)` : field;
+}
+
 function isRoot(container: ContainerFacts): boolean {
-  return container.securityContext?.runAsUser === 0;
+  return effective(container, RUN_AS_USER) === 0;
 }
 
 const OUTCOME_VERB = {
@@ -176,15 +234,14 @@ export const RULES: readonly Rule[] = [
     effect: "floor",
     level: "critical",
     pinned: true,
-    evaluate: perContainer((c) =>
-      c.securityContext?.windowsOptions?.hostProcess === true
-        ? {
-            field: "windowsOptions.hostProcess: true",
-            detail:
-              "sets securityContext.windowsOptions.hostProcess: true (violates Pod Security Baseline): runs as a process on the Windows node",
-          }
-        : undefined,
-    ),
+    evaluate: perContainer((c) => {
+      if (effective(c, HOST_PROCESS) !== true) return undefined;
+      const inherited = fromPod(c, HOST_PROCESS);
+      return {
+        field: riskyField(inherited, "windowsOptions.hostProcess: true"),
+        detail: `${source(inherited, "windowsOptions.hostProcess")}: true (violates Pod Security Baseline): runs as a process on the Windows node`,
+      };
+    }),
   },
   {
     id: "container.node-level-capability",
@@ -210,28 +267,27 @@ export const RULES: readonly Rule[] = [
     id: "container.seccomp-unconfined",
     effect: "floor",
     level: "high",
-    evaluate: perContainer((c) =>
-      c.securityContext?.seccompProfile?.type === "Unconfined"
-        ? {
-            field: "seccompProfile.type: Unconfined",
-            detail:
-              "sets securityContext.seccompProfile.type: Unconfined (violates Pod Security Baseline): no syscall filtering",
-          }
-        : undefined,
-    ),
+    evaluate: perContainer((c) => {
+      if (effective(c, SECCOMP_PROFILE)?.type !== "Unconfined") return undefined;
+      const inherited = fromPod(c, SECCOMP_PROFILE);
+      return {
+        field: riskyField(inherited, "seccompProfile.type: Unconfined"),
+        detail: `${source(inherited, "seccompProfile.type")}: Unconfined (violates Pod Security Baseline): no syscall filtering`,
+      };
+    }),
   },
   {
     id: "container.apparmor-unconfined",
     effect: "floor",
     level: "high",
-    evaluate: perContainer((c) =>
-      c.securityContext?.appArmorProfile?.type === "Unconfined"
-        ? {
-            field: "appArmorProfile.type: Unconfined",
-            detail: "sets securityContext.appArmorProfile.type: Unconfined (violates Pod Security Baseline)",
-          }
-        : undefined,
-    ),
+    evaluate: perContainer((c) => {
+      if (effective(c, APPARMOR_PROFILE)?.type !== "Unconfined") return undefined;
+      const inherited = fromPod(c, APPARMOR_PROFILE);
+      return {
+        field: riskyField(inherited, "appArmorProfile.type: Unconfined"),
+        detail: `${source(inherited, "appArmorProfile.type")}: Unconfined (violates Pod Security Baseline)`,
+      };
+    }),
   },
   {
     id: "container.proc-mount-unmasked",
@@ -252,7 +308,7 @@ export const RULES: readonly Rule[] = [
     effect: "floor",
     level: "high",
     evaluate: perContainer((c) => {
-      const options = c.securityContext?.seLinuxOptions;
+      const options = effective(c, SELINUX_OPTIONS);
       if (!options) return undefined;
       const custom = [
         options.type !== undefined && !BASELINE_SELINUX_TYPES.has(options.type)
@@ -261,40 +317,39 @@ export const RULES: readonly Rule[] = [
         options.user !== undefined && options.user !== "" ? `user ${options.user}` : undefined,
         options.role !== undefined && options.role !== "" ? `role ${options.role}` : undefined,
       ].filter((part): part is string => part !== undefined);
-      return custom.length > 0
-        ? {
-            field: `seLinuxOptions: ${custom.join(", ")}`,
-            detail: `sets a custom SELinux ${custom.join(", ")} in securityContext.seLinuxOptions (violates Pod Security Baseline)`,
-          }
-        : undefined;
+      if (custom.length === 0) return undefined;
+      const inherited = fromPod(c, SELINUX_OPTIONS);
+      return {
+        field: riskyField(inherited, `seLinuxOptions: ${custom.join(", ")}`),
+        detail: `${inherited ? "inherits" : "sets"} a custom SELinux ${custom.join(", ")} ${inherited ? "from the pod's" : "in"} securityContext.seLinuxOptions (violates Pod Security Baseline)`,
+      };
     }),
   },
   {
     id: "container.run-as-root",
     effect: "floor",
     level: "medium",
-    evaluate: perContainer((c) =>
-      isRoot(c)
-        ? {
-            field: "runAsUser: 0",
-            detail: "sets securityContext.runAsUser: 0 (violates Pod Security Restricted): runs as root",
-          }
-        : undefined,
-    ),
+    evaluate: perContainer((c) => {
+      if (!isRoot(c)) return undefined;
+      const inherited = fromPod(c, RUN_AS_USER);
+      return {
+        field: riskyField(inherited, "runAsUser: 0"),
+        detail: `${source(inherited, "runAsUser")}: 0 (violates Pod Security Restricted): runs as root`,
+      };
+    }),
   },
   {
     id: "container.run-as-non-root-false",
     effect: "floor",
     level: "medium",
-    evaluate: perContainer((c) =>
-      c.securityContext?.runAsNonRoot === false
-        ? {
-            field: "runAsNonRoot: false",
-            detail:
-              "sets securityContext.runAsNonRoot: false (violates Pod Security Restricted): may run as root",
-          }
-        : undefined,
-    ),
+    evaluate: perContainer((c) => {
+      if (effective(c, RUN_AS_NON_ROOT) !== false) return undefined;
+      const inherited = fromPod(c, RUN_AS_NON_ROOT);
+      return {
+        field: riskyField(inherited, "runAsNonRoot: false"),
+        detail: `${source(inherited, "runAsNonRoot")}: false (violates Pod Security Restricted): may run as root`,
+      };
+    }),
   },
   {
     id: "container.privilege-escalation",
@@ -418,7 +473,8 @@ export const RULES: readonly Rule[] = [
     effect: "raise",
     level: "medium",
     evaluate: (facts) =>
-      isKubectlUserAgent(facts.actor.userAgent)
+      // A user agent cut off with the rest of a cut event says nothing about the client.
+      isKubectlUserAgent(facts.actor.userAgent) || facts.cut?.unseen.has("userAgent")
         ? NO_HITS
         : [
             {
@@ -474,19 +530,86 @@ export const RULES: readonly Rule[] = [
         : NO_HITS,
   },
   {
+    // Pinned like body.truncated: a trusted debugger has no reason to pad a write.
+    id: "body.cut-event",
+    effect: "floor",
+    level: "medium",
+    pinned: true,
+    evaluate: (facts) => {
+      const cut = facts.cut;
+      if (!cut) return NO_HITS;
+      const where = cut.inside ? `, inside ${cut.inside}` : "";
+      const broken = cut.endOfText
+        ? `is cut off after ${count(cut.length)} characters${where}`
+        : `stops being JSON at character ${count(cut.readable)} of ${count(cut.length)}${where}`;
+      return [
+        {
+          text: `the audit event ${broken}: CloudWatch Logs cuts events over its size limit, and padding a write (a huge env value or annotation) until its event is cut is what pushing a container out of view looks like; scored on what the readable part shows${cutOffToo(facts)}`,
+        },
+      ];
+    },
+  },
+  {
+    // Pinned: a trusted debugger has no reason to pad a write, and a stolen trusted identity would.
+    id: "body.truncated",
+    effect: "floor",
+    level: "medium",
+    pinned: true,
+    evaluate: (facts) =>
+      facts.bodyTruncated
+        ? [
+            {
+              text: "kube-apiserver dropped the request and response bodies (audit.k8s.io/truncated: the event was over its size limit): the added container cannot be checked, and padding a write (a huge env value or annotation) until its body is dropped is what hiding a privileged container looks like; scored on actor, target and outcome",
+            },
+          ]
+        : NO_HITS,
+  },
+  {
     id: "body.not-logged",
     effect: "context",
     level: "info",
     evaluate: (facts) =>
-      facts.bodyLogged
+      facts.bodyLogged || facts.bodyTruncated || facts.cut
         ? NO_HITS
         : [
             {
-              text: facts.bodyTruncated
-                ? "the audit backend truncated the request body: scored on actor, target and outcome only"
-                : "the request body was not logged (audit level Metadata): scored on actor, target and outcome only",
+              text: "the request body was not logged (audit level Metadata): scored on actor, target and outcome only",
             },
           ],
+  },
+  {
+    id: "body.containers-from",
+    effect: "context",
+    level: "info",
+    evaluate: (facts) => {
+      const from = facts.containersFrom;
+      // A cut body that shows no container: body.cut-event says why.
+      if (!from || (facts.cut && from.source === "unknown")) return NO_HITS;
+      const why = from.because ? ` (${from.because})` : "";
+      const count = facts.containers.length;
+      switch (from.source) {
+        case "stored-pod":
+          return [
+            {
+              text: `the request body does not say which containers it adds${why}: they were read from the stored pod, whose ephemeral containers without a status yet are the ones this write made`,
+            },
+          ];
+        case "all-listed":
+          return [
+            {
+              text: from.because
+                ? `the request body does not say which containers it adds${why}, and the stored pod cannot tell: all ${count} ephemeral containers the event shows are reported, old ones included`
+                : `the event does not show which of the ${count} ephemeral containers it lists are new (the pod's container statuses were not logged, or name them all): all are reported, old ones included`,
+            },
+          ];
+        case "unknown":
+          return [
+            {
+              text: `the request body does not say which containers it adds${why}, and no pod was logged to read them from: the added containers are unknown`,
+            },
+          ];
+      }
+    },
   },
   {
     id: "container.debug-profile",
@@ -494,7 +617,11 @@ export const RULES: readonly Rule[] = [
     level: "info",
     evaluate: (facts) =>
       facts.containers.map((c) => ({
-        text: `container "${c.spec.name}": ${describeProfile(c.profile)}`,
+        // kubectl's markers may lie beyond the cut of a cut event: "none" there means "cannot be told".
+        text:
+          facts.cut && c.profile === "none"
+            ? `container "${c.spec.name}": which kubectl debug profile made it cannot be told from the part before the cut`
+            : `container "${c.spec.name}": ${describeProfile(c.profile)}`,
         container: c.spec.name,
       })),
   },

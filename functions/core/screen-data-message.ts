@@ -14,11 +14,13 @@ import { SUBRESOURCE_MARKER } from "./select-write.ts";
  * Why the byte search is sound: inside a JSON string every `"` is escaped as `\"`, so the tokens searched
  * for (`"logEvents":[`, `{"id":"`, `,"message":"`), each with a `"` right after a character other than
  * a backslash, cannot occur inside a string: each event starts at a `{"id":"` and its message ends at the
- * `"},` before the next one; a message's raw bytes contain the marker exactly when its
- * decoded text does, except through a `\u00XX` escape of a lowercase letter, which no serialiser writes
- * and which, anywhere in a payload with a message to set aside, sends the whole payload to the full parse. Every message that could match is decoded with
- * JSON.parse of its string literal, which fails if the slice is not exactly one string. Anything that does
- * not fit the expected layout returns undefined and the caller parses the whole message as before.
+ * `"},` before the next one. A message whose raw bytes lack the marker cannot parse to an event that carries it,
+ * except through an escape of a letter at either level of JSON (hasEscapeThatMaySpellMarker), which no
+ * serialiser writes and which, anywhere in a payload with a message to set aside, sends the whole payload to
+ * the full parse: the screen never drops a message it cannot prove irrelevant. Every message that could match
+ * is decoded with JSON.parse of its string literal, which fails if the slice is not exactly one string.
+ * Anything that does not fit the expected layout returns undefined and the caller parses the whole message as
+ * before.
  *
  * The messages it sets aside are not decoded at all: it only knows that they start with `{`, end with `}`
  * and lack the marker, which is all the detector looks at before skipping them as another resource. So,
@@ -56,6 +58,9 @@ const CLOSE_BRACKET = 0x5d;
 const BACKSLASH = 0x5c;
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
+const DIGIT_3 = 0x33;
+const DIGIT_6 = 0x36;
+const DIGIT_7 = 0x37;
 /** Longer ids or timestamps than CloudWatch writes go to the full parse (and keep numbers finite). */
 const MAX_DIGITS = 64;
 
@@ -114,11 +119,28 @@ function indexesOf(raw: Buffer, needle: Uint8Array, from: number): number[] {
   return found;
 }
 
-/** Whether any `\u006X`/`\u007X` (a lowercase letter written as an escape) appears anywhere. */
-function hasEscapedLowercaseLetter(raw: Buffer): boolean {
+/**
+ * Whether the payload holds an escape through which a message's decoded text could spell the marker without
+ * the payload's bytes containing it. Two levels of JSON are involved: the payload's, in which each message is a
+ * string, and the message's own, an audit event as JSON text, which the detector parses in turn. A letter of
+ * the marker can hide behind:
+ * - a payload-level escape of the letter (`\u0065`), or of a character of a message-level escape (its
+ *   backslash, `u` or a digit: `\u005c`, `\u0075`, `\u0030`): any payload-level escape of a character from
+ *   0x30 to 0x7f;
+ * - a message-level escape of the letter (`\u006X`/`\u007X` in the message), which the payload writes with its
+ *   backslash escaped: `\\u0065`.
+ * A `u00` after an odd run of backslashes is a payload-level escape; after an even run the last backslash is
+ * an escaped one and the `u` belongs to the message. Each `u00` looks back over its own run of backslashes
+ * only, so the whole search stays linear.
+ */
+function hasEscapeThatMaySpellMarker(raw: Buffer): boolean {
   for (let at = raw.indexOf(UNICODE_ESCAPE_BODY); at !== -1; at = raw.indexOf(UNICODE_ESCAPE_BODY, at + 1)) {
-    const next = raw[at + 3];
-    if (raw[at - 1] === BACKSLASH && (next === 0x36 || next === 0x37)) return true;
+    let backslashes = 0;
+    while (raw[at - backslashes - 1] === BACKSLASH) backslashes++;
+    if (backslashes === 0) continue;
+    const high = raw[at + 3] ?? 0;
+    const payloadLevel = backslashes % 2 === 1;
+    if (payloadLevel ? high >= DIGIT_3 && high <= DIGIT_7 : high === DIGIT_6 || high === DIGIT_7) return true;
   }
   return false;
 }
@@ -239,7 +261,7 @@ export function screenDataMessage(raw: Buffer, position: string): ScreenedMessag
       if (text === undefined) return undefined;
       records.push({ text, position: where });
     }
-    if (last) return setAside && hasEscapedLowercaseLetter(raw) ? undefined : { header, records };
+    if (last) return setAside && hasEscapeThatMaySpellMarker(raw) ? undefined : { header, records };
     at = nextStart;
   }
   return undefined;

@@ -21,6 +21,26 @@ const FINAL_STAGES = new Set(["ResponseComplete", "Panic"]);
 /** The marker every ephemeral-container write carries in its objectRef, as the API server serialises it. */
 export const SUBRESOURCE_MARKER = "ephemeralcontainers";
 
+const ESCAPE_START = "\\u00";
+const DIGIT_6 = 0x36;
+const DIGIT_7 = 0x37;
+
+/**
+ * Whether JSON text may decode to something that carries the marker: it contains the marker, or a `\u00XX`
+ * escape of a lowercase letter (`\u0060`–`\u007f`), which a JSON parser (and CloudWatch's JSON filter) decodes
+ * to the letter itself, so `"\u0065phemeralcontainers"` is the same string as the marker. Text without either
+ * cannot, whatever else it holds. kube-apiserver never escapes letters, so its events take the substring test
+ * alone; the escape search costs a scan only of text that lacks the marker, and allocates nothing.
+ */
+export function mayCarryMarker(text: string): boolean {
+  if (text.includes(SUBRESOURCE_MARKER)) return true;
+  for (let at = text.indexOf(ESCAPE_START); at !== -1; at = text.indexOf(ESCAPE_START, at + 1)) {
+    const high = text.charCodeAt(at + ESCAPE_START.length);
+    if (high === DIGIT_6 || high === DIGIT_7) return true;
+  }
+  return false;
+}
+
 function isExcluded(username: string, groups: readonly string[], config: DetectionConfig): boolean {
   return (
     matchesAny(username, DEFAULT_EXCLUDED_USERS) ||
@@ -35,12 +55,18 @@ function isExcluded(username: string, groups: readonly string[], config: Detecti
  * An impersonated request is excluded only when both identities are: a node or kube-system controller
  * identity must not become a way to hide a human's write.
  */
-export function skipReason(event: AuditEvent, config: DetectionConfig): SkipReason | undefined {
+export function skipReason(
+  event: AuditEvent,
+  config: DetectionConfig,
+  /** The event was cut before its verb: it may be a write, and is treated as one. */
+  verbCut = false,
+): SkipReason | undefined {
   const ref = event.objectRef;
   if (ref?.resource !== "pods" || ref.subresource !== SUBRESOURCE_MARKER || (ref.apiGroup ?? "") !== "") {
     return "other-resource";
   }
-  if (!WRITE_VERBS.has(event.verb)) return READ_VERBS.has(event.verb) ? "read-verb" : "other-verb";
+  if (!verbCut && !WRITE_VERBS.has(event.verb))
+    return READ_VERBS.has(event.verb) ? "read-verb" : "other-verb";
   if (!FINAL_STAGES.has(event.stage)) return "earlier-stage";
   const user = event.user;
   const impersonated = event.impersonatedUser;

@@ -224,6 +224,27 @@ describe("batches", () => {
   });
 });
 
+describe("deep nesting", () => {
+  it("a securityContext nested 9,000 levels deep (kube-apiserver accepts 10,000) does not throw out of detection", () => {
+    let deep = "{}";
+    for (let level = 0; level < 9_000; level++) deep = `{"x":${deep}}`;
+    const text = JSON.stringify(JSON.parse(readEventText("audit/kubectl-debug-general-profile"))).replace(
+      '"securityContext":{',
+      `"securityContext":{"nest":${deep},`,
+    );
+    const withValue = text.replace(`"nest":${deep}`, `"nest":${deep.replace('{"x":{}}', '{"x":{"y":1}}')}`);
+    // Objects all the way down stand for an absent field; one value at the bottom is a field kubectl never sends.
+    for (const [variant, profile] of [
+      [text, "general"],
+      [withValue, "none"],
+    ] as const) {
+      const finding = onlyFinding(detectText(variant, "deep.jsonl"));
+      expect(finding.severity).toBe("medium");
+      expect(finding.containers[0]?.profile).toBe(profile);
+    }
+  });
+});
+
 describe("CloudWatch Logs deliveries", () => {
   it("the subscription payload with every write case gives the same findings as the single files", () => {
     const { findings, stats, problems } = detectFile("cloudwatch/subscription-all-write-cases.json");

@@ -68,6 +68,8 @@ describe("body shapes: which containers a write added", () => {
     const facts = factsOfEvent(event);
     expect(facts.bodyShape).toBe("json-patch");
     expect(names(facts)).toEqual(["a", "b"]);
+    // Operations elsewhere in the pod cannot add an ephemeral container: the body still says what it adds.
+    expect(facts.containersFrom).toBeUndefined();
   });
 
   describe("JSON Patch that builds a container piecewise: what the server stored is what counts", () => {
@@ -125,7 +127,107 @@ describe("body shapes: which containers a write added", () => {
         ];
         delete e.responseObject;
       });
-      expect(names(factsOfEvent(event))).toEqual(["inspect"]);
+      const facts = factsOfEvent(event);
+      expect(names(facts)).toEqual(["inspect"]);
+      expect(facts.containersFrom?.source).toBe("all-listed");
+    });
+  });
+
+  describe("patch shapes that hide the container: the stored pod decides, else all are reported", () => {
+    type Json = Record<string, unknown>;
+    const privileged = { name: "inspect", image: "alpine:3.20", securityContext: { privileged: true } };
+    const old = { name: "debugger-old", image: "busybox:1.36" };
+
+    /** json-patch-spec-path with these operations, the stored pod holding `stored` with statuses for `running`. */
+    function hidden(operations: unknown[], stored: Json[], running: string[] = []): SampleEvent {
+      return variant("json-patch-spec-path", (e) => {
+        e.requestObject = operations;
+        const pod = e.responseObject as { spec: Json; status: Json };
+        pod.spec.ephemeralContainers = stored;
+        pod.status.ephemeralContainerStatuses = running.map((name) => ({ name, state: { running: {} } }));
+      });
+    }
+
+    it("a JSON Patch replacing /spec: the new privileged container is read from the stored pod", () => {
+      const facts = factsOf("json-patch-replace-spec");
+      expect(names(facts)).toEqual(["inspect"]);
+      expect(facts.containers[0]?.securityContext?.privileged).toBe(true);
+      expect(facts.containersFrom).toEqual({
+        source: "stored-pod",
+        because: 'a JSON Patch "replace" to "/spec"',
+      });
+    });
+
+    it.each([
+      [
+        "replace of the whole pod",
+        { op: "replace", path: "", value: { spec: { ephemeralContainers: [old] } } },
+      ],
+      ["add of /spec", { op: "add", path: "/spec", value: { ephemeralContainers: [old] } }],
+      ["copy into the list", { op: "copy", from: "/spec/containers/0", path: "/spec/ephemeralContainers/-" }],
+      [
+        "move into the list",
+        { op: "move", from: "/metadata/annotations/x", path: "/spec/ephemeralContainers/1" },
+      ],
+      [
+        "a field of a container",
+        { op: "add", path: "/spec/ephemeralContainers/1/securityContext", value: {} },
+      ],
+      ["a path into the list not modelled", { op: "add", path: "/spec/ephemeralContainers/1/x/y", value: 1 }],
+    ])("%s: only the container without a status is reported", (_name, operation) => {
+      const facts = factsOfEvent(hidden([operation], [old, privileged], ["debugger-old"]));
+      expect(names(facts)).toEqual(["inspect"]);
+      expect(facts.containers[0]?.securityContext?.privileged).toBe(true);
+      expect(facts.containersFrom?.source).toBe("stored-pod");
+    });
+
+    it("when every stored container already has a status, all are reported and the facts say so", () => {
+      const event = hidden(
+        [{ op: "replace", path: "/spec", value: {} }],
+        [old, privileged],
+        ["debugger-old", "inspect"],
+      );
+      const facts = factsOfEvent(event);
+      expect(names(facts)).toEqual(["debugger-old", "inspect"]);
+      expect(facts.containersFrom?.source).toBe("all-listed");
+    });
+
+    it("without a stored pod (Request level), the containers a replaced /spec lists are all reported", () => {
+      const event = variant("json-patch-replace-spec", (e) => {
+        delete e.responseObject;
+      });
+      const facts = factsOfEvent(event);
+      expect(names(facts)).toEqual(["inspect"]);
+      expect(facts.containersFrom?.source).toBe("all-listed");
+    });
+
+    it("without a stored pod, a copy into the list leaves the containers unknown, and says so", () => {
+      const event = variant("json-patch-spec-path", (e) => {
+        e.requestObject = [{ op: "copy", from: "/spec/containers/0", path: "/spec/ephemeralContainers/-" }];
+        delete e.responseObject;
+      });
+      const facts = factsOfEvent(event);
+      expect(facts.containers).toEqual([]);
+      expect(facts.containersFrom).toEqual({
+        source: "unknown",
+        because: 'a JSON Patch "copy" to "/spec/ephemeralContainers/-"',
+      });
+    });
+
+    it("an attacker's long path is quoted bounded", () => {
+      const path = `/spec/ephemeralContainers/0/${"x".repeat(10_000)}`;
+      const facts = factsOfEvent(hidden([{ op: "add", path, value: 1 }], [privileged]));
+      expect(facts.containersFrom?.because?.length).toBeLessThan(200);
+    });
+
+    it("a whole list whose statuses were not logged cannot be told apart: all reported", () => {
+      const event = variant("update-full-pod-client-go", (e) => {
+        delete (e.requestObject as Json).status;
+        delete e.responseObject;
+      });
+      const facts = factsOfEvent(event);
+      expect(names(facts)).toEqual(["debugger-h4q9z", "diag"]);
+      expect(facts.containersFrom).toEqual({ source: "all-listed", because: undefined });
     });
   });
 
@@ -175,10 +277,21 @@ describe("body shapes: which containers a write added", () => {
     expect(facts.bodyTruncated).toBe(true);
   });
 
-  it("an unrecognised body yields no container but is still a write", () => {
+  it("an unrecognised body: the stored pod says which container is new", () => {
     const facts = factsOfEvent(variant("kubectl-debug-legacy-profile", (e) => (e.requestObject = "spec")));
     expect(facts.bodyShape).toBe("unrecognised");
+    expect(names(facts)).toEqual(["debugger-q8w3n"]);
+    expect(facts.containersFrom).toEqual({ source: "stored-pod", because: "a body of no known shape" });
+  });
+
+  it("an unrecognised body without a stored pod yields no container but is still a write, and says so", () => {
+    const event = variant("kubectl-debug-legacy-profile", (e) => {
+      e.requestObject = "spec";
+      delete e.responseObject;
+    });
+    const facts = factsOfEvent(event);
     expect(facts.containers).toEqual([]);
+    expect(facts.containersFrom?.source).toBe("unknown");
   });
 
   it("one malformed field does not hide the container next to it", () => {

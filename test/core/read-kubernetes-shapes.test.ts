@@ -47,8 +47,15 @@ function shapesIn(event: unknown): Array<{ kind: Kind; value: unknown }> {
     if (isObject(body) && body.kind !== "Status" && (body.kind === "Pod" || isObject(body.metadata)))
       found.push({ kind: "pod", value: body });
     const lists = [spec?.ephemeralContainers, isObject(body) ? body.ephemeralContainers : undefined];
+    // A JSON Patch: each operation's value is a container or a list of them, or a whole spec for "/spec".
     if (Array.isArray(body))
-      lists.push(body.map((operation) => (isObject(operation) ? operation.value : undefined)));
+      lists.push(
+        body.map((operation) => {
+          if (!isObject(operation)) return undefined;
+          const value = operation.value;
+          return operation.path === "/spec" && isObject(value) ? value.ephemeralContainers : value;
+        }),
+      );
     for (const list of lists) if (Array.isArray(list)) list.flat().forEach(visitContainer);
   };
   if (isObject(event)) {
@@ -79,6 +86,16 @@ function richShapes(): Array<{ kind: Kind; value: unknown }> {
   metadata.ownerReferences = [{ kind: "Node", name: "ip-10-0-1-2", uid: "u-1", controller: true }];
   const spec: Json = { ...(sample.spec as Json), hostNetwork: true, hostPID: false, hostIPC: true };
   spec.shareProcessNamespace = true;
+  spec.securityContext = {
+    runAsUser: 0,
+    runAsGroup: 0,
+    runAsNonRoot: false,
+    fsGroup: 2000,
+    seccompProfile: { type: "Unconfined" },
+    appArmorProfile: { type: "Localhost", localhostProfile: "k8s-apparmor-example" },
+    seLinuxOptions: { type: "spc_t", user: "system_u", role: "system_r", level: "s0:c1,c2" },
+    windowsOptions: { hostProcess: true, runAsUserName: "NT AUTHORITY\\SYSTEM" },
+  };
   spec.volumes = [
     { name: "creds", secret: { secretName: "db" } },
     { name: "root", hostPath: { path: "/" } },

@@ -13,7 +13,7 @@ import {
   loadConfig,
   onlyFinding,
 } from "../helpers/events.ts";
-import { type SampleEvent, variant, withContainer } from "../helpers/sample-variants.ts";
+import { patchedContainer, type SampleEvent, variant, withContainer } from "../helpers/sample-variants.ts";
 
 interface RuleCase {
   /** The sample that makes the rule hit, the final severity of its finding and a fragment of the reason. */
@@ -208,6 +208,22 @@ const CASES: Record<string, RuleCase> = {
     positive: { file: "validation-failed-422", severity: "info", text: "the request failed (HTTP 422)" },
     negative: { file: "pod-security-denied" },
   },
+  "body.cut-event": {
+    positive: {
+      file: "jsonl/cut-privileged-write.jsonl",
+      severity: "critical",
+      text: "the audit event is cut off after 262,118 characters, inside requestObject.spec.ephemeralContainers[0].env[0].value: CloudWatch Logs cuts events over its size limit, and padding a write",
+    },
+    negative: { file: "kubectl-debug-legacy-profile" },
+  },
+  "body.truncated": {
+    positive: {
+      file: "truncated-body",
+      severity: "medium",
+      text: "kube-apiserver dropped the request and response bodies (audit.k8s.io/truncated",
+    },
+    negative: { file: "metadata-level-no-body" },
+  },
   "body.not-logged": {
     positive: {
       file: "metadata-level-no-body",
@@ -215,6 +231,14 @@ const CASES: Record<string, RuleCase> = {
       text: "the request body was not logged (audit level Metadata)",
     },
     negative: { file: "kubectl-debug-legacy-profile" },
+  },
+  "body.containers-from": {
+    positive: {
+      file: "json-patch-replace-spec",
+      severity: "critical",
+      text: 'the request body does not say which containers it adds (a JSON Patch "replace" to "/spec"): they were read from the stored pod',
+    },
+    negative: { file: "json-patch-spec-path" },
   },
   "container.debug-profile": {
     positive: {
@@ -234,8 +258,9 @@ const CASES: Record<string, RuleCase> = {
   },
 };
 
+/** A file of events/audit by its bare name, or any sample by its path under events/ (`jsonl/….jsonl`). */
 function detectSample(file: string, config?: string): Detection {
-  return detectFile(`audit/${file}`, config ? loadConfig(config) : undefined);
+  return detectFile(file.includes("/") ? file : `audit/${file}`, config ? loadConfig(config) : undefined);
 }
 
 function reasonIds(finding: Finding): string[] {
@@ -390,6 +415,37 @@ describe("severity policy", () => {
     expect(severityOf(detectEvent(event))).toBe("critical");
   });
 
+  describe("a patch shape that hides which container is new cannot hide a privileged one", () => {
+    it("JSON Patch replacing /spec: critical, read from the stored pod", () => {
+      const finding = onlyFinding(detectSample("json-patch-replace-spec"));
+      expect(finding.severity).toBe("critical");
+      expect(finding.containers.map((c) => c.name)).toEqual(["inspect"]);
+    });
+
+    it("without a stored pod, every container the replaced /spec lists is reported, and the reason says so", () => {
+      const event = variant("json-patch-replace-spec", (e) => {
+        delete e.responseObject;
+      });
+      const finding = onlyFinding(detectEvent(event));
+      expect(finding.severity).toBe("critical");
+      expect(finding.reasons.find((r) => r.id === "body.containers-from")?.text).toBe(
+        'the request body does not say which containers it adds (a JSON Patch "replace" to "/spec"), and the stored pod cannot tell: all 1 ephemeral containers the event shows are reported, old ones included',
+      );
+    });
+
+    it("a copy into the list without a stored pod says the containers are unknown", () => {
+      const event = variant("json-patch-spec-path", (e) => {
+        e.requestObject = [{ op: "copy", from: "/spec/containers/0", path: "/spec/ephemeralContainers/-" }];
+        delete e.responseObject;
+      });
+      const finding = onlyFinding(detectEvent(event));
+      expect(finding.containers).toEqual([]);
+      expect(finding.reasons.find((r) => r.id === "body.containers-from")?.text).toContain(
+        "no pod was logged to read them from: the added containers are unknown",
+      );
+    });
+  });
+
   it("a token for AWS (IRSA) is at least high and says it reaches the pod's IAM role", () => {
     const finding = onlyFinding(detectSample("irsa-token-mount"));
     expect(finding.severity).toBe("high");
@@ -403,6 +459,125 @@ describe("severity policy", () => {
       container.securityContext = { privileged: true };
     });
     expect(severityOf(detectEvent(event))).toBe("critical");
+  });
+
+  describe("pod-level securityContext: an ephemeral container runs with what the pod sets unless it overrides it", () => {
+    type Json = Record<string, unknown>;
+
+    /** A sample whose stored pod (or update body) has `context` as its spec.securityContext. */
+    function withPodContext(
+      name: string,
+      context: Json,
+      body: "responseObject" | "requestObject" = "responseObject",
+    ) {
+      return variant(name, (e) => {
+        const pod = e[body] as { spec: Json };
+        pod.spec.securityContext = context;
+      });
+    }
+
+    function reasonTexts(finding: Finding): string {
+      return finding.reasons.map((r) => r.text).join("\n");
+    }
+
+    it("a plain kubectl debug into a pod that runs as root with seccomp off is high, and says it inherits both", () => {
+      const finding = onlyFinding(detectSample("pod-security-context-inherited"));
+      expect(finding.severity).toBe("high");
+      expect(reasonTexts(finding)).toContain(
+        'container "debugger-w2c8k" inherits the pod\'s securityContext.runAsUser: 0 (violates Pod Security Restricted)',
+      );
+      expect(reasonTexts(finding)).toContain(
+        "inherits the pod's securityContext.seccompProfile.type: Unconfined",
+      );
+      expect(finding.containers[0]?.riskyFields).toEqual([
+        "seccompProfile.type: Unconfined (from the pod)",
+        "runAsUser: 0 (from the pod)",
+      ]);
+    });
+
+    it.each([
+      [
+        { runAsUser: 0 },
+        "container.run-as-root",
+        "medium",
+        "inherits the pod's securityContext.runAsUser: 0",
+      ],
+      [
+        { runAsNonRoot: false },
+        "container.run-as-non-root-false",
+        "medium",
+        "inherits the pod's securityContext.runAsNonRoot: false",
+      ],
+      [
+        { seccompProfile: { type: "Unconfined" } },
+        "container.seccomp-unconfined",
+        "high",
+        "inherits the pod's securityContext.seccompProfile.type: Unconfined",
+      ],
+      [
+        { appArmorProfile: { type: "Unconfined" } },
+        "container.apparmor-unconfined",
+        "high",
+        "inherits the pod's securityContext.appArmorProfile.type: Unconfined",
+      ],
+      [
+        { seLinuxOptions: { type: "spc_t" } },
+        "container.selinux-custom",
+        "high",
+        "inherits a custom SELinux type spc_t from the pod's securityContext.seLinuxOptions",
+      ],
+      [
+        { windowsOptions: { hostProcess: true } },
+        "container.host-process",
+        "critical",
+        "inherits the pod's securityContext.windowsOptions.hostProcess: true",
+      ],
+    ] as const)(
+      "the pod's %j is scored on the container that sets none: %s, %s",
+      (context, id, level, text) => {
+        const finding = onlyFinding(
+          detectEvent(withPodContext("kubectl-debug-legacy-profile", { ...context })),
+        );
+        expect(finding.severity).toBe(level);
+        expect(finding.reasons.find((r) => r.id === id)?.text).toContain(text);
+      },
+    );
+
+    it.each([
+      [{ runAsUser: 0 }, { runAsUser: 1000 }],
+      [{ runAsNonRoot: false }, { runAsNonRoot: true }],
+      [{ seccompProfile: { type: "Unconfined" } }, { seccompProfile: { type: "RuntimeDefault" } }],
+      [{ appArmorProfile: { type: "Unconfined" } }, { appArmorProfile: { type: "RuntimeDefault" } }],
+      [{ seLinuxOptions: { type: "spc_t" } }, { seLinuxOptions: { type: "container_t" } }],
+      [{ windowsOptions: { hostProcess: true } }, { windowsOptions: { hostProcess: false } }],
+    ])("the container's own value wins over the pod's: pod %j, container %j is low", (pod, own) => {
+      const event = withPodContext("kubectl-debug-legacy-profile", pod);
+      patchedContainer(event).securityContext = own;
+      expect(severityOf(detectEvent(event))).toBe("low");
+    });
+
+    it("a container's own value is still reported as set by the container", () => {
+      const event = withPodContext("run-as-root", { runAsUser: 0 });
+      const reason = onlyFinding(detectEvent(event)).reasons.find((r) => r.id === "container.run-as-root");
+      expect(reason?.text).toContain("sets securityContext.runAsUser: 0");
+    });
+
+    it("root inherited from the pod gives targetContainerName its raise", () => {
+      const event = withPodContext("kubectl-debug-legacy-target", { runAsUser: 0 });
+      const finding = onlyFinding(detectEvent(event));
+      expect(finding.severity).toBe("high");
+      expect(reasonIds(finding)).toContain("reach.target-container");
+    });
+
+    it("an update's own pod body is read when the response was not logged", () => {
+      const event = withPodContext("update-full-pod-client-go", { runAsUser: 0 }, "requestObject");
+      delete event.responseObject;
+      const finding = onlyFinding(detectEvent(event));
+      expect(finding.containers.map((c) => c.name)).toEqual(["diag"]);
+      expect(finding.reasons.find((r) => r.id === "container.run-as-root")?.text).toContain(
+        "inherits the pod's securityContext.runAsUser: 0",
+      );
+    });
   });
 
   describe("targetContainerName raises by one level only with the power to read the target", () => {
@@ -596,12 +771,29 @@ describe("severity policy", () => {
       expect(reasonIds(finding)).toContain("body.not-logged");
     });
 
-    it("truncated by the audit backend", () => {
+    it("a write padded until kube-apiserver drops its bodies (audit.k8s.io/truncated) is at least medium", () => {
       const finding = onlyFinding(detectSample("truncated-body"));
       expect(finding.bodyLogged).toBe(false);
-      expect(finding.reasons.find((r) => r.id === "body.not-logged")?.text).toContain(
-        "the audit backend truncated the request body",
-      );
+      expect(finding.severity).toBe("medium");
+      expect(reasonIds(finding)).not.toContain("body.not-logged");
+      const reason = finding.reasons.find((r) => r.id === "body.truncated")?.text ?? "";
+      expect(reason).toContain("dropped the request and response bodies");
+      expect(reason).toContain("padding a write");
+    });
+
+    it("a trusted debugger's truncated write stays medium: padding is not how trusted people debug", () => {
+      const config: DetectionConfigInput = { trustedDebuggers: { users: ["jane.doe"] } };
+      const finding = onlyFinding(detectFile("audit/truncated-body", config));
+      expect(reasonIds(finding)).toContain("actor.trusted-debugger");
+      expect(finding.severity).toBe("medium");
+    });
+
+    it("a truncated write that RBAC refused is still capped at low: nothing was added", () => {
+      const event = variant("truncated-body", (e) => {
+        e.responseStatus = { code: 403, status: "Failure", reason: "Forbidden", message: "cannot patch" };
+        e.annotations = { ...e.annotations, "authorization.k8s.io/decision": "forbid" };
+      });
+      expect(severityOf(detectEvent(event))).toBe("low");
     });
 
     it("actor and target still count: a service account at Metadata level is high", () => {

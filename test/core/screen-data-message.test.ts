@@ -49,6 +49,14 @@ interface LogEventShape {
   [key: string]: unknown;
 }
 
+const MARKER = "ephemeralcontainers";
+
+/** The text with the marker's letter at `index` written as a JSON `\u00XX` escape, wherever it occurs. */
+function withEscapedLetter(text: string, index: number): string {
+  const escaped = `\\u${(MARKER.charCodeAt(index) || 0).toString(16).padStart(4, "0")}`;
+  return text.replaceAll(MARKER, `${MARKER.slice(0, index)}${escaped}${MARKER.slice(index + 1)}`);
+}
+
 function payload(raw: string): { awslogs: { data: string } } {
   return { awslogs: { data: gzipSync(raw).toString("base64") } };
 }
@@ -194,7 +202,10 @@ describe("CloudWatch payload fast path", () => {
 
   it("matches the full parse on generated CloudWatch payloads", () => {
     const message = fc.oneof(
-      fc.constantFrom(...seedTexts, leaseText),
+      // Sometimes with a letter of the marker spelled as a JSON escape in the audit event's text.
+      fc
+        .tuple(fc.constantFrom(...seedTexts, leaseText), fc.option(fc.nat({ max: MARKER.length - 1 })))
+        .map(([text, index]) => (index === null ? text : withEscapedLetter(text, index))),
       fc
         .constantFrom(...seedTexts)
         .chain((text) => fc.nat({ max: text.length }).map((cut) => text.slice(0, cut))),
@@ -220,14 +231,20 @@ describe("CloudWatch payload fast path", () => {
       { weight: 1, arbitrary: message.map((text) => (): unknown => ({ message: text, id: "1" })) },
     );
     fc.assert(
-      fc.property(fc.array(entry, { maxLength: 24 }), fc.boolean(), (entries, pretty) => {
-        const raw = JSON.stringify(
-          dataMessage(entries.map((make, index) => make(index))),
-          null,
-          pretty ? 1 : undefined,
-        );
-        expectSameAsFullParse(raw);
-      }),
+      fc.property(
+        fc.array(entry, { maxLength: 24 }),
+        fc.boolean(),
+        fc.boolean(),
+        (entries, pretty, respell) => {
+          const raw = JSON.stringify(
+            dataMessage(entries.map((make, index) => make(index))),
+            null,
+            pretty ? 1 : undefined,
+          );
+          // The payload spelling a digit of each message-level escape as an escape of its own.
+          expectSameAsFullParse(respell ? raw.replaceAll("\\\\u00", "\\\\u\\u00300") : raw);
+        },
+      ),
       { numRuns: 400 },
     );
   });

@@ -524,7 +524,7 @@ describe("packaged CloudFormation template", () => {
     expect(pages).toHaveLength(STORM_BUDGET + 1 + 1);
   });
 
-  it("alarms on errors, throttles, failure-queue depth and idempotency failures", () => {
+  it("alarms on errors, throttles, failure-queue depth, idempotency failures and rejected records", () => {
     const alarms = resourcesOfType(template, "AWS::CloudWatch::Alarm").map(([, alarm]) => alarm.Properties);
     const watched = alarms.map(
       (alarm) => `${alarm.Namespace}/${alarm.MetricName}:${JSON.stringify(alarm.Dimensions)}`,
@@ -539,6 +539,8 @@ describe("packaged CloudFormation template", () => {
       'EphemeralGuard/StormNoticeFailures:[{"Name":"service","Value":"detect"}]',
       'EphemeralGuard/SlackIdempotencyFailures:[{"Name":"service","Value":"notify-slack"}]',
       'EphemeralGuard/StormHoldFailures:[{"Name":"service","Value":"notify-slack"}]',
+      // Records detect could not read whole, cut events among them (they are still reported as findings).
+      'EphemeralGuard/Rejects:[{"Name":"service","Value":"detect"}]',
     ]) {
       expect(watched).toContain(expected);
     }
