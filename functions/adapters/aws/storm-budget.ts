@@ -1,4 +1,4 @@
-import { type DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import type { Finding } from "../../core/finding.ts";
 import {
   type StormNotice,
@@ -18,6 +18,12 @@ import { budgetPartition, expiresAt, STORM_TABLE } from "./storm-table.ts";
  *
  * The sink counts only the findings it claimed for publishing, so a redelivery's duplicates use no budget;
  * a finding whose publish failed is counted again when retried, which can only make a storm start earlier.
+ *
+ * A storm is one page, however long it lasts: a window that follows a window past its budget gets no budget of
+ * its own (every finding in it is a member) and no notice of its own (its notice is the one of the window the
+ * storm started in, already published). The counter item of such a window remembers where the storm started,
+ * so a flood lasting an hour is one page, not one per window. The first window at or under the budget ends the
+ * storm: the window after it starts afresh.
  */
 
 export interface StormBudgetOptions {
@@ -47,6 +53,8 @@ export interface ClusterCount {
   window: StormWindow;
   before: number;
   after: number;
+  /** When the previous window was past its budget: where the storm started (that window's start, or earlier). */
+  stormStart?: number;
 }
 
 export class StormBudget {
@@ -63,25 +71,31 @@ export class StormBudget {
   async add(cluster: string, count: number): Promise<ClusterCount> {
     const window = stormWindow(this.now(), this.options.windowMinutes);
     try {
+      const stormStart = await this.continuingStorm(cluster, window);
       const result = await this.dynamo.send(
         new UpdateItemCommand({
           TableName: this.options.tableName,
-          Key: {
-            [STORM_TABLE.partitionKey]: { S: budgetPartition(window, cluster) },
-            [STORM_TABLE.sortKey]: { S: "count" },
-          },
-          UpdateExpression: "ADD findings :count SET #expiresAt = if_not_exists(#expiresAt, :expiresAt)",
+          Key: this.key(window, cluster),
+          UpdateExpression:
+            stormStart === undefined
+              ? "ADD findings :count SET #expiresAt = if_not_exists(#expiresAt, :expiresAt)"
+              : "ADD findings :count SET #expiresAt = if_not_exists(#expiresAt, :expiresAt), stormStart = if_not_exists(stormStart, :stormStart)",
           ExpressionAttributeNames: { "#expiresAt": STORM_TABLE.expiresAt },
           ExpressionAttributeValues: {
             ":count": { N: String(count) },
             ":expiresAt": { N: expiresAt(window.end + COUNTER_TTL_AFTER_WINDOW_MS) },
+            ...(stormStart === undefined ? {} : { ":stormStart": { N: String(stormStart) } }),
           },
-          ReturnValues: "UPDATED_NEW",
+          ReturnValues: "ALL_NEW",
         }),
       );
       const after = Number(result.Attributes?.findings?.N);
       if (!Number.isInteger(after)) throw new Error("UpdateItem returned no count");
-      return { cluster, window, before: after - count, after };
+      // A concurrent invocation may have recorded an earlier start first; the item's value wins.
+      const recorded = Number(result.Attributes?.stormStart?.N);
+      const counted: ClusterCount = { cluster, window, before: after - count, after };
+      if (stormStart !== undefined) counted.stormStart = Number.isFinite(recorded) ? recorded : stormStart;
+      return counted;
     } catch (error) {
       throw new StormBudgetError(
         `could not count findings of cluster ${cluster}: ${describeError(error)}`,
@@ -91,6 +105,26 @@ export class StormBudget {
         },
       );
     }
+  }
+
+  private key(window: StormWindow, cluster: string) {
+    return {
+      [STORM_TABLE.partitionKey]: { S: budgetPartition(window, cluster) },
+      [STORM_TABLE.sortKey]: { S: "count" },
+    };
+  }
+
+  /** The start of the storm the previous window was in, if it went past its budget; else undefined. */
+  private async continuingStorm(cluster: string, window: StormWindow): Promise<number | undefined> {
+    const length = window.end - window.start;
+    const previous: StormWindow = { start: window.start - length, end: window.start };
+    const item = await this.dynamo.send(
+      new GetItemCommand({ TableName: this.options.tableName, Key: this.key(previous, cluster) }),
+    );
+    const findings = Number(item.Item?.findings?.N ?? "0");
+    if (!(findings > this.options.budget)) return undefined;
+    const start = Number(item.Item?.stormStart?.N);
+    return Number.isFinite(start) ? start : previous.start;
   }
 }
 
@@ -136,6 +170,16 @@ export async function markStormMembers(
         counted = await budget.add(cluster, list.length);
       } catch (error) {
         marks.unmarked.push({ cluster, findings: list.length, reason: describeError(error) });
+        return;
+      }
+      if (counted.stormStart !== undefined) {
+        // The storm goes on from an earlier window: everything is a member, covered by that window's notice.
+        for (const member of list) members.add(member);
+        const start = counted.stormStart;
+        const length = counted.window.end - counted.window.start;
+        marks.notices.push(
+          stormNotice(cluster, { start, end: start + length }, limit, windowMinutes, counted.after),
+        );
         return;
       }
       const split = splitByBudget(list, counted.before, limit);

@@ -72,7 +72,7 @@ describe("alert fatigue: the storm budget (DynamoDB counter)", () => {
     expect(marks.notices.map((notice) => notice.cluster)).toEqual(["prod-eu"]);
   });
 
-  it("starts a new budget in the next window", async () => {
+  it("alert fatigue over hours: a storm that goes on into the next windows pages once, not once per window", async () => {
     const tableName = await freshTable();
     let clock = Date.parse("2026-11-20T10:04:59Z");
     const budget = new StormBudget(dynamo.client, {
@@ -81,9 +81,39 @@ describe("alert fatigue: the storm budget (DynamoDB counter)", () => {
       windowMinutes: 5,
       now: () => clock,
     });
+    const first = await markStormMembers(budget, findings(25, "prod-eu"));
+    expect(first.members).toBe(5);
+    expect(first.notices.map((notice) => notice.windowStart)).toEqual(["2026-11-20T10:00:00.000Z"]);
+    // The next two windows get no budget of their own; their notice is the first window's (already out).
+    for (const [at, from] of [
+      ["2026-11-20T10:05:00Z", 25],
+      ["2026-11-20T10:12:00Z", 50],
+    ] as const) {
+      clock = Date.parse(at);
+      const next = await markStormMembers(budget, findings(25, "prod-eu", "medium", from));
+      expect(next.members).toBe(25);
+      expect(next.notices.map((notice) => notice.windowStart)).toEqual(["2026-11-20T10:00:00.000Z"]);
+    }
+  });
+
+  it("starts a fresh budget after a window at or under the budget: the storm is over", async () => {
+    const tableName = await freshTable();
+    let clock = Date.parse("2026-11-20T10:01:00Z");
+    const budget = new StormBudget(dynamo.client, {
+      tableName,
+      budget: 20,
+      windowMinutes: 5,
+      now: () => clock,
+    });
     expect((await markStormMembers(budget, findings(25, "prod-eu"))).members).toBe(5);
-    clock = Date.parse("2026-11-20T10:05:00Z");
-    expect((await markStormMembers(budget, findings(25, "prod-eu", "medium", 25))).members).toBe(5);
+    // 10:05–10:10 continues the storm but stays under the budget (3 findings, all members)...
+    clock = Date.parse("2026-11-20T10:06:00Z");
+    expect((await markStormMembers(budget, findings(3, "prod-eu", "medium", 25))).members).toBe(3);
+    // ...so 10:10 starts afresh: 20 alert on their own, and a new storm gets a notice of its own.
+    clock = Date.parse("2026-11-20T10:11:00Z");
+    const fresh = await markStormMembers(budget, findings(25, "prod-eu", "medium", 28));
+    expect(fresh.members).toBe(5);
+    expect(fresh.notices.map((notice) => notice.windowStart)).toEqual(["2026-11-20T10:10:00.000Z"]);
   });
 
   it("keeps the budget for the most severe findings of a batch that crosses it", async () => {
