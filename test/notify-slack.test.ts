@@ -168,7 +168,7 @@ describe("notify-slack handler", () => {
     );
     expect(summary).toEqual({
       records: 3,
-      posted: { finding: 2, remediation: 1 },
+      posted: { finding: 2, remediation: 1, coverage: 0 },
       invalid: 0,
       rateLimitedWaits: 0,
       plainFallbacks: 0,
@@ -330,7 +330,7 @@ describe("notify-slack handler", () => {
     const summary = await handler(event, lambdaContext());
     expect(summary).toEqual({
       records: 6,
-      posted: { finding: 1, remediation: 0 },
+      posted: { finding: 1, remediation: 0, coverage: 0 },
       invalid: 5,
       rateLimitedWaits: 0,
       plainFallbacks: 0,
@@ -411,7 +411,7 @@ describe("contract with the publisher", () => {
     }));
     const handler = createNotifySlackHandler(() => deps);
     const summary = await handler(snsEvent(deliveries), lambdaContext());
-    expect(summary.posted).toEqual({ finding: 1, remediation: 1 });
+    expect(summary.posted).toEqual({ finding: 1, remediation: 1, coverage: 0 });
     expect(summary.invalid).toBe(0);
     const [alert, followUp] = delivered().map((message) => message.text);
     expect(alert).toMatch(

@@ -1,6 +1,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { z } from "zod";
+import { CoverageAlertSchema } from "../../core/cluster-coverage/coverage-alert.ts";
 import { FindingSchema } from "../../core/finding.ts";
 import { RemediationOutcomeSchema } from "../../core/remediation-outcome.ts";
 import { type SnsDeliveryRecord, SnsDeliverySchema } from "../aws/sns-delivery.ts";
@@ -12,6 +13,7 @@ import {
   SlackRateLimitError,
 } from "./post-to-slack.ts";
 import { plainMessage, type SlackMessage } from "./slack-block-kit.ts";
+import { coverageNotificationText, coverageSlackMessage } from "./slack-blocks-coverage.ts";
 import { findingNotificationText, findingSlackMessage } from "./slack-blocks-finding.ts";
 import { remediationNotificationText, remediationSlackMessage } from "./slack-blocks-remediation.ts";
 import { mrkdwnCode } from "./slack-escape.ts";
@@ -73,6 +75,12 @@ const MESSAGE_TYPES = {
     auditID: (outcome) => outcome.auditID,
     render: (outcome) => remediationSlackMessage(outcome),
     line: remediationNotificationText,
+  }),
+  coverage: messageKind({
+    schema: CoverageAlertSchema,
+    auditID: (alert) => alert.id,
+    render: (alert) => coverageSlackMessage(alert),
+    line: coverageNotificationText,
   }),
 } as const;
 type MessageType = keyof typeof MESSAGE_TYPES;
@@ -280,7 +288,7 @@ export async function notifySlack(
   const { rendered, invalid } = renderRecords(records, deps);
   const summary: NotifySummary = {
     records: records.length,
-    posted: { finding: 0, remediation: 0 },
+    posted: { finding: 0, remediation: 0, coverage: 0 },
     invalid,
     rateLimitedWaits: 0,
     plainFallbacks: 0,
