@@ -478,6 +478,23 @@ describe("coverage: every cluster subscribed, and one alert when one goes blind"
     expect(alerts()[1]?.alert.alert).toBe("recovered");
   });
 
+  it("still announces a deleted filter it put back when the rest of the check fails (throttled freshness)", async () => {
+    addCluster("prod-eu");
+    await run();
+    await console_.send(
+      new DeleteSubscriptionFilterCommand({ logGroupName: logGroup("prod-eu"), filterName: FILTER_NAME }),
+    );
+    logs.fail({ operation: "DescribeLogStreams", code: "ThrottlingException" });
+    advance(10 * MINUTE);
+    await run();
+    expect(filterOf("prod-eu")).toBeDefined();
+    expect(alerts().map(({ alert }) => [alert.alert, alert.state])).toEqual([["restored", "covered"]]);
+    logs.recover();
+    advance(10 * MINUTE);
+    await run();
+    expect(alerts()).toHaveLength(1);
+  });
+
   it("announces a change once when the schedule and a CloudTrail event check the cluster at the same time", async () => {
     addCluster("prod-eu");
     await run();

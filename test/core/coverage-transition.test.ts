@@ -17,6 +17,7 @@ import {
   auditOnSince,
   type CoverageRecord,
   decideTransition,
+  keepStateForRepair,
   type TransitionInput,
 } from "../../functions/core/cluster-coverage/coverage-transition.ts";
 import type { PutReason } from "../../functions/core/cluster-coverage/subscription-plan.ts";
@@ -101,6 +102,24 @@ describe("one alert per change of state, not one per run", () => {
     expect(decide("covered", "covered", { repair: "redirect" }).alert).toBe("restored");
     expect(decide("silent", "silent", { repair: "create" }).alert).toBe("restored");
     expect(decide("covered", "covered", { repair: "update-pattern" }).alert).toBeUndefined();
+  });
+});
+
+describe("a check that could not be completed", () => {
+  it("keeps the state, but still announces a filter someone removed or redirected that it put back", () => {
+    expect(keepStateForRepair(record("silent"), { reason: "create" })).toEqual({
+      kind: "state",
+      state: "silent",
+      problems: [],
+    });
+    expect(keepStateForRepair(record("covered"), { reason: "redirect" })).toMatchObject({ state: "covered" });
+  });
+
+  it("changes nothing otherwise: no repair, a pattern update, a first sight, a deleted cluster", () => {
+    expect(keepStateForRepair(record("covered"), undefined)).toBeUndefined();
+    expect(keepStateForRepair(record("covered"), { reason: "update-pattern" })).toBeUndefined();
+    expect(keepStateForRepair(undefined, { reason: "create" })).toBeUndefined();
+    expect(keepStateForRepair(record("deleted"), { reason: "create" })).toBeUndefined();
   });
 });
 

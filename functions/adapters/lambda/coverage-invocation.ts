@@ -19,6 +19,7 @@ import {
   auditOnSince,
   type CoverageRecord,
   decideTransition,
+  keepStateForRepair,
 } from "../../core/cluster-coverage/coverage-transition.ts";
 import { type CoverageRequest, readCoverageRequest } from "../../core/cluster-coverage/coverage-trigger.ts";
 import type { DesiredFilter, PutReason } from "../../core/cluster-coverage/subscription-plan.ts";
@@ -224,11 +225,19 @@ async function checkCluster(
   }
   const auditOn = !auditLoggingOff(observation);
   const onSince = auditOnSince(previous, auditOn, nowDate);
-  const assessment = assessCoverage(observation, {
+  const assessed = assessCoverage(observation, {
     now,
     silenceMs: settings.silenceMs,
     auditOnSince: onSince === undefined ? now : Date.parse(onSince),
   });
+  const kept = assessed.kind === "inconclusive" ? keepStateForRepair(previous, repair) : undefined;
+  if (kept && assessed.kind === "inconclusive") {
+    logger.warn("check incomplete, but a tampered filter was put back: announcing that, state unchanged", {
+      cluster,
+      reasons: assessed.reasons,
+    });
+  }
+  const assessment = kept ?? assessed;
   if (assessment.kind === "not-ready") {
     return {
       cluster,

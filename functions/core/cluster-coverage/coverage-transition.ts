@@ -120,6 +120,20 @@ const TRANSITION_RULES: readonly TransitionRule[] = [
   },
 ];
 
+/**
+ * A check that could not be completed changes no state, with one exception: a filter someone removed or
+ * redirected, which this check put back, must still be announced (the next check finds it in place and could
+ * not tell). The state is then kept as it was and the repair decides the alert (`restored`).
+ */
+export function keepStateForRepair(
+  previous: CoverageRecord | undefined,
+  repair: { reason: PutReason } | undefined,
+): Extract<Assessment, { kind: "state" }> | undefined {
+  if (previous === undefined || previous.state === "deleted") return undefined;
+  if (repair === undefined || !TAMPER_REPAIRS.includes(repair.reason)) return undefined;
+  return { kind: "state", state: previous.state, problems: [] };
+}
+
 /** Since when audit logging is known to be on: kept while it stays on, reset when it is off. */
 export function auditOnSince(
   previous: CoverageRecord | undefined,
