@@ -526,6 +526,16 @@ describe("coverage: every cluster subscribed, and one alert when one goes blind"
     expect(alerts().map(({ alert }) => alert.alert)).toEqual(["audit-disabled"]);
   });
 
+  it("starts no check it could not finish near the function's deadline: counted and logged, nothing changed", async () => {
+    addCluster("prod-eu");
+    addCluster("staging");
+    const summary = await runCoverage(scheduled(), deps(), () => 10_000);
+    expect(summary.outcomes["out-of-time"]).toBe(2);
+    expect(summary.filtersPut).toBe(0);
+    expect(ourPuts()).toBe(0);
+    expect(logLines.join("")).toContain("cluster not decided in this run; its state is unchanged");
+  });
+
   it("announces a deleted cluster once, then stops checking it", async () => {
     addCluster("prod-eu");
     addCluster("staging");
