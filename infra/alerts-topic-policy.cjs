@@ -8,8 +8,8 @@
 // list to the stack's roles. The KMS key policy (infra/encryption.yml) agrees.
 "use strict";
 
-/** Roles of this stack that publish: detect (findings) and remediate (its outcomes). */
-const STACK_PUBLISHERS = ["DetectRole", "RemediateRole"];
+/** Roles of this stack that publish: detect (findings), remediate (its outcomes), coverage (coverage alerts). */
+const STACK_PUBLISHERS = ["DetectRole", "RemediateRole", "CoverageRole"];
 
 /** An IAM role ARN, path allowed (SSO roles live under aws-reserved/…); no wildcards. */
 const ROLE_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;

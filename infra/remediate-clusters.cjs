@@ -2,11 +2,12 @@
 // - eks:DescribeCluster on exactly those clusters (endpoint and CA, to reach the API server);
 // - an EKS access entry per cluster mapping the remediate role to the Kubernetes group
 //   `ephemeral-guard-remediator`, which infra/k8s/remediator-rbac.yaml lets get and delete pods.
-// Nothing is created while remediationMode is `off`. Set remediationAccessEntries=false for clusters whose
+// Nothing is created while remediationMode is `off`; `dry-run` and `enforce` need named clusters to reach, or
+// the packaging fails. Set remediationAccessEntries=false for clusters whose
 // authentication mode is CONFIG_MAP only: map the role in aws-auth instead (infra/k8s/aws-auth-snippet.yaml).
 "use strict";
 
-const { CLUSTER_NAME, clusterList, logicalName } = require("./cluster-names.cjs");
+const { CLUSTER_NAME, clusterScope, logicalName } = require("./cluster-names.cjs");
 
 const KUBERNETES_GROUP = "ephemeral-guard-remediator";
 const MODES = ["off", "dry-run", "enforce"];
@@ -26,14 +27,24 @@ module.exports = async ({ resolveVariable }) => {
   if (!MODES.includes(mode)) {
     throw new Error(`remediationMode: "${mode}" is not one of ${MODES.join(", ")}`);
   }
-  const clusters = clusterList(await resolveVariable("param:clusters"));
+  const scope = clusterScope(
+    await resolveVariable("param:clusters"),
+    await optionalParam(resolveVariable, "excludedClusters", ""),
+  );
+  // clusterScope refuses a cluster both listed and excluded, so the listed ones are the ones to reach.
+  const clusters = scope.clusters;
   const accessEntries = (await optionalParam(resolveVariable, "remediationAccessEntries", "true")) === "true";
-  if (mode === "off" || clusters.length === 0) {
-    return {
-      Outputs: {
-        RemediatedClusters: { Value: mode === "off" ? "(none: remediationMode is off)" : "(none)" },
-      },
-    };
+  if (mode === "off") {
+    return { Outputs: { RemediatedClusters: { Value: "(none: remediationMode is off)" } } };
+  }
+  if (clusters.length === 0) {
+    // Empty `clusters` makes coverage watch every cluster of the region, but access entries and the
+    // DescribeCluster permission are made per named cluster: remediate could not reach any pod.
+    throw new Error(
+      `remediationMode=${mode} has no cluster to act on: the clusters parameter is empty, and remediate reaches ` +
+        "a cluster only through the access entry and DescribeCluster permission made for each listed cluster. " +
+        'Name the clusters to remediate (--param="clusters=prod-eu,prod-us") or set remediationMode=off.',
+    );
   }
   const resources = {};
   const seen = new Map();

@@ -158,7 +158,7 @@ describe("notify-slack handler", () => {
     );
     expect(summary).toEqual({
       records: 3,
-      posted: { finding: 2, remediation: 1, storm: 0 },
+      posted: { finding: 2, remediation: 1, storm: 0, coverage: 0 },
       held: 0,
       duplicates: 0,
       invalid: 0,
@@ -341,7 +341,7 @@ describe("notify-slack handler", () => {
     const summary = await handler(event, lambdaContext());
     expect(summary).toEqual({
       records: 6,
-      posted: { finding: 1, remediation: 0, storm: 0 },
+      posted: { finding: 1, remediation: 0, storm: 0, coverage: 0 },
       held: 0,
       duplicates: 0,
       invalid: 5,
@@ -416,7 +416,7 @@ describe("contract with the publisher", () => {
     const deliveries = asTopicMessages(sns.published);
     const handler = createNotifySlackHandler(() => deps);
     const summary = await handler(snsEvent(deliveries), lambdaContext());
-    expect(notified(summary).posted).toEqual({ finding: 1, remediation: 1, storm: 0 });
+    expect(notified(summary).posted).toEqual({ finding: 1, remediation: 1, storm: 0, coverage: 0 });
     expect(notified(summary).invalid).toBe(0);
     const [alert, followUp] = delivered().map((message) => message.text);
     expect(alert).toMatch(

@@ -5,6 +5,7 @@ import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { SnsDeliverySchema } from "../adapters/aws/sns-delivery.ts";
+import { CloudTrailEventSchema } from "../core/cluster-coverage/coverage-trigger.ts";
 import { errorMessage } from "../core/decode-cloudwatch.ts";
 import { type DecodeOptions, decodeText } from "../core/decode-input.ts";
 import { DetectionConfigSchema } from "../core/detection-config.ts";
@@ -64,8 +65,8 @@ async function openText(stream: Readable): Promise<Readable> {
 
 /**
  * Documents that belong in events/ but are not audit input, recognised by content so that scanning the folder
- * names them instead of reporting them as unreadable: a detection configuration, and an SNS delivery (what
- * notify-slack and remediate receive).
+ * names them instead of reporting them as unreadable: a detection configuration, an SNS delivery (what
+ * notify-slack and remediate receive), and a CloudTrail call routed by EventBridge (what coverage receives).
  */
 const NOT_AUDIT_INPUT: ReadonlyArray<{ matches: (value: unknown) => boolean; note: string }> = [
   {
@@ -79,6 +80,10 @@ const NOT_AUDIT_INPUT: ReadonlyArray<{ matches: (value: unknown) => boolean; not
   {
     matches: (value) => SnsDeliverySchema.safeParse(value).success,
     note: "an SNS delivery (input of notify-slack and remediate), not audit input: skipped",
+  },
+  {
+    matches: (value) => CloudTrailEventSchema.safeParse(value).success,
+    note: "a CloudTrail call via EventBridge (input of coverage), not audit input: skipped",
   },
 ];
 

@@ -209,10 +209,14 @@ function actionList(statement: PolicyStatement): string[] {
   return [statement.Action].flat();
 }
 
-const STACK_ROLES = [{ "Fn::GetAtt": ["DetectRole", "Arn"] }, { "Fn::GetAtt": ["RemediateRole", "Arn"] }];
+const STACK_ROLES = [
+  { "Fn::GetAtt": ["DetectRole", "Arn"] },
+  { "Fn::GetAtt": ["RemediateRole", "Arn"] },
+  { "Fn::GetAtt": ["CoverageRole", "Arn"] },
+];
 
 describe("who may publish to the alerts topic (a forged finding could steer remediation)", () => {
-  it("allows exactly detect's and remediate's roles and denies sns:Publish to every other principal", () => {
+  it("allows exactly detect's, remediate's and coverage's roles and denies sns:Publish to every other principal", () => {
     const policy = resource(off, "AlertsTopicPolicy");
     expect(policy.Properties.Topics).toEqual([{ Ref: "AlertsTopic" }]);
     const [allow, deny, ...others] = policyStatements(off, "AlertsTopicPolicy", "PolicyDocument");
@@ -383,6 +387,17 @@ describe("per-cluster resources (infra/remediate-clusters.cjs)", () => {
     });
     expect(Object.keys(result.Resources)).toEqual(["RemediateDescribeClusters"]);
   });
+
+  it.each(["enforce", "dry-run"])(
+    "refuses remediationMode=%s with no cluster it could reach",
+    async (mode) => {
+      await expect(
+        generate({
+          resolveVariable: resolver({ remediationMode: mode, clusters: "", excludedClusters: "sandbox" }),
+        }),
+      ).rejects.toThrow(`remediationMode=${mode} has no cluster to act on: the clusters parameter is empty`);
+    },
+  );
 
   it("rejects an unknown mode instead of deploying something half-configured", async () => {
     await expect(

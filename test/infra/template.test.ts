@@ -12,7 +12,6 @@ import {
   type TopicMessage,
   withAttributes,
 } from "../../functions/adapters/aws/sns-message.ts";
-import { SUBSCRIPTION_FILTER_PATTERN } from "../../functions/adapters/aws/subscription-filter.ts";
 import { snsFindingSink, stormControl } from "../../functions/adapters/lambda/finding-sinks.ts";
 import { createObservability } from "../../functions/adapters/lambda/observability.ts";
 import { detectFile, onlyFinding } from "../helpers/events.ts";
@@ -174,6 +173,15 @@ function danglingReferences(template: Template): string[] {
   return dangling;
 }
 
+/**
+ * Wildcards that are a resource's whole intended scope rather than a shortcut: the coverage function watches
+ * every cluster of the account and region, and every EKS control-plane log group (`/aws/eks/<cluster>/cluster`).
+ */
+const SCOPED_WILDCARDS = [
+  /^\{"Fn::Sub":"arn:\$\{AWS::Partition\}:eks:\$\{AWS::Region\}:\$\{AWS::AccountId\}:cluster\/\*"\}$/,
+  /^\{"Fn::Sub":"arn:\$\{AWS::Partition\}:logs:\$\{AWS::Region\}:\$\{AWS::AccountId\}:log-group:\/aws\/eks\/\*\/cluster(:\*)?"\}$/,
+];
+
 let template: Template;
 let variant: Template;
 
@@ -270,24 +278,29 @@ describe("packaged CloudFormation template", () => {
     expect(template.Resources.IamRoleLambdaExecution).toBeUndefined();
   });
 
-  it("subscribes detect to each configured cluster's audit log group with the ephemeral-container pattern", () => {
-    const filters = resourcesOfType(template, "AWS::Logs::SubscriptionFilter");
-    expect(filters.map(([, filter]) => filter.Properties.LogGroupName).sort()).toEqual([
-      "/aws/eks/prod-eu/cluster",
-      "/aws/eks/staging/cluster",
-    ]);
-    for (const [, filter] of filters) {
-      // The same pattern the functions and the hunt use.
-      expect(filter.Properties.FilterPattern).toBe(SUBSCRIPTION_FILTER_PATTERN);
-      expect(filter.Properties.DestinationArn).toEqual({ "Fn::GetAtt": ["DetectLambdaFunction", "Arn"] });
-      const [permissionName] = [filter.DependsOn ?? []].flat();
-      const permission = resource(template, String(permissionName));
-      expect(permission.Properties.Principal).toBe("logs.amazonaws.com");
-      expect(JSON.stringify(permission.Properties.SourceArn)).toContain(
-        `log-group:${filter.Properties.LogGroupName}:*`,
+  it("lets CloudWatch Logs invoke detect from EKS control-plane log groups only, whose filters coverage puts", () => {
+    for (const built of [template, variant]) {
+      // One owner of the subscription filters: the coverage function (docs/deploy.md), not CloudFormation.
+      expect(resourcesOfType(built, "AWS::Logs::SubscriptionFilter")).toEqual([]);
+      const fromLogs = resourcesOfType(built, "AWS::Lambda::Permission").filter(
+        ([, permission]) => permission.Properties.Principal === "logs.amazonaws.com",
       );
+      expect(fromLogs.map(([name]) => name)).toEqual(["DetectLogsPermission"]);
+      expect(fromLogs[0]?.[1].Properties).toMatchObject({
+        FunctionName: { "Fn::GetAtt": ["DetectLambdaFunction", "Arn"] },
+        SourceAccount: { Ref: "AWS::AccountId" },
+        SourceArn: {
+          "Fn::Sub": `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/eks/*/cluster:*`,
+        },
+      });
     }
-    expect(resourcesOfType(variant, "AWS::Logs::SubscriptionFilter")).toHaveLength(1);
+    const coverage = resource(template, "CoverageLambdaFunction").Properties.Environment as {
+      Variables: Record<string, unknown>;
+    };
+    expect(coverage.Variables).toMatchObject({
+      DETECT_FUNCTION_ARN: { "Fn::GetAtt": ["DetectLambdaFunction", "Arn"] },
+      COVERAGE_CLUSTERS: "prod-eu,staging",
+    });
   });
 
   it("grants no wildcard actions and no unconditioned wildcard resources", () => {
@@ -297,7 +310,13 @@ describe("packaged CloudFormation template", () => {
           for (const action of actions(statement)) expect(action, `${name} ${action}`).not.toMatch(/\*$|^\*/);
           const resources = [statement.Resource].flat();
           for (const target of resources) {
-            expect(target, `${name} ${statement.Sid}`).not.toBe("*");
+            if (target === "*") {
+              // Only for actions IAM cannot scope to a resource, and then pinned by a condition.
+              expect(actions(statement), `${name} ${statement.Sid}`).toEqual(["eks:ListClusters"]);
+              expect(statement.Condition, `${name} ${statement.Sid}`).toBeDefined();
+              continue;
+            }
+            if (SCOPED_WILDCARDS.some((scope) => scope.test(JSON.stringify(target)))) continue;
             if (JSON.stringify(target).includes("/*")) {
               expect(
                 statement.Condition,
@@ -464,7 +483,7 @@ describe("packaged CloudFormation template", () => {
     });
   });
 
-  it("pages on created findings at or above the threshold that are not storm members, and on storm notices", () => {
+  it("pages on created findings at or above the threshold that are not storm members, on storm notices and on coverage alerts (test/infra/coverage-stack.test.ts)", () => {
     const paging = resource(template, "PagingSubscription");
     expect(paging.Condition).toBe("HasPagingEndpoint");
     expect(paging.Properties).toMatchObject({
@@ -482,6 +501,8 @@ describe("packaged CloudFormation template", () => {
           storm: [{ exists: false }],
         },
         { messageType: ["storm"] },
+        // Coverage alerts at or above the threshold (test/infra/coverage-stack.test.ts tests them).
+        { messageType: ["coverage"], severityRank: [{ numeric: [">=", 3] }] },
       ],
     });
     const policy = paging.Properties.FilterPolicy as FilterPolicy;
@@ -547,7 +568,8 @@ describe("packaged CloudFormation template", () => {
     ]) {
       expect(watched).toContain(expected);
     }
-    for (const alarm of alarms)
+    // Every alarm fires on anything above zero, except the one that fires on coverage not running at all.
+    for (const alarm of alarms.filter((alarm) => alarm.MetricName !== "Invocations"))
       expect(alarm).toMatchObject({ Threshold: 0, ComparisonOperator: "GreaterThanThreshold" });
   });
 

@@ -22,6 +22,8 @@ export interface EksClusterRecord {
   status?: string;
   /** Log types enabled; default ["audit"]. The others are reported as disabled. */
   logTypes?: readonly EksLogType[];
+  /** Reported as `createdAt` (the service's epoch seconds); omitted when absent. */
+  createdAt?: Date;
 }
 
 export interface EksServerOptions {
@@ -73,6 +75,7 @@ export async function startEksServer(options: EksServerOptions = {}): Promise<Ek
         ...(cluster.endpoint === undefined ? {} : { endpoint: cluster.endpoint }),
         ...(cluster.caData === undefined ? {} : { certificateAuthority: { data: cluster.caData } }),
         status: cluster.status ?? "ACTIVE",
+        ...(cluster.createdAt === undefined ? {} : { createdAt: cluster.createdAt.getTime() / 1000 }),
         accessConfig: { authenticationMode: "API_AND_CONFIG_MAP" },
         logging: {
           clusterLogging: [

@@ -1,6 +1,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { z } from "zod";
+import { CoverageAlertSchema } from "../../core/cluster-coverage/coverage-alert.ts";
 import { type Finding, FindingSchema } from "../../core/finding.ts";
 import { RemediationOutcomeSchema } from "../../core/remediation-outcome.ts";
 import { postsAloneInStorm, StormNoticeSchema } from "../../core/storm.ts";
@@ -15,6 +16,7 @@ import {
   SlackRateLimitError,
 } from "./post-to-slack.ts";
 import { plainMessage, type SlackMessage } from "./slack-block-kit.ts";
+import { coverageNotificationText, coverageSlackMessage } from "./slack-blocks-coverage.ts";
 import { findingNotificationText, findingSlackMessage } from "./slack-blocks-finding.ts";
 import { remediationNotificationText, remediationSlackMessage } from "./slack-blocks-remediation.ts";
 import { stormNoticeSlackMessage, stormNoticeText } from "./slack-blocks-storm.ts";
@@ -105,6 +107,13 @@ const MESSAGE_TYPES = {
     cluster: (notice) => notice.cluster,
     render: (notice) => stormNoticeSlackMessage(notice),
     line: stormNoticeText,
+  }),
+  coverage: messageKind({
+    schema: CoverageAlertSchema,
+    auditID: (alert) => alert.id,
+    cluster: (alert) => alert.cluster,
+    render: (alert) => coverageSlackMessage(alert),
+    line: coverageNotificationText,
   }),
 } as const;
 type MessageType = keyof typeof MESSAGE_TYPES;
@@ -434,7 +443,7 @@ export async function notifySlack(
   const { rendered, invalid } = renderRecords(records, deps);
   const summary: NotifySummary = {
     records: records.length,
-    posted: { finding: 0, remediation: 0, storm: 0 },
+    posted: { finding: 0, remediation: 0, storm: 0, coverage: 0 },
     held: 0,
     duplicates: 0,
     invalid,

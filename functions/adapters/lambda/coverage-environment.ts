@@ -1,0 +1,115 @@
+import * as z from "zod";
+import { type ClusterScope, ClusterScopeSchema } from "../../core/cluster-coverage/cluster-scope.ts";
+import {
+  DEFAULT_FILTERS_PER_LOG_GROUP,
+  type DesiredFilter,
+} from "../../core/cluster-coverage/subscription-plan.ts";
+import { SUBSCRIPTION_FILTER_NAME_SUFFIX, SUBSCRIPTION_FILTER_PATTERN } from "../aws/subscription-filter.ts";
+import { ConfigurationError, describeIssues, parseEnvironment } from "./configuration.ts";
+import { DEFAULT_IDEMPOTENCY_TTL_SECONDS } from "./detect-environment.ts";
+
+/**
+ * The coverage function's configuration, read once per container. serverless.yml sets it from the stack
+ * (topic, tables, detect's ARN, the stack name) and the deploy-time parameters (clusters, excludedClusters,
+ * coverageSilenceMinutes); a wrong value stops the function at init.
+ */
+
+const csv = z
+  .string()
+  .optional()
+  .transform((value) =>
+    (value ?? "")
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item !== ""),
+  );
+
+const required = (name: string) => z.string().trim().min(1, `${name} is required`);
+
+/** `arn:<partition>:lambda:<region>:<account>:function:<name>`: detect, the only destination coverage puts. */
+const LAMBDA_ARN =
+  /^arn:(aws|aws-cn|aws-us-gov):lambda:([a-z]{2}(?:-[a-z]+)+-\d+):(\d{12}):function:[A-Za-z0-9_-]{1,64}$/;
+
+/** CloudFormation stack names: letters, digits and hyphens, a letter first, at most 128. */
+const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
+
+const EnvironmentSchema = z
+  .object({
+    ALERTS_TOPIC_ARN: required("ALERTS_TOPIC_ARN"),
+    COVERAGE_TABLE: required("COVERAGE_TABLE"),
+    IDEMPOTENCY_TABLE: required("IDEMPOTENCY_TABLE"),
+    IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).default(DEFAULT_IDEMPOTENCY_TTL_SECONDS),
+    DETECT_FUNCTION_ARN: z.string().trim().regex(LAMBDA_ARN, "must be a Lambda function ARN (detect's)"),
+    STACK_NAME: z.string().trim().regex(STACK_NAME, "must be a CloudFormation stack name"),
+    COVERAGE_CLUSTERS: csv,
+    EXCLUDED_CLUSTERS: csv,
+    /** An ACTIVE cluster whose log group got no audit event for longer than this is silent. */
+    SILENCE_MINUTES: z.coerce.number().int().min(5).max(1_440).default(30),
+    /** How long a record outlives its last check: deleted and out-of-scope clusters age out after it. */
+    RECORD_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(7),
+    SUBSCRIPTION_FILTERS_PER_LOG_GROUP: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(10)
+      .default(DEFAULT_FILTERS_PER_LOG_GROUP),
+    /** Clusters checked at once: each check is a handful of EKS and CloudWatch Logs calls. */
+    CHECK_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(4),
+    AWS_REGION: required("AWS_REGION"),
+  })
+  .superRefine((env, context) => {
+    const [, , region] = LAMBDA_ARN.exec(env.DETECT_FUNCTION_ARN) ?? [];
+    if (region !== undefined && region !== env.AWS_REGION) {
+      context.addIssue({
+        code: "custom",
+        path: ["DETECT_FUNCTION_ARN"],
+        message: `is in ${region}, but coverage runs in ${env.AWS_REGION}: a subscription delivers only within its region`,
+      });
+    }
+  });
+
+export interface CoverageEnvironment {
+  region: string;
+  topicArn: string;
+  tableName: string;
+  idempotency: { tableName: string; expiresAfterSeconds: number };
+  scope: ClusterScope;
+  /** detect's subscription filter as it must be on every watched log group. */
+  desiredFilter: DesiredFilter;
+  filtersPerLogGroup: number;
+  silenceMs: number;
+  recordTtlSeconds: number;
+  concurrency: number;
+}
+
+export function parseCoverageEnvironment(env: Record<string, string | undefined>): CoverageEnvironment {
+  const vars = parseEnvironment("coverage", EnvironmentSchema, env);
+  const scope = ClusterScopeSchema.safeParse({
+    clusters: vars.COVERAGE_CLUSTERS,
+    excludedClusters: vars.EXCLUDED_CLUSTERS,
+  });
+  if (!scope.success) {
+    throw new ConfigurationError(
+      "coverage",
+      describeIssues(scope.error).map((issue) =>
+        issue.replace(/^clusters/, "COVERAGE_CLUSTERS").replace(/^excludedClusters/, "EXCLUDED_CLUSTERS"),
+      ),
+    );
+  }
+  return {
+    region: vars.AWS_REGION,
+    topicArn: vars.ALERTS_TOPIC_ARN,
+    tableName: vars.COVERAGE_TABLE,
+    idempotency: { tableName: vars.IDEMPOTENCY_TABLE, expiresAfterSeconds: vars.IDEMPOTENCY_TTL_SECONDS },
+    scope: scope.data,
+    desiredFilter: {
+      filterName: `${vars.STACK_NAME}-${SUBSCRIPTION_FILTER_NAME_SUFFIX}`,
+      destinationArn: vars.DETECT_FUNCTION_ARN,
+      filterPattern: SUBSCRIPTION_FILTER_PATTERN,
+    },
+    filtersPerLogGroup: vars.SUBSCRIPTION_FILTERS_PER_LOG_GROUP,
+    silenceMs: vars.SILENCE_MINUTES * 60_000,
+    recordTtlSeconds: vars.RECORD_TTL_DAYS * 86_400,
+    concurrency: vars.CHECK_CONCURRENCY,
+  };
+}
