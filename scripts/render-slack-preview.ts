@@ -308,9 +308,21 @@ export async function deletedOutcomeFor(finding: Finding) {
       certificateAuthorityData: "",
     }),
     podsFor: () => ({
-      getPod: async () => {
-        throw new Error("unexpected GET: the sample finding carries the pod's uid");
-      },
+      // The live pod as the API server would return it: the one the finding names, with its container.
+      getPod: async () => ({
+        kind: "found" as const,
+        pod: {
+          uid: finding.pod.uid ?? "",
+          owner: finding.pod.owner,
+          static: false,
+          beingDeleted: false,
+          ephemeralContainers: finding.containers.map((container) => ({
+            name: container.name,
+            image: container.image,
+            targetContainerName: container.targetContainerName,
+          })),
+        },
+      }),
       deletePod: async () => ({ kind: "accepted" }),
     }),
     rateLimit: {
