@@ -187,8 +187,18 @@ async function scanSamples(format: "json" | "text" = "json"): Promise<Run> {
   const stderr = new PassThrough();
   const out = collect(stdout);
   const err = collect(stderr);
+  // In the order read: a hunt prints as it finds, never sorted.
   const status = await runScan(
-    ["--format", format, "--log-group", GROUP, join(EVENTS_DIR, "audit"), join(EVENTS_DIR, "jsonl")],
+    [
+      "--format",
+      format,
+      "--sort",
+      "input",
+      "--log-group",
+      GROUP,
+      join(EVENTS_DIR, "audit"),
+      join(EVENTS_DIR, "jsonl"),
+    ],
     { stdin: Readable.from([]), stdout, stderr, colour: false },
   );
   return { status, stdout: out(), stderr: err() };

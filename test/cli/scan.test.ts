@@ -49,7 +49,7 @@ describe("ephemeral-guard scan", () => {
     expect(findings).toHaveLength(1);
     expect(findings[0]?.severity).toBe("critical");
     expect(findings[0]?.containers[0]?.profile).toBe("sysadmin");
-    expect(result.stderr).toContain("1 findings (1 critical)");
+    expect(result.stderr).toContain("1 audit record read, 1 finding (1 critical), 1 shown");
   });
 
   it("scans a whole directory and reports the broken line with its position, still printing the other findings", async () => {
@@ -184,6 +184,7 @@ describe("ephemeral-guard scan", () => {
     const result = await scan(["--format", "yaml"]);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain("usage: ephemeral-guard scan");
+    expect(result.stderr).toContain('--format: "yaml" is not an output format: use text, json or ocsf');
   });
 
   it("runs as a real process through the package's bin with the documented exit codes", () => {
