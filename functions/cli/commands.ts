@@ -3,6 +3,7 @@ import { stderrProgress, stdoutColour } from "./cli-io.ts";
 import { HUNT_USAGE } from "./parse-hunt-args.ts";
 import { REPLAY_USAGE } from "./parse-replay-args.ts";
 import { USAGE as SCAN_USAGE } from "./parse-scan-args.ts";
+import { TEST_ALERT_USAGE } from "./parse-test-alert-args.ts";
 
 /**
  * The commands of `ephemeral-guard`, one entry each: its name, one line for the general help, its --help
@@ -54,5 +55,11 @@ export const COMMANDS: readonly Command[] = [
     summary: "replay detect invocations Lambda gave up on (the detect failure queue)",
     usage: REPLAY_USAGE,
     run: async (argv, io) => (await import("./run-replay.ts")).runReplay(argv, io),
+  },
+  {
+    name: "test-alert",
+    summary: "send a test alert to a Slack webhook or the alerts topic",
+    usage: TEST_ALERT_USAGE,
+    run: async (argv, io) => (await import("./run-test-alert.ts")).runTestAlert(argv, io),
   },
 ];

@@ -52,7 +52,8 @@ describe("ephemeral-guard: commands, help and version", () => {
   it("help lists every command; help COMMAND, COMMAND --help and COMMAND help print its usage with examples and the exit statuses", async () => {
     const general = await cli(["help"]);
     expect(general.status).toBe(0);
-    for (const name of ["scan", "hunt", "replay"]) expect(general.stdout).toContain(`  ${name} `);
+    for (const name of ["scan", "hunt", "replay", "test-alert"])
+      expect(general.stdout).toContain(`  ${name} `);
     expect(general.stdout).toContain(EXIT_STATUS_HELP);
     expect((await cli(["--help"])).stdout).toBe(general.stdout);
     for (const command of COMMANDS) {
