@@ -182,7 +182,7 @@ async function scanFirst(count: number): Promise<string> {
   return out();
 }
 
-async function scanSamples(format: "json" | "text" = "json"): Promise<Run> {
+async function scanSamples(format: "json" | "text" | "ocsf" = "json"): Promise<Run> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out = collect(stdout);
@@ -274,6 +274,14 @@ describe("ephemeral-guard hunt --engine filter", () => {
         endTime: Date.parse("2026-11-21") - 1,
       });
     }
+  });
+
+  it("prints the same OCSF Detection Findings as scan with --format ocsf", async () => {
+    logs.putLogEvents(GROUP, sampleEvents());
+    const ocsf = await hunt(["--cluster", "prod", ...RANGE, "--format", "OCSF"]);
+    const scanned = await scanSamples("ocsf");
+    expect(ocsf.stdout).toBe(scanned.stdout);
+    expect(ocsf.stdout.split("\n")[0]).toContain('"class_uid":2004');
   });
 
   it("prints the same text as scan", async () => {
