@@ -91,7 +91,9 @@ export async function runReplay(argv: readonly string[], io: ReplayIo): Promise<
   const dynamo = new DynamoDBClient(clientConfig);
   try {
     const store = createIdempotencyStore(dynamo, environment.publish.idempotency);
-    // Metrics belong to the function's invocations; a replay run reports on the terminal instead.
+    // Metrics belong to the function's invocations; a replay run reports on the terminal instead (Powertools
+    // would otherwise print EMF lines whenever its buffer fills). An explicit setting still wins.
+    process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
     const { logger, metrics } = createObservability("detect");
     metrics.setThrowOnEmptyMetrics(false);
     // A replayed storm is still a storm: the same budget as the function.
