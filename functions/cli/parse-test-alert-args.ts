@@ -19,6 +19,7 @@ path, so that you see an alert before the first incident does:
                      the SDK's standard chain; the region from the ARN unless --region says otherwise.
   --severity LEVEL   info|low|medium|high|critical, any case (default high)
   --cluster NAME     the cluster the test alert names (default: test)
+  --region R         the topic's region, when it is not the ARN's (an endpoint override, a partition's alias)
 
 Examples:
   SLACK_WEBHOOK_URL="$(cat webhook-url.txt)" ephemeral-guard test-alert
