@@ -4,12 +4,18 @@ import { SSMClient } from "@aws-sdk/client-ssm";
 import { z } from "zod";
 import { createIdempotencyStore } from "./adapters/aws/act-once.ts";
 import { StormDigestStore } from "./adapters/aws/storm-digest-store.ts";
+import { UNRECORDED_STORE } from "./adapters/aws/unrecorded-store.ts";
 import { awsClient } from "./adapters/lambda/aws-clients.ts";
 import { lambdaHandler } from "./adapters/lambda/lambda-handler.ts";
 import { parseSlackEnvironment } from "./adapters/lambda/notify-slack-environment.ts";
 import { createObservability, type Observability } from "./adapters/lambda/observability.ts";
 import { type NotifierDeps, type NotifySummary, notifySlack } from "./adapters/slack/slack-notifier.ts";
-import { WebhookUrlSource } from "./adapters/slack/slack-webhook-url.ts";
+import {
+  HTTPS_ONLY,
+  LocalWebhookUrl,
+  type WebhookUrlPolicy,
+  WebhookUrlSource,
+} from "./adapters/slack/slack-webhook-url.ts";
 import { type DigestDeps, type FlushSummary, flushStormDigests } from "./adapters/slack/storm-digests.ts";
 
 /**
@@ -50,9 +56,25 @@ export function createNotifySlackHandler(deps: () => NotifySlackDeps, kit: Obser
   });
 }
 
-/** Production accepts https webhook URLs only; the URL is fetched once and kept for the container. */
-function productionDeps(): NotifySlackDeps {
-  const environment = parseSlackEnvironment(process.env);
+/**
+ * The handler's dependencies from its environment. The URL is fetched once and kept for the container. A local
+ * run (`invoke local` with SLACK_WEBHOOK_URL) posts to that URL and records nothing: no AWS call at all.
+ * `policy` is https only; tests pass the loopback policy in code (no environment variable can select it).
+ */
+export function productionDeps(
+  env: Record<string, string | undefined> = process.env,
+  policy: WebhookUrlPolicy = HTTPS_ONLY,
+): NotifySlackDeps {
+  const environment = parseSlackEnvironment(env);
+  if (environment.localWebhookUrl !== undefined) {
+    return {
+      logger: observability.logger,
+      metrics: observability.metrics,
+      region: environment.region,
+      webhookUrl: new LocalWebhookUrl(environment.localWebhookUrl, policy),
+      idempotency: UNRECORDED_STORE,
+    };
+  }
   const dynamo = awsClient(DynamoDBClient);
   const storm = environment.storm;
   const digestStore = storm && new StormDigestStore(dynamo, storm);
@@ -63,6 +85,7 @@ function productionDeps(): NotifySlackDeps {
     webhookUrl: new WebhookUrlSource({
       location: environment.webhook,
       cacheSeconds: environment.webhookCacheSeconds,
+      policy,
       ...(environment.webhook.store === "ssm"
         ? { ssmClient: awsClient(SSMClient) }
         : { secretsClient: awsClient(SecretsManagerClient) }),
@@ -74,4 +97,4 @@ function productionDeps(): NotifySlackDeps {
   };
 }
 
-export const handler = createNotifySlackHandler(productionDeps);
+export const handler = createNotifySlackHandler(() => productionDeps());

@@ -4,8 +4,14 @@ import { SSMClient } from "@aws-sdk/client-ssm";
 import type { Context } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { createIdempotencyStore } from "../functions/adapters/aws/act-once.ts";
-import { findingMessage, remediationMessage } from "../functions/adapters/aws/sns-message.ts";
+import {
+  findingMessage,
+  remediationMessage,
+  STORM_MEMBER_ATTRIBUTES,
+  withAttributes,
+} from "../functions/adapters/aws/sns-message.ts";
 import { publishMessages } from "../functions/adapters/aws/sns-publisher.ts";
+import { parseSlackEnvironment } from "../functions/adapters/lambda/notify-slack-environment.ts";
 import type { SlackMessage } from "../functions/adapters/slack/slack-block-kit.ts";
 import {
   type NotifierDeps,
@@ -22,7 +28,7 @@ import { detectionConfig } from "../functions/core/detection-config.ts";
 import { Detector } from "../functions/core/detector.ts";
 import type { Finding } from "../functions/core/finding.ts";
 import type { RemediationOutcome } from "../functions/core/remediation-outcome.ts";
-import { createNotifySlackHandler } from "../functions/notify-slack.ts";
+import { createNotifySlackHandler, productionDeps } from "../functions/notify-slack.ts";
 import { loadAuditJson, readEventText } from "./helpers/events.ts";
 import { expectInert, expectWithinSlackLimits } from "./helpers/slack-message-checks.ts";
 import { asTopicMessages, snsEvent } from "./helpers/sns-lambda-events.ts";
@@ -388,6 +394,63 @@ describe("exported production handler", () => {
     } finally {
       vi.unstubAllEnvs();
     }
+  });
+});
+
+describe("local runs (invoke local -f notify-slack with SLACK_WEBHOOK_URL)", () => {
+  /** What `osls invoke local -f notify-slack --param=local=true` sets, plus the URL; no AWS credentials. */
+  const LOCAL_ENV = {
+    SLACK_WEBHOOK_PARAMETER: PARAMETER,
+    IDEMPOTENCY_TABLE: "ephemeral-guard-local-idempotency",
+    STORM_TABLE: "ephemeral-guard-local-storm",
+  };
+
+  it("posts to SLACK_WEBHOOK_URL without AWS: no parameter read, nothing recorded, storm members posted", async () => {
+    const env = { ...LOCAL_ENV, SLACK_WEBHOOK_URL: slack.url };
+    const handler = createNotifySlackHandler(() => productionDeps(env, LOOPBACK_HTTP_FOR_TESTS_ONLY));
+    const [finding] = detect("kubectl-debug-general-profile");
+    if (!finding) throw new Error("no finding");
+    const member = withAttributes(findingMessage(finding), STORM_MEMBER_ATTRIBUTES);
+    const summary = notified(await handler(snsEvent([member]), lambdaContext()));
+    expect(summary.posted.finding).toBe(1);
+    expect(summary.held).toBe(0);
+    // Twice in a run is twice: nothing is recorded locally.
+    await handler(snsEvent([member]), lambdaContext());
+    expect(delivered()).toHaveLength(2);
+    expect(getParameterCalls()).toBe(0);
+    // No idempotency table was asked (a failed claim would be logged, and posted anyway).
+    expect(logs.join("")).not.toMatch(/could not check whether|posted but not recorded|could not hold/);
+  });
+
+  it("still refuses a webhook URL that is not https in the production handler, naming the variable", async () => {
+    vi.stubEnv("SLACK_WEBHOOK_PARAMETER", PARAMETER);
+    vi.stubEnv("IDEMPOTENCY_TABLE", "ephemeral-guard-local-idempotency");
+    vi.stubEnv("SLACK_WEBHOOK_URL", slack.url);
+    // A new container: the handler builds its dependencies once per module instance.
+    vi.resetModules();
+    try {
+      const { handler } = await import("../functions/notify-slack.ts");
+      const event = snsEvent(detect("kubectl-debug-general-profile").map(findingMessage));
+      const error = await handler(event, lambdaContext()).catch((caught: unknown) => caught);
+      // A fresh module graph: its own WebhookUrlError class.
+      expect((error as Error).name).toBe("WebhookUrlError");
+      expect((error as Error).message).toContain("must use https (SLACK_WEBHOOK_URL (local run))");
+      expect(getParameterCalls()).toBe(0);
+      expect(slack.requests).toHaveLength(0);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it("refuses SLACK_WEBHOOK_URL inside Lambda, where the URL must come from SSM or Secrets Manager", () => {
+    expect(() =>
+      parseSlackEnvironment({
+        ...LOCAL_ENV,
+        SLACK_WEBHOOK_URL: "https://hooks.slack.com/services/T/B/x",
+        AWS_LAMBDA_RUNTIME_API: "127.0.0.1:9001",
+      }),
+    ).toThrow(/SLACK_WEBHOOK_URL is for local runs/);
+    expect(parseSlackEnvironment(LOCAL_ENV)).not.toHaveProperty("localWebhookUrl");
   });
 });
 

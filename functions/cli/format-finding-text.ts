@@ -40,7 +40,8 @@ export function formatFindingText(finding: Finding, colour: boolean): string {
   const actorParts = [
     inert(actor.username),
     actor.impersonatedUser ? `as ${inert(actor.impersonatedUser.username)}` : undefined,
-    actor.arn ? `(${inert(actor.arn)})` : undefined,
+    // An IAM identity mapped without a username template is named by its ARN: say it once.
+    actor.arn && actor.arn !== actor.username ? `(${inert(actor.arn)})` : undefined,
     actor.sourceIPs.length > 0 ? `from ${actor.sourceIPs.map(inert).join(", ")}` : undefined,
     actor.userAgent ? `via ${inert(actor.userAgent.slice(0, 100))}` : undefined,
   ].filter((part): part is string => part !== undefined);

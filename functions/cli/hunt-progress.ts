@@ -1,27 +1,16 @@
 import { SEVERITIES, type Severity } from "../core/severity.ts";
+import { formatDuration, ProgressLine } from "./progress-line.ts";
 
 /**
- * One progress line on stderr, redrawn in place, for a hunt run on a terminal: the share of the time range
- * read, events read, findings by severity, rate and time left. Redrawn at most every REDRAW_MS (an injected
- * clock, so tests see it without waiting). When stderr is not a terminal nothing is drawn: only the summary.
+ * hunt's progress line on a terminal (progress-line.ts): the share of the time range read, events read,
+ * findings by severity, rate and time left.
  */
-
-const REDRAW_MS = 200;
-const CLEAR_LINE = "\r\u001b[2K";
 
 export interface ProgressSnapshot {
   /** In [0, 1]. */
   share: number;
   eventsRead: number;
   findingsBySeverity: Readonly<Record<Severity, number>>;
-}
-
-export function formatDuration(ms: number): string {
-  const seconds = Math.max(0, Math.round(ms / 1000));
-  if (seconds < 60) return `${seconds}s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes}m${String(seconds % 60).padStart(2, "0")}s`;
-  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, "0")}m`;
 }
 
 export function formatProgress(snapshot: ProgressSnapshot, elapsedMs: number, note?: string): string {
@@ -39,17 +28,11 @@ export function formatProgress(snapshot: ProgressSnapshot, elapsedMs: number, no
 }
 
 export class HuntProgress {
-  private lastDrawn = Number.NEGATIVE_INFINITY;
-  private drawn = false;
+  private readonly line: ProgressLine;
   private note: string | undefined;
-  private readonly startedAt: number;
 
-  constructor(
-    private readonly write: (text: string) => void,
-    private readonly enabled: boolean,
-    private readonly now: () => number,
-  ) {
-    this.startedAt = now();
+  constructor(write: (text: string) => void, enabled: boolean, now: () => number, columns?: number) {
+    this.line = new ProgressLine({ write, enabled, now, ...(columns !== undefined ? { columns } : {}) });
   }
 
   /** A transient remark (throttled, retrying in 4s) shown with the next line. */
@@ -58,19 +41,16 @@ export class HuntProgress {
   }
 
   update(snapshot: ProgressSnapshot, force = false): void {
-    if (!this.enabled) return;
-    const now = this.now();
-    if (!force && now - this.lastDrawn < REDRAW_MS) return;
-    this.lastDrawn = now;
-    this.write(`${CLEAR_LINE}${formatProgress(snapshot, now - this.startedAt, this.note)}`);
-    this.note = undefined;
-    this.drawn = true;
+    let drawn = false;
+    this.line.draw((elapsed) => {
+      drawn = true;
+      return formatProgress(snapshot, elapsed, this.note);
+    }, force);
+    if (drawn) this.note = undefined;
   }
 
   /** Removes the line, before the summary or anything else is written to stderr. */
   clear(): void {
-    if (!this.drawn) return;
-    this.write(CLEAR_LINE);
-    this.drawn = false;
+    this.line.clear();
   }
 }

@@ -1,15 +1,15 @@
-import { parseArgs } from "node:util";
 import { z } from "zod";
-import { SeveritySchema } from "../core/severity.ts";
-import { UsageError } from "./parse-scan-args.ts";
+import { choice, LevelOption, type OptionsConfig, parseCommandLine, TextOption } from "./command-options.ts";
+import { EXIT_STATUS_HELP } from "./exit-codes.ts";
+import { FormatOption } from "./finding-formats.ts";
 
 export const HUNT_USAGE = `usage: ephemeral-guard hunt [--cluster NAME ... | --all-clusters] [--region R] [--since 7d | --start ISO]
-                           [--end ISO] [--engine filter|insights] [--format text|json] [--min-severity LEVEL]
+                           [--end ISO] [--engine filter|insights] [--format text|json|ocsf] [--min-severity LEVEL]
                            [--config FILE] [--publish] [--resume FILE]
 
 Runs the detector over the EKS audit logs kept in CloudWatch Logs (/aws/eks/<cluster>/cluster) and prints the
-findings as 'scan' does. AWS credentials, region and endpoints come from the SDK's standard chain (AWS_PROFILE,
-AWS_REGION, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, AWS_ENDPOINT_URL_EKS).
+findings as 'scan' does, as they are found. AWS credentials, region and endpoints come from the SDK's standard
+chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, AWS_ENDPOINT_URL_EKS).
 
   --cluster NAME          a cluster to search (repeatable)
   --all-clusters          every cluster EKS lists in the region
@@ -20,17 +20,26 @@ AWS_REGION, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, AWS_ENDPOINT_URL_EKS).
   --engine filter|insights
                           filter (default): FilterLogEvents with the subscription's filter pattern, page by page;
                           insights: CloudWatch Logs Insights, up to 50 log groups per query, for long ranges
-  --format text|json      as scan: text (default), or one finding per line on stdout and nothing else
-  --min-severity LEVEL    print only findings at or above info|low|medium|high|critical (default info)
+  --format text|json|ocsf as scan: text (default), or one finding (json) or OCSF Detection Finding (ocsf) per
+                          line on stdout and nothing else
+  --min-severity LEVEL    print only findings at or above info|low|medium|high|critical, any case (default info)
   --config FILE           detection configuration (JSON), as scan
   --publish               also publish every finding to the alerts topic, exactly once across runs and with
-                          detect (ALERTS_TOPIC_ARN, IDEMPOTENCY_TABLE, IDEMPOTENCY_KEY_PREFIX from the environment)
+                          detect (ALERTS_TOPIC_ARN, IDEMPOTENCY_TABLE, IDEMPOTENCY_KEY_PREFIX from the environment;
+                          the topic's policy lets only the roles in the stack's alertPublishers publish)
   --resume FILE           keep where the hunt stands in FILE and continue from it if it exists: clusters, range
                           and engine then come from FILE (pass --config, --format, --publish again)
 
 Progress goes to stderr when it is a terminal; the summary always does. Ctrl-C stops cleanly and says how to
-resume. Exit status: 0 when everything was read, 2 when something could not be read (findings are printed
-either way), 1 on a usage or configuration error, 130 when interrupted.`;
+resume (exit 130). A missing or unreadable log group, or a hunt stopped by AWS errors, exits 2 after the rest
+was read.
+
+Examples:
+  ephemeral-guard hunt --cluster prod --since 7d
+  ephemeral-guard hunt --all-clusters --region eu-west-1 --start 2026-11-01 --end 2026-11-08T12:00:00Z --format json
+  ephemeral-guard hunt --all-clusters --since 90d --engine insights --resume hunt-90d.json
+
+${EXIT_STATUS_HELP}`;
 
 /** EKS cluster names: letters, digits, - and _, starting with a letter or digit, at most 100 characters. */
 const ClusterNameSchema = z
@@ -79,31 +88,31 @@ const InstantSchema = z.string().transform((value, context) => {
 
 export const HuntOptionsSchema = z
   .object({
-    clusters: z.array(ClusterNameSchema),
-    allClusters: z.boolean().default(false),
-    region: z.string().min(1).optional(),
-    sinceMs: DurationSchema.optional(),
-    startMs: InstantSchema.optional(),
-    endMs: InstantSchema.optional(),
-    engine: z.enum(["filter", "insights"]).default("filter"),
-    format: z.enum(["text", "json"]).default("text"),
-    minSeverity: SeveritySchema.default("info"),
-    config: z.string().optional(),
+    cluster: z.array(ClusterNameSchema).default([]),
+    "all-clusters": z.boolean().default(false),
+    region: TextOption.optional(),
+    since: DurationSchema.optional(),
+    start: InstantSchema.optional(),
+    end: InstantSchema.optional(),
+    engine: choice(["filter", "insights"], "an engine").default("filter"),
+    format: FormatOption.default("text"),
+    "min-severity": LevelOption.default("info"),
+    config: TextOption.optional(),
     publish: z.boolean().default(false),
-    resume: z.string().min(1).optional(),
+    resume: TextOption.optional(),
     help: z.boolean().default(false),
   })
   .superRefine((options, context) => {
-    if (options.allClusters && options.clusters.length > 0) {
+    if (options["all-clusters"] && options.cluster.length > 0) {
       context.addIssue({ code: "custom", message: "--cluster and --all-clusters exclude each other" });
     }
-    if (options.sinceMs !== undefined && options.startMs !== undefined) {
+    if (options.since !== undefined && options.start !== undefined) {
       context.addIssue({ code: "custom", message: "--since and --start exclude each other" });
     }
     if (
       !options.help &&
-      !options.allClusters &&
-      options.clusters.length === 0 &&
+      !options["all-clusters"] &&
+      options.cluster.length === 0 &&
       options.resume === undefined
     ) {
       context.addIssue({
@@ -111,8 +120,23 @@ export const HuntOptionsSchema = z
         message: "name the clusters: --cluster NAME (repeatable) or --all-clusters",
       });
     }
-  });
-export type HuntOptions = z.infer<typeof HuntOptionsSchema>;
+  })
+  .transform((options) => ({
+    clusters: options.cluster,
+    allClusters: options["all-clusters"],
+    region: options.region,
+    sinceMs: options.since,
+    startMs: options.start,
+    endMs: options.end,
+    engine: options.engine,
+    format: options.format,
+    minSeverity: options["min-severity"],
+    config: options.config,
+    publish: options.publish,
+    resume: options.resume,
+    help: options.help,
+  }));
+export type HuntOptions = z.output<typeof HuntOptionsSchema>;
 
 /** Options that describe the search itself; a resume file already holds them. */
 export const SEARCH_OPTIONS = [
@@ -125,50 +149,24 @@ export const SEARCH_OPTIONS = [
   "--engine",
 ];
 
+const OPTIONS: OptionsConfig = {
+  cluster: { type: "string", multiple: true },
+  "all-clusters": { type: "boolean" },
+  region: { type: "string" },
+  since: { type: "string" },
+  start: { type: "string" },
+  end: { type: "string" },
+  engine: { type: "string" },
+  format: { type: "string" },
+  "min-severity": { type: "string" },
+  config: { type: "string" },
+  publish: { type: "boolean" },
+  resume: { type: "string" },
+  help: { type: "boolean", short: "h" },
+};
+
 export function parseHuntArgs(argv: readonly string[]): HuntOptions {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: false,
-      strict: true,
-      options: {
-        cluster: { type: "string", multiple: true },
-        "all-clusters": { type: "boolean" },
-        region: { type: "string" },
-        since: { type: "string" },
-        start: { type: "string" },
-        end: { type: "string" },
-        engine: { type: "string" },
-        format: { type: "string" },
-        "min-severity": { type: "string" },
-        config: { type: "string" },
-        publish: { type: "boolean" },
-        resume: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
-  const { values } = parsed;
-  const result = HuntOptionsSchema.safeParse({
-    clusters: values.cluster ?? [],
-    allClusters: values["all-clusters"],
-    region: values.region,
-    sinceMs: values.since,
-    startMs: values.start,
-    endMs: values.end,
-    engine: values.engine,
-    format: values.format,
-    minSeverity: values["min-severity"],
-    config: values.config,
-    publish: values.publish,
-    resume: values.resume,
-    help: values.help,
-  });
-  if (!result.success) throw new UsageError(z.prettifyError(result.error));
-  return result.data;
+  return parseCommandLine(argv, OPTIONS, HuntOptionsSchema);
 }
 
 /** Whether the command line described the search (clusters, range, engine, region) itself. */

@@ -27,8 +27,11 @@ import type { DetectionConfig } from "../core/detection-config.ts";
 import { type DetectionStats, Detector } from "../core/detector.ts";
 import type { Finding } from "../core/finding.ts";
 import { SKIP_REASONS, type SkipReason } from "../core/select-write.ts";
-import { isAtLeast, SEVERITIES, type Severity } from "../core/severity.ts";
-import { formatFindingText, inert } from "./format-finding-text.ts";
+import { SEVERITIES, type Severity } from "../core/severity.ts";
+import { synopsis, UsageError } from "./command-options.ts";
+import { EXIT } from "./exit-codes.ts";
+import { FindingOutput } from "./finding-output.ts";
+import { inert } from "./format-finding-text.ts";
 import { HuntProgress } from "./hunt-progress.ts";
 import type { PublishTarget } from "./hunt-publish.ts";
 import {
@@ -41,19 +44,24 @@ import {
 } from "./hunt-state.ts";
 import { ConfigError, loadScanConfig } from "./load-scan-config.ts";
 import { describesSearch, HUNT_USAGE, type HuntOptions, parseHuntArgs } from "./parse-hunt-args.ts";
-import { UsageError } from "./parse-scan-args.ts";
-import { EXIT_OK, EXIT_UNREADABLE_INPUT, EXIT_USAGE, formatProblem, formatStats } from "./run-scan.ts";
+import { count } from "./plural.ts";
+import { formatProblem, formatStats } from "./scan-summary.ts";
 
+const EXIT_OK = EXIT.ok;
+const EXIT_USAGE = EXIT.usage;
+const EXIT_UNREADABLE_INPUT = EXIT.incomplete;
 /** Stopped by Ctrl-C (128 + SIGINT, as shells report it). */
-export const EXIT_INTERRUPTED = 130;
+export const EXIT_INTERRUPTED = EXIT.interrupted;
 
 export interface HuntIo {
   stdout: Writable;
   stderr: Writable;
-  /** Colour the text output (stdout is a terminal and NO_COLOR is unset). */
+  /** Colour the text output (stdout is a terminal, or FORCE_COLOR; never with NO_COLOR). */
   colour: boolean;
   /** Draw progress on stderr (stderr is a terminal). */
   progress: boolean;
+  /** stderr's width, for the progress line. */
+  columns?: number;
   /** Aborted on Ctrl-C: the hunt stops cleanly and says how to resume. */
   signal?: AbortSignal;
   /** For --publish: ALERTS_TOPIC_ARN, IDEMPOTENCY_TABLE, … (AWS clients read their own chain). */
@@ -144,21 +152,17 @@ function sumStats(all: readonly DetectionStats[]): DetectionStats {
   return total;
 }
 
-function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? "" : "s"}`;
-}
-
 function huntSummary(state: HuntState, counters: Counters, publishing: boolean): string {
   const groups = state.targets.reduce((sum, target) => sum + target.logGroups.length, 0);
   const lines = [
     `ephemeral-guard: hunted ${count(groups, "log group")} (${state.engine} engine) ` +
       `from ${new Date(state.startMs).toISOString()} to ${new Date(state.endMs).toISOString()}: ` +
-      `${count(counters.eventsRead, "event")} read in ${count(counters.pages, state.engine === "filter" ? "page" : "query range")}, ` +
+      `${count(counters.eventsRead, "event")} read in ${state.engine === "filter" ? count(counters.pages, "page") : count(counters.pages, "query range")}, ` +
       `${count(counters.retries, "call")} retried`,
   ];
   if (publishing) {
     lines.push(
-      `ephemeral-guard: published ${counters.published} findings; ${counters.alreadyPublished} had been published already`,
+      `ephemeral-guard: published ${count(counters.published, "finding")}; ${counters.alreadyPublished} had been published already`,
     );
   }
   if (state.notRead.length > 0) {
@@ -179,14 +183,16 @@ export async function runHunt(
     options = parseHuntArgs(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    io.stderr.write(`ephemeral-guard: ${error.message}\n${HUNT_USAGE}\n`);
+    io.stderr.write(
+      `ephemeral-guard hunt: ${error.message}\n${synopsis(HUNT_USAGE)}\n(ephemeral-guard help hunt)\n`,
+    );
     return EXIT_USAGE;
   }
   if (options.help) {
     io.stdout.write(`${HUNT_USAGE}\n`);
     return EXIT_OK;
   }
-  const progress = new HuntProgress((text) => io.stderr.write(text), io.progress, deps.now);
+  const progress = new HuntProgress((text) => io.stderr.write(text), io.progress, deps.now, io.columns);
   const say = (line: string) => {
     progress.clear();
     io.stderr.write(`${line}\n`);
@@ -316,16 +322,17 @@ async function hunt(context: HuntContext): Promise<number> {
     return detector;
   };
   const stats = () => sumStats([...detectors.values()].map((detector) => detector.stats));
-  let shown = 0;
-  const print = (finding: Finding) => {
-    if (!isAtLeast(finding.severity, options.minSeverity)) return;
-    shown++;
-    io.stdout.write(
-      options.format === "json"
-        ? `${JSON.stringify(finding)}\n`
-        : `${formatFindingText(finding, io.colour)}\n\n`,
-    );
-  };
+  // Printed as found, never held back to sort: a hunt runs for hours, and what it printed is what the
+  // resume file has moved past.
+  const output = new FindingOutput({
+    format: options.format,
+    sort: "input",
+    minSeverity: options.minSeverity,
+    colour: io.colour,
+    stdout: io.stdout,
+    report: say,
+  });
+  const print = (finding: Finding) => output.print(finding);
   const coveredUntil = new Map<HuntTarget, number>();
   const snapshot = () => ({
     share: coveredShare(state, coveredUntil),
@@ -461,8 +468,11 @@ async function hunt(context: HuntContext): Promise<number> {
   const totals = stats();
   const lines = [
     huntSummary(state, counters, context.publishTarget !== undefined),
-    formatStats(totals, shown),
+    formatStats(totals, output.shown),
   ];
+  if (output.unprintable > 0) {
+    lines.push(`ephemeral-guard: ${count(output.unprintable, "finding")} could not be printed`);
+  }
   if (stopped !== undefined && resumeFrom !== undefined) {
     lines.push(
       `ephemeral-guard: ${stopped} at ${(coveredShare(state, coveredUntil) * 100).toFixed(1)}% of the range; ` +
@@ -471,7 +481,7 @@ async function hunt(context: HuntContext): Promise<number> {
   }
   io.stderr.write(`${lines.join("\n")}\n`);
   if (stopped === "interrupted") return EXIT_INTERRUPTED;
-  if (stopped !== undefined || totals.problems > 0 || state.notRead.length > 0) {
+  if (stopped !== undefined || totals.problems > 0 || state.notRead.length > 0 || output.unprintable > 0) {
     return EXIT_UNREADABLE_INPUT;
   }
   return EXIT_OK;

@@ -1,45 +1,31 @@
 import type { Readable, Writable } from "node:stream";
 import type { DecodeOptions } from "../core/decode-input.ts";
-import { type DetectionStats, Detector } from "../core/detector.ts";
+import { Detector } from "../core/detector.ts";
 import type { Finding } from "../core/finding.ts";
-import type { InputProblem } from "../core/log-record.ts";
-import { ocsfFindingLine } from "../core/ocsf-finding.ts";
-import { isAtLeast } from "../core/severity.ts";
-import { formatFindingText, inert } from "./format-finding-text.ts";
+import { synopsis } from "./command-options.ts";
+import { EXIT } from "./exit-codes.ts";
+import { FindingOutput } from "./finding-output.ts";
+import { inert } from "./format-finding-text.ts";
 import { ConfigError, loadScanConfig } from "./load-scan-config.ts";
 import { parseScanArgs, USAGE, UsageError } from "./parse-scan-args.ts";
+import { count } from "./plural.ts";
 import { readScanInputs } from "./read-scan-inputs.ts";
+import { ScanProgress } from "./scan-progress.ts";
+import { formatProblem, formatStats } from "./scan-summary.ts";
 
 export interface ScanIo {
   stdin: Readable;
   stdout: Writable;
   stderr: Writable;
-  /** Colour the text output (stdout is a terminal and NO_COLOR is unset). */
+  /** Colour the text output (stdout is a terminal, or FORCE_COLOR; never with NO_COLOR). */
   colour: boolean;
-}
-
-export const EXIT_OK = 0;
-export const EXIT_USAGE = 1;
-export const EXIT_UNREADABLE_INPUT = 2;
-
-export function formatStats(stats: DetectionStats, shown: number): string {
-  const bySeverity = Object.entries(stats.findingsBySeverity)
-    .filter(([, count]) => count > 0)
-    .map(([level, count]) => `${count} ${level}`)
-    .join(", ");
-  const skipped = Object.entries(stats.skipped)
-    .filter(([, count]) => count > 0)
-    .map(([reason, count]) => `${count} ${reason}`)
-    .join(", ");
-  return [
-    `ephemeral-guard: ${stats.records} audit records read, ${stats.findings} findings${bySeverity ? ` (${bySeverity})` : ""}, ${shown} shown`,
-    `ephemeral-guard: skipped: ${skipped || "none"}${stats.controlMessages > 0 ? `; ${stats.controlMessages} CloudWatch control messages` : ""}`,
-    `ephemeral-guard: ${stats.problems} input problems`,
-  ].join("\n");
-}
-
-export function formatProblem(problem: InputProblem): string {
-  return `ephemeral-guard: ${inert(problem.position)}: ${problem.kind}: ${inert(problem.message)}`;
+  /** Standard input is a terminal: a scan with no PATH prints the usage instead of waiting on it. */
+  stdinIsTerminal?: boolean;
+  /** Draw progress on stderr (stderr is a terminal). */
+  progress?: boolean;
+  /** stderr's width, for the progress line. */
+  columns?: number;
+  now?: () => number;
 }
 
 /** The `scan` command. Returns the exit status; never throws for bad input, only reports it. */
@@ -49,12 +35,19 @@ export async function runScan(argv: readonly string[], io: ScanIo): Promise<numb
     options = parseScanArgs(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    io.stderr.write(`ephemeral-guard: ${error.message}\n${USAGE}\n`);
-    return EXIT_USAGE;
+    io.stderr.write(
+      `ephemeral-guard scan: ${error.message}\n${synopsis(USAGE)}\n(ephemeral-guard help scan)\n`,
+    );
+    return EXIT.usage;
   }
   if (options.help) {
     io.stdout.write(`${USAGE}\n`);
-    return EXIT_OK;
+    return EXIT.ok;
+  }
+  if (options.paths.length === 0 && io.stdinIsTerminal === true) {
+    // Nothing piped in and nothing named: waiting on the terminal would look like a hang.
+    io.stderr.write(`ephemeral-guard scan: name a PATH, or pipe audit events in\n${USAGE}\n`);
+    return EXIT.usage;
   }
   let config: Awaited<ReturnType<typeof loadScanConfig>>;
   try {
@@ -62,30 +55,53 @@ export async function runScan(argv: readonly string[], io: ScanIo): Promise<numb
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     io.stderr.write(`ephemeral-guard: configuration: ${error.message}\n`);
-    return EXIT_USAGE;
+    return EXIT.usage;
   }
 
-  const detector = new Detector(config, (problem) => io.stderr.write(`${formatProblem(problem)}\n`));
-  const decodeOptions: DecodeOptions = options.logGroup ? { logGroup: options.logGroup } : {};
-  let shown = 0;
-  const print = (finding: Finding) => {
-    if (!isAtLeast(finding.severity, options.minSeverity)) return;
-    shown++;
-    io.stdout.write(
-      options.format === "json"
-        ? `${JSON.stringify(finding)}\n`
-        : options.format === "ocsf"
-          ? `${ocsfFindingLine(finding)}\n`
-          : `${formatFindingText(finding, io.colour)}\n\n`,
-    );
+  const progress = new ScanProgress({
+    write: (text) => io.stderr.write(text),
+    enabled: io.progress === true,
+    now: io.now ?? Date.now,
+    ...(io.columns !== undefined ? { columns: io.columns } : {}),
+  });
+  const say = (line: string) => {
+    progress.clear();
+    io.stderr.write(`${line}\n`);
   };
-  for await (const input of readScanInputs(options.paths, io.stdin, decodeOptions)) {
+  const detector = new Detector(config, (problem) => say(formatProblem(problem)));
+  const decodeOptions: DecodeOptions = options.logGroup ? { logGroup: options.logGroup } : {};
+  const output = new FindingOutput({
+    format: options.format,
+    sort: options.sort,
+    minSeverity: options.minSeverity,
+    colour: io.colour,
+    stdout: io.stdout,
+    report: say,
+  });
+  let bytesRead = 0;
+  const snapshot = () => ({
+    bytesRead,
+    records: detector.stats.records,
+    findingsBySeverity: detector.stats.findingsBySeverity,
+  });
+  const onBytes = (bytes: number) => {
+    bytesRead += bytes;
+    progress.update(snapshot);
+  };
+  const print = (finding: Finding) => output.print(finding);
+  for await (const input of readScanInputs(options.paths, io.stdin, { ...decodeOptions, onBytes })) {
     if (input.kind === "note") {
-      io.stderr.write(`ephemeral-guard: ${inert(input.position)}: ${input.message}\n`);
+      say(`ephemeral-guard: ${inert(input.position)}: ${input.message}`);
       continue;
     }
     for (const finding of detector.ingest(input.decoded)) print(finding);
+    progress.update(snapshot);
   }
-  io.stderr.write(`${formatStats(detector.stats, shown)}\n`);
-  return detector.stats.problems > 0 ? EXIT_UNREADABLE_INPUT : EXIT_OK;
+  progress.clear();
+  await output.finish();
+  io.stderr.write(`${formatStats(detector.stats, output.shown)}\n`);
+  if (output.unprintable > 0) {
+    io.stderr.write(`ephemeral-guard: ${count(output.unprintable, "finding")} could not be printed\n`);
+  }
+  return detector.stats.problems > 0 || output.unprintable > 0 ? EXIT.incomplete : EXIT.ok;
 }

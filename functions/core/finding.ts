@@ -106,5 +106,10 @@ export const FindingSchema = z.object({
     })
     .optional(),
   authorizationReason: z.string().optional(),
+  /**
+   * True on a test alert (`ephemeral-guard test-alert`): nothing happened on any cluster. Slack shows it as a
+   * test, and remediation never acts on it.
+   */
+  test: z.boolean().optional(),
 });
 export type Finding = z.infer<typeof FindingSchema>;

@@ -182,13 +182,23 @@ async function scanFirst(count: number): Promise<string> {
   return out();
 }
 
-async function scanSamples(format: "json" | "text" = "json"): Promise<Run> {
+async function scanSamples(format: "json" | "text" | "ocsf" = "json"): Promise<Run> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out = collect(stdout);
   const err = collect(stderr);
+  // In the order read: a hunt prints as it finds, never sorted.
   const status = await runScan(
-    ["--format", format, "--log-group", GROUP, join(EVENTS_DIR, "audit"), join(EVENTS_DIR, "jsonl")],
+    [
+      "--format",
+      format,
+      "--sort",
+      "input",
+      "--log-group",
+      GROUP,
+      join(EVENTS_DIR, "audit"),
+      join(EVENTS_DIR, "jsonl"),
+    ],
     { stdin: Readable.from([]), stdout, stderr, colour: false },
   );
   return { status, stdout: out(), stderr: err() };
@@ -264,6 +274,14 @@ describe("ephemeral-guard hunt --engine filter", () => {
         endTime: Date.parse("2026-11-21") - 1,
       });
     }
+  });
+
+  it("prints the same OCSF Detection Findings as scan with --format ocsf", async () => {
+    logs.putLogEvents(GROUP, sampleEvents());
+    const ocsf = await hunt(["--cluster", "prod", ...RANGE, "--format", "OCSF"]);
+    const scanned = await scanSamples("ocsf");
+    expect(ocsf.stdout).toBe(scanned.stdout);
+    expect(ocsf.stdout.split("\n")[0]).toContain('"class_uid":2004');
   });
 
   it("prints the same text as scan", async () => {

@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -49,7 +48,7 @@ describe("ephemeral-guard scan", () => {
     expect(findings).toHaveLength(1);
     expect(findings[0]?.severity).toBe("critical");
     expect(findings[0]?.containers[0]?.profile).toBe("sysadmin");
-    expect(result.stderr).toContain("1 findings (1 critical)");
+    expect(result.stderr).toContain("1 audit record read, 1 finding (1 critical), 1 shown");
   });
 
   it("scans a whole directory and reports the broken line with its position, still printing the other findings", async () => {
@@ -184,23 +183,6 @@ describe("ephemeral-guard scan", () => {
     const result = await scan(["--format", "yaml"]);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain("usage: ephemeral-guard scan");
-  });
-
-  it("runs as a real process through the package's bin with the documented exit codes", () => {
-    const bin = join(ROOT, "bin", "ephemeral-guard.mjs");
-    const ok = spawnSync(process.execPath, [bin, "scan", "--format", "json", event("secret-env.json")], {
-      encoding: "utf8",
-    });
-    expect(ok.status).toBe(0);
-    expect(jsonFindings(ok.stdout)[0]?.reasons.map((r) => r.id)).toContain("reach.secret-env");
-    const broken = spawnSync(
-      process.execPath,
-      [bin, "scan", join(EVENTS, "jsonl", "batch-with-broken-line.jsonl")],
-      {
-        encoding: "utf8",
-      },
-    );
-    expect(broken.status).toBe(2);
-    expect(broken.stdout).toContain("auditID");
+    expect(result.stderr).toContain('--format: "yaml" is not an output format: use text, json or ocsf');
   });
 });

@@ -33,7 +33,8 @@ export async function generateTestCa(commonName = "ephemeral-guard test CA"): Pr
   return { cert: pems.cert, key: pems.private, data: Buffer.from(pems.cert).toString("base64") };
 }
 
-async function serverCertificate(ca: TestCa): Promise<{ cert: string; key: string }> {
+/** A server certificate for 127.0.0.1 signed by `ca` (the Slack webhook peer's HTTPS mode uses it too). */
+export async function serverCertificate(ca: TestCa): Promise<{ cert: string; key: string }> {
   const now = new Date();
   const pems = await selfsigned.generate([{ name: "commonName", value: "kubernetes" }], {
     keyType: "ec",

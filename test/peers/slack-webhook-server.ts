@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import { listenOnLoopback } from "./listen-on-loopback.ts";
 import { readRequestBody } from "./read-request-body.ts";
 
 /**
- * A Slack incoming-webhook peer for tests, on 127.0.0.1: accepts POST /services/T…/B…/secret, records
+ * A Slack incoming-webhook peer for tests, on 127.0.0.1 (HTTP, or HTTPS with a test CA's certificate): accepts POST /services/T…/B…/secret, records
  * every request (headers, raw and parsed body), and answers from a script: Slack's real answers are `ok`
  * (200), `rate_limited` (429 with Retry-After), `invalid_blocks` (400), `no_service` (404), and 5xx.
  * Requests beyond the script get 200 `ok`.
@@ -57,11 +58,18 @@ function parseJson(text: string): unknown {
   }
 }
 
-export async function startSlackWebhookServer(): Promise<SlackWebhookServer> {
+export interface SlackWebhookServerOptions {
+  /** Serve HTTPS with this certificate (for a process that trusts its CA through NODE_EXTRA_CA_CERTS). */
+  tls?: { cert: string; key: string };
+}
+
+export async function startSlackWebhookServer(
+  options: SlackWebhookServerOptions = {},
+): Promise<SlackWebhookServer> {
   const requests: WebhookRequest[] = [];
   const queue: WebhookAnswer[] = [];
 
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+  const handle = (request: IncomingMessage, response: ServerResponse) => {
     readRequestBody(request, MAX_BODY_BYTES).then(
       (body) => {
         const answer: WebhookAnswer =
@@ -86,12 +94,13 @@ export async function startSlackWebhookServer(): Promise<SlackWebhookServer> {
         response.end("request_too_large");
       },
     );
-  });
+  };
+  const server = options.tls ? createHttpsServer(options.tls, handle) : createServer(handle);
   const listener = await listenOnLoopback(server);
   const { port } = listener;
 
   return {
-    url: `http://127.0.0.1:${port}${WEBHOOK_PATH}`,
+    url: `${options.tls ? "https" : "http"}://127.0.0.1:${port}${WEBHOOK_PATH}`,
     requests,
     script(...answers) {
       queue.push(...answers);

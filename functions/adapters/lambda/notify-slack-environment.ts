@@ -26,6 +26,12 @@ export interface SlackEnvironment {
   idempotency: { tableName: string; expiresAfterSeconds: number; keyPrefix: string };
   /** Storm control (docs/slack.md); absent when STORM_TABLE is not set: every finding is posted. */
   storm?: StormDigestEnvironment;
+  /**
+   * `serverless invoke local` with SLACK_WEBHOOK_URL: post to that URL, read no parameter or secret, record
+   * nothing and hold no storm members, so a first alert needs no AWS credentials. Refused inside Lambda
+   * (AWS_LAMBDA_RUNTIME_API set), as detect refuses its local mode there.
+   */
+  localWebhookUrl?: string;
 }
 
 const optionalName = z
@@ -60,8 +66,20 @@ const EnvironmentSchema = z
       .min(31)
       .max(3_600)
       .default(DEFAULT_STORM_DIGEST_DELAY_SECONDS),
+    /** Local runs only: the webhook URL itself (it is a credential, so never in a deployed function's environment). */
+    SLACK_WEBHOOK_URL: optionalName,
+    /** Set by the Lambda runtime, never by `serverless invoke local`. */
+    AWS_LAMBDA_RUNTIME_API: optionalName,
   })
   .superRefine((env, context) => {
+    if (env.SLACK_WEBHOOK_URL && env.AWS_LAMBDA_RUNTIME_API) {
+      context.addIssue({
+        code: "custom",
+        message:
+          "SLACK_WEBHOOK_URL is for local runs (serverless invoke local); in Lambda the URL comes from SLACK_WEBHOOK_PARAMETER or SLACK_WEBHOOK_SECRET_ID",
+        path: ["SLACK_WEBHOOK_URL"],
+      });
+    }
     const set = [env.SLACK_WEBHOOK_PARAMETER, env.SLACK_WEBHOOK_SECRET_ID].filter(Boolean).length;
     if (set !== 1) {
       context.addIssue({
@@ -101,5 +119,6 @@ export function parseSlackEnvironment(env: Record<string, string | undefined>): 
           },
         }
       : {}),
+    ...(vars.SLACK_WEBHOOK_URL ? { localWebhookUrl: vars.SLACK_WEBHOOK_URL } : {}),
   };
 }

@@ -233,19 +233,30 @@ function linkBlocks(finding: Finding, options: FindingMessageOptions): SlackBloc
   ];
 }
 
+/**
+ * A test alert (`ephemeral-guard test-alert`, `test: true`) says so before anything else, in the notification,
+ * the header and a first section, so nobody on call mistakes it for an incident.
+ */
+const TEST_PREFIX = "🧪 TEST ALERT";
+const TEST_NOTE =
+  "*🧪 This is a test alert*, sent with `ephemeral-guard test-alert` to check that alerts reach this channel. " +
+  "Nothing happened on any cluster and nothing needs doing.";
+
 /** One line naming severity, outcome, pod, cluster and actor: the notification, and the plain fallback. */
 export function findingNotificationText(finding: Finding): string {
   const style = SEVERITY_STYLE[finding.severity];
   const pod = mrkdwnCode(`${finding.pod.namespace}/${finding.pod.name}`, { max: 300 });
   const cluster = finding.cluster ? ` on ${mrkdwnCode(finding.cluster, { max: 200 })}` : "";
   const actor = mrkdwnCode(finding.actor.username, { max: 300 });
-  return `${style.emoji} ${style.label}: ${OUTCOME_TEXT[finding.outcome].headline}: ${pod}${cluster} by ${actor}`;
+  const line = `${style.emoji} ${style.label}: ${OUTCOME_TEXT[finding.outcome].headline}: ${pod}${cluster} by ${actor}`;
+  return finding.test === true ? `${TEST_PREFIX} (not a real finding): ${line}` : line;
 }
 
 /** The alert for one finding: header, summary fields, one section per container, reasons, link. */
 export function findingSlackMessage(finding: Finding, options: FindingMessageOptions): SlackMessage {
   const style = SEVERITY_STYLE[finding.severity];
   const details: SlackBlock[] = [
+    ...(finding.test === true ? [section(TEST_NOTE)] : []),
     fieldsSection(summaryFields(finding)),
     ...containerBlocks(finding),
     divider,
@@ -256,7 +267,11 @@ export function findingSlackMessage(finding: Finding, options: FindingMessageOpt
   details.push(...linkBlocks(finding, options));
   return message({
     text: findingNotificationText(finding),
-    headline: [header(`${style.emoji} ${style.label}: ${OUTCOME_TEXT[finding.outcome].headline}`)],
+    headline: [
+      header(
+        `${finding.test === true ? `${TEST_PREFIX} · ` : ""}${style.emoji} ${style.label}: ${OUTCOME_TEXT[finding.outcome].headline}`,
+      ),
+    ],
     color: style.color,
     details,
   });

@@ -137,3 +137,23 @@ export class WebhookUrlSource {
     return validateWebhookUrl(raw, this.description, this.policy);
   }
 }
+
+/**
+ * The URL given in SLACK_WEBHOOK_URL, for `serverless invoke local -f notify-slack` only (the environment
+ * parser refuses it inside Lambda): checked like one read from SSM, and never printed.
+ */
+export class LocalWebhookUrl {
+  readonly description = "SLACK_WEBHOOK_URL (local run)";
+
+  constructor(
+    private readonly raw: string,
+    private readonly policy: WebhookUrlPolicy = HTTPS_ONLY,
+  ) {}
+
+  async get(): Promise<URL> {
+    return validateWebhookUrl(this.raw, this.description, this.policy);
+  }
+
+  /** Nothing to read again: the URL is the one given. */
+  invalidate(): void {}
+}
