@@ -8,14 +8,18 @@
  * - invisible characters (zero-width spaces and joiners, word joiner, BOM, soft hyphen, variation selectors,
  *   tag characters, Hangul fillers…), which make `jane​.doe` look like `jane.doe`, are shown as `[U+200B]`
  *   in identifiers and free text alike;
- * - in free text, where clients auto-link bare domains and e-mail addresses, every dot that joins a word to a
- *   following letter is defanged (`evil[.]example/login`, `a@evil[.]example`) and URL schemes lose their
- *   `://` (`https[:]//…`). Identifiers keep their dots: code spans are never linked, and a pod or image name
- *   must stay copyable.
+ * - in free text, where clients auto-link bare domains and e-mail addresses, the dots of a host name (a dotted
+ *   name whose last label is a top-level domain in IANA's list, or a special-use name such as `example`) are
+ *   defanged (`evil[.]example/login`, `a@evil[.]example`) and URL schemes lose their `://` (`https[:]//…`).
+ *   Other dotted words keep their dots, so the field paths reasons name read as they are
+ *   (`securityContext.privileged`). Identifiers keep their dots: code spans are never linked, and a pod or
+ *   image name must stay copyable.
  *
  * Lengths are measured after escaping, in UTF-16 code units (never fewer than the characters Slack counts),
  * and a cut never splits an entity, a surrogate pair or a code span.
  */
+
+import tlds from "tlds" with { type: "json" };
 
 export const ELLIPSIS = "…";
 
@@ -72,12 +76,45 @@ const FULLWIDTH_AT = "\uFF20";
 const URL_SCHEME = /:\/\//g;
 /** Dots that separate domain labels, including the ideographic and full-width ones IDNA also accepts. */
 const DOTS = new Set([".", "\u3002", "\uFF0E", "\uFF61"]);
-const LETTER = /\p{L}/u;
-const SPACE = /\s/u;
 
-/** A dot between a non-space and a letter could be part of a host name: `evil.example` → `evil[.]example`. */
-function defangsDot(previous: string | undefined, next: string | undefined): boolean {
-  return previous !== undefined && !SPACE.test(previous) && next !== undefined && LETTER.test(next);
+/**
+ * The names a client may take for the end of a host name: IANA's top-level domains (the `tlds` package, a copy
+ * of IANA's list) and the special-use names of RFC 6761 and friends, which link in some clients too.
+ */
+const TOP_LEVEL_NAMES: ReadonlySet<string> = new Set([
+  ...tlds,
+  "example",
+  "test",
+  "invalid",
+  "localhost",
+  "local",
+  "internal",
+  "onion",
+  "home",
+  "lan",
+]);
+/** A dotted name: labels of letters, digits and hyphens joined by any of the dots in DOTS. */
+const DOTTED_NAME = /[\p{L}\p{N}-]+(?:[.\u3002\uFF0E\uFF61][\p{L}\p{N}-]+)+/gu;
+const LABEL_SEPARATOR = /[.\u3002\uFF0E\uFF61]/u;
+
+/**
+ * The character indexes (in code points) of the dots to defang: every dot of a dotted name that ends in a
+ * top-level name, as `evil.example` → `evil[.]example`, `www.evil.co.uk` → `www[.]evil[.]co[.]uk`.
+ */
+function hostDots(chars: readonly string[]): Set<number> {
+  const text = chars.join("");
+  const dots = new Set<number>();
+  for (const match of text.matchAll(DOTTED_NAME)) {
+    const labels = match[0].split(LABEL_SEPARATOR);
+    if (!TOP_LEVEL_NAMES.has((labels[labels.length - 1] ?? "").toLowerCase())) continue;
+    // Code-point index of the match's start: the text is made of `chars`, so count them.
+    let at = Array.from(text.slice(0, match.index)).length;
+    for (const char of Array.from(match[0])) {
+      if (DOTS.has(char)) dots.add(at);
+      at++;
+    }
+  }
+  return dots;
 }
 
 export interface CutOptions {
@@ -151,13 +188,14 @@ export function mrkdwnText(value: string, { max, multiline = false }: MrkdwnText
     .replace(BROADCAST_WORDS, `${FULLWIDTH_AT}$1`)
     .replace(URL_SCHEME, "[:]//");
   const chars = Array.from(cleaned);
+  const defang = hostDots(chars);
   const pieces = chars.map((char, index) => {
     const lookalike = FORMATTING_LOOKALIKES[char];
     if (lookalike !== undefined) {
       const inWord = isWordCharacter(chars[index - 1]) && isWordCharacter(chars[index + 1]);
       return inWord && char !== "`" ? char : lookalike;
     }
-    if (DOTS.has(char) && defangsDot(chars[index - 1], chars[index + 1])) return `[${char}]`;
+    if (defang.has(index)) return `[${char}]`;
     return escapeEntities(showInvisible(char));
   });
   return joinWithin(pieces, max);

@@ -112,6 +112,16 @@ describe("auto-linked domains", () => {
     );
   });
 
+  it("defangs names under any real top-level domain, and keeps the field paths reasons name readable", () => {
+    expect(mrkdwnText("pulled from attacker.io and evil.co.uk", { max: 100 })).toBe(
+      "pulled from attacker[.]io and evil[.]co[.]uk",
+    );
+    expect(mrkdwnText("EVIL.COM/x", { max: 100 })).toBe("EVIL[.]COM/x");
+    expect(
+      mrkdwnText("sets securityContext.privileged: true and capabilities.add: SYS_ADMIN", { max: 200 }),
+    ).toBe("sets securityContext.privileged: true and capabilities.add: SYS_ADMIN");
+  });
+
   it("keeps dots that cannot be a host name: sentence ends, versions, IP addresses", () => {
     expect(mrkdwnText("Done. kubectl/v1.34.2 from 10.0.0.1.", { max: 100 })).toBe(
       "Done. kubectl/v1.34.2 from 10.0.0.1.",
