@@ -36,10 +36,18 @@ function isRecord(value: unknown): value is JsonRecord {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/**
+ * Nesting of empty objects looked through before a value counts as not empty. kubectl sends at most `{}`
+ * inside a field; the API server accepts 10,000 levels, and recursing through them overflowed the stack and
+ * failed the whole delivery.
+ */
+const MAX_EMPTY_SHAPE_DEPTH = 8;
+
 /** An object that is empty once its empty objects are removed: it stands for an absent field. */
-function isEmptyShape(value: unknown): boolean {
-  if (!isRecord(value)) return false;
-  for (const key in value) if (Object.hasOwn(value, key) && !isEmptyShape(value[key])) return false;
+function isEmptyShape(value: unknown, depth = 0): boolean {
+  if (!isRecord(value) || depth === MAX_EMPTY_SHAPE_DEPTH) return false;
+  for (const key in value)
+    if (Object.hasOwn(value, key) && !isEmptyShape(value[key], depth + 1)) return false;
   return true;
 }
 

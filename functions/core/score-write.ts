@@ -10,6 +10,13 @@ export interface Scored {
   reasons: Reason[];
   /** securityContext and reach fields that made each container risky, by container name. */
   riskyFields: ReadonlyMap<string, string[]>;
+  /**
+   * The strongest level of a rule that named each container (context rules aside): which containers a finding
+   * lists first when it cannot list them all.
+   */
+  containerRisk: ReadonlyMap<string, Severity>;
+  /** Hits that rules counted but did not list (rule-hits.ts): reasons the finding leaves out. */
+  unlistedReasons: number;
 }
 
 interface Fired {
@@ -18,6 +25,14 @@ interface Fired {
 }
 
 const NO_RISKY_FIELDS: ReadonlyMap<string, string[]> = new Map();
+const NO_CONTAINER_RISK: ReadonlyMap<string, Severity> = new Map();
+
+/** How many hits a list stands for: a hit standing for unlisted ones counts as those. */
+function hitCount(hits: readonly RuleHit[]): number {
+  let count = 0;
+  for (const hit of hits) count += hit.unlisted ?? 1;
+  return count;
+}
 
 /** The order effects apply in (see scoreWrite). */
 const EFFECT_ORDER: readonly RuleEffect[] = ["floor", "raise", "lower", "ceiling", "context"];
@@ -27,7 +42,7 @@ const BAND_START: Record<Severity, number> = { info: 0, low: 20, medium: 40, hig
 
 function scoreWithinBand(severity: Severity, fired: Fired[]): number {
   const evidence = fired.reduce((sum, { rule, hits }) => {
-    if (rule.effect === "floor") return sum + severityRank(rule.level) * hits.length;
+    if (rule.effect === "floor") return sum + severityRank(rule.level) * hitCount(hits);
     if (rule.effect === "raise") return sum + 2;
     return sum;
   }, 0);
@@ -111,12 +126,17 @@ export function scoreWrite(
     }
   }
 
-  // Made only when some container is risky: most writes have none to list.
+  // Made only when some container is risky: most writes have none to list. Bounded by the listed hits.
   let riskyFields: Map<string, string[]> | undefined;
+  let containerRisk: Map<string, Severity> | undefined;
+  let unlistedReasons = 0;
   for (const { rule, hits } of fired) {
-    if (rule.effect === "context") continue;
     for (const hit of hits) {
-      if (!hit.container || !hit.field) continue;
+      if (hit.unlisted !== undefined) unlistedReasons += hit.unlisted;
+      if (rule.effect === "context" || !hit.container) continue;
+      containerRisk ??= new Map();
+      containerRisk.set(hit.container, maxSeverity(containerRisk.get(hit.container) ?? "info", rule.level));
+      if (!hit.field) continue;
       riskyFields ??= new Map();
       const fields = riskyFields.get(hit.container) ?? [];
       if (!fields.includes(hit.field)) fields.push(hit.field);
@@ -129,5 +149,7 @@ export function scoreWrite(
     score: scoreWithinBand(level, fired),
     reasons,
     riskyFields: riskyFields ?? NO_RISKY_FIELDS,
+    containerRisk: containerRisk ?? NO_CONTAINER_RISK,
+    unlistedReasons,
   };
 }
