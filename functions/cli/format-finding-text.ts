@@ -63,6 +63,15 @@ export function formatFindingText(finding: Finding, colour: boolean): string {
       `  ${label(index === 0 ? "why" : "")}${tag} ${inert(reason.text)} ${paint(DIM, `(${reason.id})`)}`,
     );
   });
+  const omitted = finding.omitted;
+  if (omitted) {
+    const counts = [
+      omitted.containers > 0 ? `${omitted.containers} containers` : undefined,
+      omitted.reasons > 0 ? `${omitted.reasons} reasons` : undefined,
+      omitted.fields > 0 ? `${omitted.fields} values (${omitted.paths.map(inert).join(", ")})` : undefined,
+    ].filter((part): part is string => part !== undefined);
+    lines.push(`  ${label("omitted")}${counts.join(", ")}: ${omitted.why.map(inert).join("; ")}`);
+  }
   lines.push(`  ${label("auditID")}${inert(finding.auditID)}`);
   return lines.join("\n");
 }

@@ -1,9 +1,12 @@
 import type { Readable, Writable } from "node:stream";
+import { findingMessage } from "../adapters/aws/sns-message.ts";
+import { errorMessage } from "../core/decode-cloudwatch.ts";
 import type { DecodeOptions } from "../core/decode-input.ts";
 import { type DetectionStats, Detector } from "../core/detector.ts";
 import type { Finding } from "../core/finding.ts";
 import type { InputProblem } from "../core/log-record.ts";
 import { isAtLeast } from "../core/severity.ts";
+import { type SliceLimits, slicesOf } from "../core/slice-input.ts";
 import { formatFindingText, inert } from "./format-finding-text.ts";
 import { ConfigError, loadScanConfig } from "./load-scan-config.ts";
 import { parseScanArgs, USAGE, UsageError } from "./parse-scan-args.ts";
@@ -19,7 +22,11 @@ export interface ScanIo {
 
 export const EXIT_OK = 0;
 export const EXIT_USAGE = 1;
+/** Some input could not be read, or some finding could not be scored or printed: the rest was printed. */
 export const EXIT_UNREADABLE_INPUT = 2;
+
+/** Records detected at a time (see slicesOf). */
+const SLICE: SliceLimits = { records: 1_000, chars: 4 * 1024 * 1024 };
 
 function formatStats(stats: DetectionStats, shown: number): string {
   const bySeverity = Object.entries(stats.findingsBySeverity)
@@ -67,22 +74,39 @@ export async function runScan(argv: readonly string[], io: ScanIo): Promise<numb
   const detector = new Detector(config, (problem) => io.stderr.write(`${formatProblem(problem)}\n`));
   const decodeOptions: DecodeOptions = options.logGroup ? { logGroup: options.logGroup } : {};
   let shown = 0;
+  let unprintable = 0;
+  // JSON is the message detect would publish (bounded and shortened the same way), so the two agree.
+  const render = (finding: Finding) =>
+    options.format === "json"
+      ? `${findingMessage(finding).body}\n`
+      : `${formatFindingText(finding, io.colour)}\n\n`;
+  /** One finding that cannot be rendered is reported and counted; the others are still printed. */
   const print = (finding: Finding) => {
     if (!isAtLeast(finding.severity, options.minSeverity)) return;
+    let text: string;
+    try {
+      text = render(finding);
+    } catch (error) {
+      unprintable++;
+      io.stderr.write(
+        `ephemeral-guard: finding ${inert(finding.auditID)} could not be printed: ${inert(errorMessage(error))}\n`,
+      );
+      return;
+    }
     shown++;
-    io.stdout.write(
-      options.format === "json"
-        ? `${JSON.stringify(finding)}\n`
-        : `${formatFindingText(finding, io.colour)}\n\n`,
-    );
+    io.stdout.write(text);
   };
   for await (const input of readScanInputs(options.paths, io.stdin, decodeOptions)) {
     if (input.kind === "note") {
       io.stderr.write(`ephemeral-guard: ${inert(input.position)}: ${input.message}\n`);
       continue;
     }
-    for (const finding of detector.ingest(input.decoded)) print(finding);
+    // Slices, so that a file of 200,000 writes never holds 200,000 findings at once.
+    for (const slice of slicesOf(input.decoded, SLICE)) {
+      for (const finding of detector.ingest(slice)) print(finding);
+    }
   }
   io.stderr.write(`${formatStats(detector.stats, shown)}\n`);
-  return detector.stats.problems > 0 ? EXIT_UNREADABLE_INPUT : EXIT_OK;
+  if (unprintable > 0) io.stderr.write(`ephemeral-guard: ${unprintable} findings could not be printed\n`);
+  return detector.stats.problems > 0 || unprintable > 0 ? EXIT_UNREADABLE_INPUT : EXIT_OK;
 }

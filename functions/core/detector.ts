@@ -22,6 +22,13 @@ export interface DetectionStats {
   problems: number;
 }
 
+/**
+ * Longer records are not parsed. CloudWatch Logs cuts events at 1 MB (256 KB before 2025), so only a delivery
+ * that did not come from it can hold one; parsing costs about 35 times a record's size at peak (a 16 MiB event
+ * of 1,000,000 tiny containers peaked at 570 MB), and a 512 MB function must survive any delivery.
+ */
+export const MAX_RECORD_CHARS = 2 * 1024 * 1024;
+
 /** Problems kept in memory for reporting; beyond this they are only counted (stats.problems). */
 const MAX_KEPT_PROBLEMS = 1_000;
 
@@ -87,8 +94,14 @@ export class Detector {
     if (this.reported.has(event.auditID)) return this.skip("duplicate");
     this.reported.add(event.auditID);
 
-    const facts = extractWriteFacts(event, record.logGroup, this.config.cluster);
-    const finding = buildFinding(facts, scoreWrite(facts, this.config));
+    let finding: Finding;
+    try {
+      const facts = extractWriteFacts(event, record.logGroup, this.config.cluster);
+      finding = buildFinding(facts, scoreWrite(facts, this.config));
+    } catch (error) {
+      // No known input throws here; if one ever does (a recursion past the stack, say), it costs only itself.
+      return this.skipUnparseable(record, "invalid-event", `could not be scored: ${errorMessage(error)}`);
+    }
     this.stats.findings++;
     this.stats.findingsBySeverity[finding.severity]++;
     return finding;
@@ -103,6 +116,14 @@ export class Detector {
     if (isScreenedOut(record)) return this.skip("other-resource");
     if (record.text === undefined) return record.value;
     const text = record.text;
+    if (text.length > MAX_RECORD_CHARS) {
+      this.skipUnparseable(
+        record,
+        "oversized-payload",
+        `${text.length} characters: more than any CloudWatch Logs event, not parsed (limit ${MAX_RECORD_CHARS})`,
+      );
+      return undefined;
+    }
     if (!looksLikeJsonObject(text)) {
       this.skipUnparseable(record, "invalid-json", "not a JSON object (truncated or not an audit event)");
       return undefined;
