@@ -14,6 +14,7 @@ import type { Section, SectionResult, TargetResult } from "../section.ts";
  * detect, claim, PublishBatch, settle) with its real SDK clients, against the loopback SNS peer and dynalite
  * (test/peers/), each peer in a process of its own so that its CPU is counted apart from the function's, as in
  * production. 10,000 findings took 39 s of the 60 s timeout when PublishBatch calls ran one after another.
+ * BENCH_PUBLISH_SIZES=1000,5000 picks other sizes.
  */
 
 const CHILD = fileURLToPath(new URL("../peer-child.ts", import.meta.url));
@@ -199,7 +200,8 @@ export const publishSection: Section = {
     );
     notes.push(
       "function CPU = this process (decode, detect, the SDK clients: serialising, signing, HTTP); dynalite and SNS CPU = " +
-        "their own processes. Each finding costs a conditional PutItem (claim) and an UpdateItem (settle); each 10 a PublishBatch",
+        "their own processes. Each finding costs a conditional PutItem (its claim); each group of 10 one PublishBatch and one " +
+        "BatchWriteItem (the settles)",
     );
     return {
       tables: [

@@ -19,13 +19,13 @@ const { name: NAME, image: IMAGE, text: TEXT, items: ITEMS } = FINDING_LIMITS;
  */
 function listedContainers(
   containers: readonly ContainerFacts[],
-  risk: Scored["containerRisk"],
-): ContainerFacts[] {
-  if (containers.length <= FINDING_LIMITS.containers) return [...containers];
+  risk: Scored["risk"],
+): readonly ContainerFacts[] {
+  if (containers.length <= FINDING_LIMITS.containers) return containers;
   const ranked: { index: number; rank: number }[] = [];
   for (let index = 0; index < containers.length; index++) {
-    const level = risk.get((containers[index] as ContainerFacts).spec.name);
-    if (level !== undefined) ranked.push({ index, rank: severityRank(level) });
+    const entry = risk.get((containers[index] as ContainerFacts).spec.name);
+    if (entry !== undefined) ranked.push({ index, rank: severityRank(entry.level) });
   }
   ranked.sort((a, b) => b.rank - a.rank || a.index - b.index);
   const chosen = new Set(ranked.slice(0, FINDING_LIMITS.containers).map((entry) => entry.index));
@@ -38,7 +38,7 @@ function container(c: ContainerFacts, scored: Scored, omissions: Omissions): Fin
     name: omissions.text(c.spec.name, NAME, "containers[].name"),
     profile: c.profile,
     riskyFields: omissions.texts(
-      scored.riskyFields.get(c.spec.name) ?? [],
+      scored.risk.get(c.spec.name)?.fields ?? [],
       ITEMS,
       NAME,
       "containers[].riskyFields",
@@ -89,7 +89,7 @@ function boundedAuditID(auditID: string, omissions: Omissions): string {
 
 export function buildFinding(facts: WriteFacts, scored: Scored): Finding {
   const omissions = new Omissions();
-  const listed = listedContainers(facts.containers, scored.containerRisk);
+  const listed = listedContainers(facts.containers, scored.risk);
   omissions.leftOutContainers(facts.containers.length - listed.length);
   const containers = listed.map((c) => container(c, scored, omissions));
 

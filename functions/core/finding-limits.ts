@@ -71,35 +71,46 @@ export class Omissions {
   containers = 0;
   reasons = 0;
   fields = 0;
-  private readonly paths = new Set<string>();
-  private readonly why = new Set<string>();
+  // Made on the first omission: most findings leave nothing out, and this runs for every one.
+  private paths: Set<string> | undefined;
+  private why: Set<string> | undefined;
 
   constructor(previous?: Omitted) {
     if (!previous) return;
     this.containers = previous.containers;
     this.reasons = previous.reasons;
     this.fields = previous.fields;
-    for (const path of previous.paths.slice(0, FINDING_LIMITS.paths)) this.paths.add(cutText(path, MAX_PATH));
-    for (const why of previous.why.slice(0, MAX_WHY)) this.why.add(cutText(why, FINDING_LIMITS.name));
+    for (const path of previous.paths.slice(0, FINDING_LIMITS.paths)) this.addPath(cutText(path, MAX_PATH));
+    for (const why of previous.why.slice(0, MAX_WHY)) this.addWhy(cutText(why, FINDING_LIMITS.name));
+  }
+
+  private addPath(path: string): void {
+    this.paths ??= new Set();
+    if (this.paths.size < FINDING_LIMITS.paths) this.paths.add(path);
+  }
+
+  private addWhy(why: string): void {
+    this.why ??= new Set();
+    this.why.add(why);
   }
 
   leftOutContainers(count: number, why: string = WHY.containers): void {
     if (count <= 0) return;
     this.containers += count;
-    this.why.add(why);
+    this.addWhy(why);
   }
 
   leftOutReasons(count: number, why: string = WHY.reasons): void {
     if (count <= 0) return;
     this.reasons += count;
-    this.why.add(why);
+    this.addWhy(why);
   }
 
   /** One value at `path` was shortened or dropped. */
   shortened(path: string, why: string = WHY.values): void {
     this.fields++;
-    if (this.paths.size < FINDING_LIMITS.paths) this.paths.add(path);
-    this.why.add(why);
+    this.addPath(path);
+    this.addWhy(why);
   }
 
   text(value: string, max: number, path: string, why?: string): string {
@@ -112,7 +123,7 @@ export class Omissions {
     return value === undefined ? undefined : this.text(value, max, path, why);
   }
 
-  /** The first `maxItems` of `values`, each cut to `maxLength`. */
+  /** The first `maxItems` of `values`, each cut to `maxLength`; `values` itself when nothing needs cutting. */
   texts(
     values: readonly string[],
     maxItems: number,
@@ -120,6 +131,8 @@ export class Omissions {
     path: string,
     why?: string,
   ): string[] {
+    if (values.length <= maxItems && values.every((value) => value.length <= maxLength))
+      return values as string[];
     const out: string[] = [];
     const count = Math.min(values.length, maxItems);
     for (let i = 0; i < count; i++) out.push(this.text(values[i] as string, maxLength, `${path}[]`, why));
@@ -133,8 +146,8 @@ export class Omissions {
       containers: this.containers,
       reasons: this.reasons,
       fields: this.fields,
-      paths: [...this.paths],
-      why: [...this.why],
+      paths: [...(this.paths ?? [])],
+      why: [...(this.why ?? [])],
     };
   }
 }
@@ -195,13 +208,11 @@ function copyJson(value: unknown, depth: number, budget: CopyBudget): unknown {
     const item = copyJson((value as Record<string, unknown>)[key], depth - 1, budget);
     if (item === CUT) continue;
     if (key.length > FINDING_LIMITS.name) budget.cut = true;
-    // defineProperty: a JSON key "__proto__" is data, and plain assignment would set the copy's prototype.
-    Object.defineProperty(out, cutText(key, FINDING_LIMITS.name), {
-      value: item,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+    const name = cutText(key, FINDING_LIMITS.name);
+    // A JSON key "__proto__" is data; assigned, it would set the copy's prototype instead.
+    if (name === "__proto__") {
+      Object.defineProperty(out, name, { value: item, enumerable: true, writable: true, configurable: true });
+    } else out[name] = item;
   }
   return out;
 }

@@ -8,15 +8,19 @@ export interface Scored {
   severity: Severity;
   score: number;
   reasons: Reason[];
-  /** securityContext and reach fields that made each container risky, by container name. */
-  riskyFields: ReadonlyMap<string, string[]>;
   /**
-   * The strongest level of a rule that named each container (context rules aside): which containers a finding
-   * lists first when it cannot list them all.
+   * Containers a rule named (context rules aside), by name: the securityContext and reach fields that made each
+   * risky, and the strongest level among those rules (which containers a finding lists first when it cannot
+   * list them all).
    */
-  containerRisk: ReadonlyMap<string, Severity>;
+  risk: ReadonlyMap<string, ContainerRisk>;
   /** Hits that rules counted but did not list (rule-hits.ts): reasons the finding leaves out. */
   unlistedReasons: number;
+}
+
+export interface ContainerRisk {
+  fields: string[];
+  level: Severity;
 }
 
 interface Fired {
@@ -24,8 +28,7 @@ interface Fired {
   hits: readonly RuleHit[];
 }
 
-const NO_RISKY_FIELDS: ReadonlyMap<string, string[]> = new Map();
-const NO_CONTAINER_RISK: ReadonlyMap<string, Severity> = new Map();
+const NO_RISK: ReadonlyMap<string, ContainerRisk> = new Map();
 
 /** How many hits a list stands for: a hit standing for unlisted ones counts as those. */
 function hitCount(hits: readonly RuleHit[]): number {
@@ -127,20 +130,19 @@ export function scoreWrite(
   }
 
   // Made only when some container is risky: most writes have none to list. Bounded by the listed hits.
-  let riskyFields: Map<string, string[]> | undefined;
-  let containerRisk: Map<string, Severity> | undefined;
+  let risk: Map<string, ContainerRisk> | undefined;
   let unlistedReasons = 0;
   for (const { rule, hits } of fired) {
     for (const hit of hits) {
       if (hit.unlisted !== undefined) unlistedReasons += hit.unlisted;
       if (rule.effect === "context" || !hit.container) continue;
-      containerRisk ??= new Map();
-      containerRisk.set(hit.container, maxSeverity(containerRisk.get(hit.container) ?? "info", rule.level));
-      if (!hit.field) continue;
-      riskyFields ??= new Map();
-      const fields = riskyFields.get(hit.container) ?? [];
-      if (!fields.includes(hit.field)) fields.push(hit.field);
-      riskyFields.set(hit.container, fields);
+      risk ??= new Map();
+      let entry = risk.get(hit.container);
+      if (entry === undefined) {
+        entry = { fields: [], level: rule.level };
+        risk.set(hit.container, entry);
+      } else entry.level = maxSeverity(entry.level, rule.level);
+      if (hit.field && !entry.fields.includes(hit.field)) entry.fields.push(hit.field);
     }
   }
   sortInPlace(reasons, headlineFirst);
@@ -148,8 +150,7 @@ export function scoreWrite(
     severity: level,
     score: scoreWithinBand(level, fired),
     reasons,
-    riskyFields: riskyFields ?? NO_RISKY_FIELDS,
-    containerRisk: containerRisk ?? NO_CONTAINER_RISK,
+    risk: risk ?? NO_RISK,
     unlistedReasons,
   };
 }
