@@ -239,6 +239,7 @@ describe("packaged CloudFormation template", () => {
       "dynamodb:UpdateItem",
       "dynamodb:DeleteItem",
       "dynamodb:GetItem",
+      "dynamodb:BatchWriteItem",
     ]) {
       expect(grants(template, "DetectLambdaFunction", action)).toEqual([
         { "Fn::GetAtt": ["IdempotencyTable", "Arn"] },

@@ -97,11 +97,14 @@ function claimFailure(entry: Entry, outcome: Claim): PublishOnceFailure | undefi
   return undefined;
 }
 
-/** Marks published keys done: one BatchWriteItem when the store can, one UpdateItem each otherwise. */
+/**
+ * Marks published keys done: one BatchWriteItem when the store can, one UpdateItem each otherwise and for any
+ * key the batch did not write (a role not yet granted dynamodb:BatchWriteItem, say).
+ */
 async function settle(store: IdempotencyStore, keys: readonly string[]): Promise<boolean[]> {
   if (keys.length === 0) return [];
-  if (canSettleMany(store)) return store.settleMany(keys);
-  return Promise.all(keys.map((key) => settleSuccess(store, key)));
+  const batched = canSettleMany(store) ? await store.settleMany(keys) : keys.map(() => false);
+  return Promise.all(keys.map((key, index) => batched[index] || settleSuccess(store, key)));
 }
 
 /** Claim, publish, settle for one group of at most one PublishBatch. Never throws. */

@@ -192,4 +192,17 @@ describe("settling in batches", () => {
     expect(again.published).toEqual([]);
     expect(publishedIDs()).toHaveLength(20);
   });
+
+  it("when the batch is refused (a role without dynamodb:BatchWriteItem), each finding is settled on its own", async () => {
+    const refusing = createIdempotencyStore(dynamo.client, {
+      tableName: TABLE,
+      expiresAfterSeconds: 3600,
+      keyPrefix: "test",
+    });
+    Object.assign(refusing, { settleMany: async (keys: readonly string[]) => keys.map(() => false) });
+    const group = findings(3, "fallback");
+    const result = await publishFindingsOnce(group, { ...deps(), store: refusing });
+    expect(result.unrecorded).toEqual([]);
+    expect(await Promise.all(group.map(recordStatus))).toEqual(["COMPLETED", "COMPLETED", "COMPLETED"]);
+  });
 });
