@@ -65,10 +65,13 @@ export function formatFindingText(finding: Finding, colour: boolean): string {
   });
   const omitted = finding.omitted;
   if (omitted) {
+    const count = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
     const counts = [
-      omitted.containers > 0 ? `${omitted.containers} containers` : undefined,
-      omitted.reasons > 0 ? `${omitted.reasons} reasons` : undefined,
-      omitted.fields > 0 ? `${omitted.fields} values (${omitted.paths.map(inert).join(", ")})` : undefined,
+      omitted.containers > 0 ? count(omitted.containers, "container") : undefined,
+      omitted.reasons > 0 ? count(omitted.reasons, "reason") : undefined,
+      omitted.fields > 0
+        ? `${count(omitted.fields, "value")} (${omitted.paths.map(inert).join(", ")})`
+        : undefined,
     ].filter((part): part is string => part !== undefined);
     lines.push(`  ${label("omitted")}${counts.join(", ")}: ${omitted.why.map(inert).join("; ")}`);
   }

@@ -236,7 +236,7 @@ describe("ephemeral-guard scan against shaped input", () => {
     const result = await scan([deepFile(9_999)]);
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(
-      /omitted\s+1 values \(containers\[\]\.securityContext\): securityContext deeper than 4 levels/,
+      /omitted\s+1 value \(containers\[\]\.securityContext\): securityContext deeper than 4 levels/,
     );
   });
 

@@ -58,7 +58,10 @@ function batchEntryId(index: number): string {
  * failing on its side or on the way. The SDK has already retried what is worth retrying.
  */
 function isSenderFault(error: unknown): boolean {
-  return typeof error === "object" && error !== null && (error as { $fault?: unknown }).$fault === "client";
+  if (typeof error !== "object" || error === null) return false;
+  const { $fault, $retryable } = error as { $fault?: unknown; $retryable?: { throttling?: boolean } };
+  // Throttling is the client's fault too, but ten requests instead of one would not help.
+  return $fault === "client" && $retryable?.throttling !== true;
 }
 
 async function sendBatch(
