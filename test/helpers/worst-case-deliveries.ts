@@ -117,11 +117,6 @@ export function delivery(messages: Iterable<string>, fill = false): Delivery {
   return { event: { awslogs: { data } }, decompressedBytes: bytes, eventBytes: data.length + 24, records };
 }
 
-/** `count` copies of `message` with `placeholder` replaced by a distinct id in each, made one at a time. */
-export function* numbered(message: string, placeholder: string, count: number): Generator<string> {
-  for (let i = 0; i < count; i++) yield message.replace(placeholder, `${placeholder}-${i}`);
-}
-
 /**
  * `count` log events of one large message, each with `placeholder` (which must occur once, with no character
  * JSON escapes) replaced by its own number: for records of a megabyte, the parts before and after the number
