@@ -1,9 +1,11 @@
 import os from "node:os";
 import { hasExposedGc } from "./measure.ts";
 import type { Section, SectionResult, Table } from "./section.ts";
+import { deliveriesSection } from "./sections/deliveries.ts";
 import { deployedBundleSection } from "./sections/deployed-bundle.ts";
 import { filteredStagesSection } from "./sections/filtered-stages.ts";
 import { memorySection } from "./sections/memory.ts";
+import { publishSection } from "./sections/publish.ts";
 import { throughputSection } from "./sections/throughput.ts";
 
 /**
@@ -15,6 +17,8 @@ const SECTIONS: readonly Section[] = [
   throughputSection,
   filteredStagesSection,
   memorySection,
+  deliveriesSection,
+  publishSection,
   deployedBundleSection,
 ];
 

@@ -342,3 +342,72 @@ describe("detect handler", () => {
     expect(logLines("input rejected")).toMatchObject([{ position: "invocation", kind: "unknown-shape" }]);
   });
 });
+
+describe("detect handler against an attacker who shapes the audit event", () => {
+  const privilegedSample = () =>
+    JSON.parse(readEventText("audit/privileged-sysadmin-profile.json")) as {
+      auditID: string;
+      requestObject: { spec: { ephemeralContainers: unknown[] } };
+      responseObject?: unknown;
+    };
+
+  it("amplification: a 40 KB patch of 400 privileged containers is published as one message under SNS's 256 KB", async () => {
+    const event = privilegedSample();
+    event.requestObject.spec.ephemeralContainers = Array.from({ length: 400 }, (_, i) => ({
+      name: `root-${i}`,
+      image: "busybox:1.36",
+      securityContext: { privileged: true, runAsUser: 0 },
+    }));
+    delete event.responseObject;
+    const message = JSON.stringify(event);
+    expect(message.length).toBeGreaterThan(30_000);
+
+    await handler(delivery([message]), lambdaContext());
+
+    const [published, ...more] = sns.published;
+    expect(more).toEqual([]);
+    expect(Buffer.byteLength(published?.message ?? "")).toBeLessThan(240 * 1024);
+    const finding = FindingSchema.parse(JSON.parse(published?.message ?? ""));
+    expect(finding).toMatchObject({ severity: "critical", omitted: { containers: 380 } });
+    expect(finding.containers).toHaveLength(20);
+    expect(logLines("invocation summary")[0]).toMatchObject({ published: 1, shortened: 0 });
+  });
+
+  it("deep nesting: a securityContext nested 9,999 levels does not stop the other findings of its delivery", async () => {
+    const deep = JSON.stringify(privilegedSample()).replace(
+      '"securityContext":{"privileged":true}',
+      `"securityContext":{"privileged":true,"seLinuxOptions":${'{"x":'.repeat(9_999)}{}${"}".repeat(9_999)}}`,
+    );
+    const others = readEventText("jsonl/batch-with-broken-line.jsonl").split("\n").filter(Boolean);
+
+    await handler(delivery([deep, ...others]), lambdaContext());
+
+    expect(auditIDs()).toEqual([
+      "1d3f5b7a-9c2e-4d6a-8b0c-7e9a1c3e5f64",
+      "5f7b9d1f-3c5e-4a7b-8c9d-5e7a9b1d3f33",
+      "9d1f3b5d-7a9c-4e1f-8a3b-9b1d3f5b7d55",
+    ]);
+    const deepFinding = publishedFindings().find((f) => f.auditID.startsWith("1d3f5b7a"));
+    expect(deepFinding).toMatchObject({
+      severity: "critical",
+      omitted: { paths: ["containers[].securityContext"] },
+    });
+    expect(logLines("invocation summary")[0]).toMatchObject({ findings: 3, published: 3 });
+  });
+
+  it("flood: 100 findings of one delivery are each published once, in batches of 10, several batches at a time", async () => {
+    const template = privilegedSample();
+    delete template.responseObject;
+    const messages = Array.from({ length: 100 }, (_, i) =>
+      JSON.stringify({ ...template, auditID: `flood-${i}` }),
+    );
+    sns.holdUntilConcurrent(2);
+
+    await handler(delivery(messages), lambdaContext());
+
+    expect(auditIDs()).toEqual(messages.map((_, i) => `flood-${i}`).sort());
+    expect(sns.requests).toHaveLength(10);
+    expect(sns.maxConcurrent).toBeGreaterThanOrEqual(2);
+    expect(logLines("invocation summary")[0]).toMatchObject({ findings: 100, published: 100, duplicates: 0 });
+  });
+});

@@ -64,6 +64,18 @@ export function formatFindingText(finding: Finding, colour: boolean): string {
       `  ${label(index === 0 ? "why" : "")}${tag} ${inert(reason.text)} ${paint(DIM, `(${reason.id})`)}`,
     );
   });
+  const omitted = finding.omitted;
+  if (omitted) {
+    const count = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+    const counts = [
+      omitted.containers > 0 ? count(omitted.containers, "container") : undefined,
+      omitted.reasons > 0 ? count(omitted.reasons, "reason") : undefined,
+      omitted.fields > 0
+        ? `${count(omitted.fields, "value")} (${omitted.paths.map(inert).join(", ")})`
+        : undefined,
+    ].filter((part): part is string => part !== undefined);
+    lines.push(`  ${label("omitted")}${counts.join(", ")}: ${omitted.why.map(inert).join("; ")}`);
+  }
   lines.push(`  ${label("auditID")}${inert(finding.auditID)}`);
   return lines.join("\n");
 }

@@ -2,6 +2,7 @@ import type { Readable, Writable } from "node:stream";
 import type { DecodeOptions } from "../core/decode-input.ts";
 import { Detector } from "../core/detector.ts";
 import type { Finding } from "../core/finding.ts";
+import { type SliceLimits, slicesOf } from "../core/slice-input.ts";
 import { synopsis } from "./command-options.ts";
 import { EXIT } from "./exit-codes.ts";
 import { FindingOutput } from "./finding-output.ts";
@@ -27,6 +28,9 @@ export interface ScanIo {
   columns?: number;
   now?: () => number;
 }
+
+/** Records detected at a time (see slicesOf). */
+const SLICE: SliceLimits = { records: 1_000, chars: 4 * 1024 * 1024 };
 
 /** The `scan` command. Returns the exit status; never throws for bad input, only reports it. */
 export async function runScan(argv: readonly string[], io: ScanIo): Promise<number> {
@@ -94,7 +98,10 @@ export async function runScan(argv: readonly string[], io: ScanIo): Promise<numb
       say(`ephemeral-guard: ${inert(input.position)}: ${input.message}`);
       continue;
     }
-    for (const finding of detector.ingest(input.decoded)) print(finding);
+    // Slices, so that a file of 200,000 writes never holds 200,000 findings at once.
+    for (const slice of slicesOf(input.decoded, SLICE)) {
+      for (const finding of detector.ingest(slice)) print(finding);
+    }
     progress.update(snapshot);
   }
   progress.clear();

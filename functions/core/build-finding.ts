@@ -1,78 +1,178 @@
-import { FINDING_SCHEMA_VERSION, type Finding, type FindingContainer } from "./finding.ts";
+import { FINDING_SCHEMA_VERSION, type Finding, type FindingContainer, type Reason } from "./finding.ts";
+import { boundedSecurityContext, cutIdentifier, FINDING_LIMITS, Omissions } from "./finding-limits.ts";
 import type { Scored } from "./score-write.ts";
-import type { WriteFacts } from "./write-facts.ts";
+import { severityRank } from "./severity.ts";
+import type { ContainerFacts, WriteFacts } from "./write-facts.ts";
 
-function securityContextRecord(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : undefined;
+/**
+ * The finding for one scored write. Everything it copies from the audit event is bounded (finding-limits.ts)
+ * and what it leaves out is counted in `omitted`; the level, score and reasons were decided by scoreWrite over
+ * every container before anything here is left out.
+ */
+
+const { name: NAME, image: IMAGE, text: TEXT, items: ITEMS } = FINDING_LIMITS;
+
+/**
+ * The containers a finding lists when there are more than it can: those a rule named, strongest rule first,
+ * then the others in request order; listed in request order. A privileged container hidden behind thousands
+ * of harmless ones is the one listed.
+ */
+function listedContainers(
+  containers: readonly ContainerFacts[],
+  risk: Scored["risk"],
+): readonly ContainerFacts[] {
+  if (containers.length <= FINDING_LIMITS.containers) return containers;
+  const ranked: { index: number; rank: number }[] = [];
+  for (let index = 0; index < containers.length; index++) {
+    const entry = risk.get((containers[index] as ContainerFacts).spec.name);
+    if (entry !== undefined) ranked.push({ index, rank: severityRank(entry.level) });
+  }
+  ranked.sort((a, b) => b.rank - a.rank || a.index - b.index);
+  const chosen = new Set(ranked.slice(0, FINDING_LIMITS.containers).map((entry) => entry.index));
+  for (let index = 0; chosen.size < FINDING_LIMITS.containers; index++) chosen.add(index);
+  return [...chosen].sort((a, b) => a - b).map((index) => containers[index] as ContainerFacts);
+}
+
+function container(c: ContainerFacts, scored: Scored, omissions: Omissions): FindingContainer {
+  const out: FindingContainer = {
+    name: omissions.text(c.spec.name, NAME, "containers[].name"),
+    profile: c.profile,
+    riskyFields: omissions.texts(
+      scored.risk.get(c.spec.name)?.fields ?? [],
+      ITEMS,
+      NAME,
+      "containers[].riskyFields",
+    ),
+  };
+  if (c.spec.image !== undefined) out.image = omissions.text(c.spec.image, IMAGE, "containers[].image");
+  if (c.spec.targetContainerName !== undefined)
+    out.targetContainerName = omissions.text(
+      c.spec.targetContainerName,
+      NAME,
+      "containers[].targetContainerName",
+    );
+  if (c.spec.command !== undefined)
+    out.command = omissions.texts(c.spec.command, ITEMS, NAME, "containers[].command");
+  const securityContext = boundedSecurityContext(
+    c.spec.securityContext,
+    omissions,
+    "containers[].securityContext",
+  );
+  if (securityContext !== undefined) out.securityContext = securityContext;
+  if (c.mounts.length > 0)
+    out.volumeMounts = omissions.texts(
+      c.mounts.map((m) => m.volume),
+      ITEMS,
+      NAME,
+      "containers[].volumeMounts",
+    );
+  return out;
+}
+
+function reasons(scored: Scored, omissions: Omissions): Reason[] {
+  omissions.leftOutReasons(scored.unlistedReasons);
+  omissions.leftOutReasons(scored.reasons.length - FINDING_LIMITS.reasons);
+  return scored.reasons.slice(0, FINDING_LIMITS.reasons).map((reason) => ({
+    id: reason.id,
+    severity: reason.severity,
+    effect: reason.effect,
+    text: omissions.text(reason.text, TEXT, "reasons[].text"),
+  }));
+}
+
+/** Real auditIDs are UUIDs; a longer one (a client's Audit-ID header) is cut but stays distinct. */
+function boundedAuditID(auditID: string, omissions: Omissions): string {
+  const bounded = cutIdentifier(auditID, NAME);
+  if (bounded !== auditID) omissions.shortened("auditID");
+  return bounded;
 }
 
 export function buildFinding(facts: WriteFacts, scored: Scored): Finding {
-  const containers: FindingContainer[] = facts.containers.map((c) => {
-    const container: FindingContainer = {
-      name: c.spec.name,
-      profile: c.profile,
-      riskyFields: scored.riskyFields.get(c.spec.name) ?? [],
-    };
-    if (c.spec.image !== undefined) container.image = c.spec.image;
-    if (c.spec.targetContainerName !== undefined) container.targetContainerName = c.spec.targetContainerName;
-    if (c.spec.command !== undefined) container.command = c.spec.command;
-    const securityContext = securityContextRecord(c.spec.securityContext);
-    if (securityContext !== undefined) container.securityContext = securityContext;
-    if (c.mounts.length > 0) container.volumeMounts = c.mounts.map((m) => m.volume);
-    return container;
-  });
+  const omissions = new Omissions();
+  const listed = listedContainers(facts.containers, scored.risk);
+  omissions.leftOutContainers(facts.containers.length - listed.length);
+  const containers = listed.map((c) => container(c, scored, omissions));
 
   const actor: Finding["actor"] = {
-    username: facts.actor.username,
-    groups: facts.actor.groups,
+    username: omissions.text(facts.actor.username, NAME, "actor.username"),
+    groups: omissions.texts(facts.actor.groups, ITEMS, NAME, "actor.groups"),
     kind: facts.actor.kind,
-    sourceIPs: facts.actor.sourceIPs,
+    sourceIPs: omissions.texts(facts.actor.sourceIPs, ITEMS, NAME, "actor.sourceIPs"),
   };
-  if (facts.actor.uid) actor.uid = facts.actor.uid;
-  if (facts.actor.userAgent) actor.userAgent = facts.actor.userAgent;
-  if (facts.actor.arn) actor.arn = facts.actor.arn;
-  if (facts.actor.sessionName) actor.sessionName = facts.actor.sessionName;
+  if (facts.actor.uid) actor.uid = omissions.text(facts.actor.uid, NAME, "actor.uid");
+  if (facts.actor.userAgent) actor.userAgent = omissions.text(facts.actor.userAgent, TEXT, "actor.userAgent");
+  if (facts.actor.arn) actor.arn = omissions.text(facts.actor.arn, TEXT, "actor.arn");
+  if (facts.actor.sessionName)
+    actor.sessionName = omissions.text(facts.actor.sessionName, NAME, "actor.sessionName");
   if (facts.impersonatedUser) {
     actor.impersonatedUser = {
-      username: facts.impersonatedUser.username,
-      groups: facts.impersonatedUser.groups,
+      username: omissions.text(facts.impersonatedUser.username, NAME, "actor.impersonatedUser.username"),
+      groups: omissions.texts(facts.impersonatedUser.groups, ITEMS, NAME, "actor.impersonatedUser.groups"),
     };
-    if (facts.impersonatedUser.uid) actor.impersonatedUser.uid = facts.impersonatedUser.uid;
+    if (facts.impersonatedUser.uid)
+      actor.impersonatedUser.uid = omissions.text(
+        facts.impersonatedUser.uid,
+        NAME,
+        "actor.impersonatedUser.uid",
+      );
   }
 
-  const pod: Finding["pod"] = { namespace: facts.namespace, name: facts.podName };
-  if (facts.pod.uid) pod.uid = facts.pod.uid;
-  if (facts.pod.owner) pod.owner = facts.pod.owner;
-  if (facts.pod.serviceAccountName) pod.serviceAccountName = facts.pod.serviceAccountName;
+  const pod: Finding["pod"] = {
+    namespace: omissions.text(facts.namespace, NAME, "pod.namespace"),
+    name: omissions.text(facts.podName, NAME, "pod.name"),
+  };
+  if (facts.pod.uid) pod.uid = omissions.text(facts.pod.uid, NAME, "pod.uid");
+  if (facts.pod.owner) {
+    const { kind, name, uid, controller } = facts.pod.owner;
+    pod.owner = {
+      kind: omissions.text(kind, NAME, "pod.owner.kind"),
+      name: omissions.text(name, NAME, "pod.owner.name"),
+    };
+    if (uid !== undefined) pod.owner.uid = omissions.text(uid, NAME, "pod.owner.uid");
+    if (controller !== undefined) pod.owner.controller = controller;
+  }
+  if (facts.pod.serviceAccountName)
+    pod.serviceAccountName = omissions.text(facts.pod.serviceAccountName, NAME, "pod.serviceAccountName");
   if (facts.pod.static) pod.static = true;
 
   const finding: Finding = {
     schemaVersion: FINDING_SCHEMA_VERSION,
-    auditID: facts.auditID,
-    time: facts.time,
+    auditID: boundedAuditID(facts.auditID, omissions),
+    time: omissions.text(facts.time, NAME, "time"),
     severity: scored.severity,
     score: scored.score,
     outcome: facts.outcome,
-    verb: facts.verb,
+    verb: omissions.text(facts.verb, NAME, "verb"),
     bodyLogged: facts.bodyLogged,
     actor,
     pod,
     containers,
-    reasons: scored.reasons,
+    reasons: reasons(scored, omissions),
   };
-  if (facts.cluster) finding.cluster = facts.cluster;
-  if (facts.logGroup) finding.logGroup = facts.logGroup;
+  if (facts.cluster) finding.cluster = omissions.text(facts.cluster, NAME, "cluster");
+  if (facts.logGroup) finding.logGroup = omissions.text(facts.logGroup, TEXT, "logGroup");
   if (facts.responseCode !== undefined) finding.responseCode = facts.responseCode;
-  if (facts.responseMessage) finding.responseMessage = facts.responseMessage;
-  if (facts.requestURI) finding.requestURI = facts.requestURI;
-  if (facts.authorizationReason) finding.authorizationReason = facts.authorizationReason;
+  if (facts.responseMessage)
+    finding.responseMessage = omissions.text(facts.responseMessage, TEXT, "responseMessage");
+  if (facts.requestURI) finding.requestURI = omissions.text(facts.requestURI, TEXT, "requestURI");
+  if (facts.authorizationReason)
+    finding.authorizationReason = omissions.text(facts.authorizationReason, TEXT, "authorizationReason");
   if (facts.podSecurityEnforcePolicy || facts.podSecurityAuditViolations) {
     finding.podSecurity = {};
-    if (facts.podSecurityEnforcePolicy) finding.podSecurity.enforcePolicy = facts.podSecurityEnforcePolicy;
+    if (facts.podSecurityEnforcePolicy)
+      finding.podSecurity.enforcePolicy = omissions.text(
+        facts.podSecurityEnforcePolicy,
+        NAME,
+        "podSecurity.enforcePolicy",
+      );
     if (facts.podSecurityAuditViolations)
-      finding.podSecurity.auditViolations = facts.podSecurityAuditViolations;
+      finding.podSecurity.auditViolations = omissions.text(
+        facts.podSecurityAuditViolations,
+        TEXT,
+        "podSecurity.auditViolations",
+      );
   }
+  const omitted = omissions.result();
+  if (omitted) finding.omitted = omitted;
   return finding;
 }

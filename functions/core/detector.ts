@@ -24,6 +24,13 @@ export interface DetectionStats {
   problems: number;
 }
 
+/**
+ * Longer records are not parsed. CloudWatch Logs cuts events at 1 MB (256 KB before 2025), so only a delivery
+ * that did not come from it can hold one; parsing costs about 35 times a record's size at peak (a 16 MiB event
+ * of 1,000,000 tiny containers peaked at 570 MB), and a 512 MB function must survive any delivery.
+ */
+export const MAX_RECORD_CHARS = 2 * 1024 * 1024;
+
 /** Problems kept in memory for reporting; beyond this they are only counted (stats.problems). */
 const MAX_KEPT_PROBLEMS = 1_000;
 
@@ -76,7 +83,15 @@ export class Detector {
     // Already shown to be a JSON object without the marker: the checks below would skip it the same way.
     if (isScreenedOut(record)) return this.skip("other-resource");
     let value = record.value;
-    const text = record.text;
+    let text = record.text;
+    let oversized = false;
+    if (text !== undefined && text.length > MAX_RECORD_CHARS) {
+      // Too large to parse whole (see MAX_RECORD_CHARS); a padded write must still be seen, so its first
+      // MAX_RECORD_CHARS characters are read as a cut event.
+      if (!mayCarryMarker(text)) return this.skip("other-resource");
+      text = text.slice(0, MAX_RECORD_CHARS);
+      oversized = true;
+    }
     if (text !== undefined) {
       // Raw text is only parsed when it could be an ephemeral-container write; a line that is not even shaped
       // like a JSON object is reported. Not a substring test alone: an escaped letter
@@ -87,7 +102,7 @@ export class Detector {
           ? this.skip("other-resource")
           : this.skipUnparseable(record, "invalid-json", NOT_AN_OBJECT);
       }
-      if (!objectShaped) return this.processCut(record, text, NOT_AN_OBJECT);
+      if (oversized || !objectShaped) return this.processCut(record, text, NOT_AN_OBJECT, oversized);
       try {
         value = JSON.parse(text) as unknown;
       } catch (error) {
@@ -115,8 +130,14 @@ export class Detector {
     if (this.reported.has(event.auditID)) return this.skip("duplicate");
     this.reported.add(event.auditID);
 
-    const facts = extractWriteFacts(event, record.logGroup, this.config.cluster, cut);
-    const finding = buildFinding(facts, scoreWrite(facts, this.config));
+    let finding: Finding;
+    try {
+      const facts = extractWriteFacts(event, record.logGroup, this.config.cluster, cut);
+      finding = buildFinding(facts, scoreWrite(facts, this.config));
+    } catch (error) {
+      // No known input throws here; if one ever does (a recursion past the stack, say), it costs only itself.
+      return this.skipUnparseable(record, "invalid-event", `could not be scored: ${errorMessage(error)}`);
+    }
     this.stats.findings++;
     this.stats.findingsBySeverity[finding.severity]++;
     return finding;
@@ -128,7 +149,12 @@ export class Detector {
    * shows a write to pods/ephemeralcontainers it is scored on that, and still counted as a problem of its own
    * kind so that cut events show in the Rejects metric and its alarm; anything else is unparseable as before.
    */
-  private processCut(record: LogRecord, text: string, parseError: string): Finding | undefined {
+  private processCut(
+    record: LogRecord,
+    text: string,
+    parseError: string,
+    oversized = false,
+  ): Finding | undefined {
     const reading = readCutEvent(text);
     if (reading.kind === "unreadable") return this.skipUnparseable(record, "invalid-json", parseError);
     const { event, cut } = reading;
@@ -136,9 +162,11 @@ export class Detector {
     if (reason === "other-resource") return this.skipUnparseable(record, "invalid-json", parseError);
     const finding = this.report(event, record, reason, cut);
     const where = cut.inside ? ` inside ${cut.inside}` : "";
-    const broken = cut.endOfText
-      ? `is cut off after ${cut.length} characters${where}`
-      : `stops being JSON at character ${cut.readable} of ${cut.length}${where}`;
+    const broken = oversized
+      ? `is longer than ${MAX_RECORD_CHARS} characters (more than any CloudWatch Logs event): read up to there${where}`
+      : cut.endOfText
+        ? `is cut off after ${cut.length} characters${where}`
+        : `stops being JSON at character ${cut.readable} of ${cut.length}${where}`;
     this.addProblem({
       position: record.position,
       kind: "cut-event",

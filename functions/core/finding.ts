@@ -60,6 +60,26 @@ export const IdentitySchema = z.object({
   uid: z.string().optional(),
 });
 
+/**
+ * What a finding left out, present only when something was. Whoever writes ephemeral containers decides how
+ * many there are and how long their strings are; a finding stays small enough for one SNS message whatever
+ * they send, and says here what it did not copy. Severity, score and reasons are decided over everything
+ * before anything is left out.
+ */
+export const OmittedSchema = z.object({
+  /** Added containers not listed in `containers` (the riskiest are the ones listed). */
+  containers: z.number().int().min(0),
+  /** Reasons not listed: a rule's hits beyond the first ones it lists, and reasons beyond the finding's cap. */
+  reasons: z.number().int().min(0),
+  /** Values shortened or dropped: strings cut (ending in "…"), list items, securityContext nesting. */
+  fields: z.number().int().min(0),
+  /** Where values were shortened or dropped, e.g. `actor.userAgent`, `containers[].securityContext`. */
+  paths: z.array(z.string()),
+  /** Which limits applied, in words. */
+  why: z.array(z.string()),
+});
+export type Omitted = z.infer<typeof OmittedSchema>;
+
 export const FindingSchema = z.object({
   schemaVersion: z.literal(FINDING_SCHEMA_VERSION),
   auditID: z.string(),
@@ -111,5 +131,7 @@ export const FindingSchema = z.object({
    * test, and remediation never acts on it.
    */
   test: z.boolean().optional(),
+  /** Present when the finding left something out (see OmittedSchema). */
+  omitted: OmittedSchema.optional(),
 });
 export type Finding = z.infer<typeof FindingSchema>;

@@ -9,6 +9,7 @@ import {
   NODE_LEVEL_CAPABILITIES,
   PTRACE_CAPABILITIES,
 } from "./pod-security-lists.ts";
+import { MAX_LISTED_HITS_PER_RULE, quotedList, withUnlisted } from "./rule-hits.ts";
 import type { Severity } from "./severity.ts";
 import type { ContainerFacts, IdentityFacts, MountFact, MountKind, WriteFacts } from "./write-facts.ts";
 
@@ -26,6 +27,8 @@ export interface RuleHit {
   /** The container and securityContext field that made it hit, shown next to the container. */
   container?: string;
   field?: string;
+  /** Only on the hit that stands for the hits a rule did not list (rule-hits.ts): how many. */
+  unlisted?: number;
 }
 
 export interface Rule {
@@ -46,21 +49,26 @@ const NO_HITS: readonly RuleHit[] = Object.freeze([]);
 
 type ContainerCheck = (container: ContainerFacts) => { field: string; detail: string } | undefined;
 
-/** A rule that looks at each added container on its own. */
+/** A rule that looks at each added container on its own; it lists the first hits and counts the rest. */
 function perContainer(check: ContainerCheck): Rule["evaluate"] {
   return (facts) => {
     let hits: RuleHit[] | undefined;
+    let unlisted = 0;
     for (const container of facts.containers) {
       const found = check(container);
       if (!found) continue;
       hits ??= [];
+      if (hits.length === MAX_LISTED_HITS_PER_RULE) {
+        unlisted++;
+        continue;
+      }
       hits.push({
         text: `container "${container.spec.name}" ${found.detail}`,
         container: container.spec.name,
         field: found.field,
       });
     }
-    return hits ?? NO_HITS;
+    return hits === undefined ? NO_HITS : withUnlisted(hits, unlisted, "containers");
   };
 }
 
@@ -99,10 +107,15 @@ function mountText(kind: Exclude<MountKind, "other">, mount: MountFact): string 
 function mountRule(kind: Exclude<MountKind, "other">): Rule["evaluate"] {
   return (facts) => {
     let hits: RuleHit[] | undefined;
+    let unlisted = 0;
     for (const container of facts.containers) {
       for (const mount of container.mounts) {
         if (mount.kind !== kind) continue;
         hits ??= [];
+        if (hits.length === MAX_LISTED_HITS_PER_RULE) {
+          unlisted++;
+          continue;
+        }
         hits.push({
           text: `container "${container.spec.name}" mounts volume "${mount.volume}"${mount.mountPath ? ` at ${mount.mountPath}` : ""}, ${mountText(kind, mount)}`,
           container: container.spec.name,
@@ -110,7 +123,7 @@ function mountRule(kind: Exclude<MountKind, "other">): Rule["evaluate"] {
         });
       }
     }
-    return hits ?? NO_HITS;
+    return hits === undefined ? NO_HITS : withUnlisted(hits, unlisted, "mounts");
   };
 }
 
@@ -205,7 +218,11 @@ export const RULES: readonly Rule[] = [
     effect: "floor",
     level: "low",
     evaluate: (facts) => {
-      const names = facts.containers.map((c) => `"${c.spec.name}"`).join(", ");
+      const names = quotedList(
+        facts.containers.map((c) => c.spec.name),
+        MAX_LISTED_HITS_PER_RULE,
+        (name) => `"${name}"`,
+      );
       const what = names ? `ephemeral container ${names}` : "an ephemeral container";
       return [
         {
@@ -616,14 +633,18 @@ export const RULES: readonly Rule[] = [
     effect: "context",
     level: "info",
     evaluate: (facts) =>
-      facts.containers.map((c) => ({
-        // kubectl's markers may lie beyond the cut of a cut event: "none" there means "cannot be told".
-        text:
-          facts.cut && c.profile === "none"
-            ? `container "${c.spec.name}": which kubectl debug profile made it cannot be told from the part before the cut`
-            : `container "${c.spec.name}": ${describeProfile(c.profile)}`,
-        container: c.spec.name,
-      })),
+      withUnlisted(
+        facts.containers.slice(0, MAX_LISTED_HITS_PER_RULE).map((c) => ({
+          // kubectl's markers may lie beyond the cut of a cut event: "none" there means "cannot be told".
+          text:
+            facts.cut && c.profile === "none"
+              ? `container "${c.spec.name}": which kubectl debug profile made it cannot be told from the part before the cut`
+              : `container "${c.spec.name}": ${describeProfile(c.profile)}`,
+          container: c.spec.name,
+        })),
+        Math.max(0, facts.containers.length - MAX_LISTED_HITS_PER_RULE),
+        "containers",
+      ),
   },
   {
     id: "podsecurity.audit-violations",

@@ -8,8 +8,19 @@ export interface Scored {
   severity: Severity;
   score: number;
   reasons: Reason[];
-  /** securityContext and reach fields that made each container risky, by container name. */
-  riskyFields: ReadonlyMap<string, string[]>;
+  /**
+   * Containers a rule named (context rules aside), by name: the securityContext and reach fields that made each
+   * risky, and the strongest level among those rules (which containers a finding lists first when it cannot
+   * list them all).
+   */
+  risk: ReadonlyMap<string, ContainerRisk>;
+  /** Hits that rules counted but did not list (rule-hits.ts): reasons the finding leaves out. */
+  unlistedReasons: number;
+}
+
+export interface ContainerRisk {
+  fields: string[];
+  level: Severity;
 }
 
 interface Fired {
@@ -17,7 +28,14 @@ interface Fired {
   hits: readonly RuleHit[];
 }
 
-const NO_RISKY_FIELDS: ReadonlyMap<string, string[]> = new Map();
+const NO_RISK: ReadonlyMap<string, ContainerRisk> = new Map();
+
+/** How many hits a list stands for: a hit standing for unlisted ones counts as those. */
+function hitCount(hits: readonly RuleHit[]): number {
+  let count = 0;
+  for (const hit of hits) count += hit.unlisted ?? 1;
+  return count;
+}
 
 /** The order effects apply in (see scoreWrite). */
 const EFFECT_ORDER: readonly RuleEffect[] = ["floor", "raise", "lower", "ceiling", "context"];
@@ -27,7 +45,7 @@ const BAND_START: Record<Severity, number> = { info: 0, low: 20, medium: 40, hig
 
 function scoreWithinBand(severity: Severity, fired: Fired[]): number {
   const evidence = fired.reduce((sum, { rule, hits }) => {
-    if (rule.effect === "floor") return sum + severityRank(rule.level) * hits.length;
+    if (rule.effect === "floor") return sum + severityRank(rule.level) * hitCount(hits);
     if (rule.effect === "raise") return sum + 2;
     return sum;
   }, 0);
@@ -111,16 +129,20 @@ export function scoreWrite(
     }
   }
 
-  // Made only when some container is risky: most writes have none to list.
-  let riskyFields: Map<string, string[]> | undefined;
+  // Made only when some container is risky: most writes have none to list. Bounded by the listed hits.
+  let risk: Map<string, ContainerRisk> | undefined;
+  let unlistedReasons = 0;
   for (const { rule, hits } of fired) {
-    if (rule.effect === "context") continue;
     for (const hit of hits) {
-      if (!hit.container || !hit.field) continue;
-      riskyFields ??= new Map();
-      const fields = riskyFields.get(hit.container) ?? [];
-      if (!fields.includes(hit.field)) fields.push(hit.field);
-      riskyFields.set(hit.container, fields);
+      if (hit.unlisted !== undefined) unlistedReasons += hit.unlisted;
+      if (rule.effect === "context" || !hit.container) continue;
+      risk ??= new Map();
+      let entry = risk.get(hit.container);
+      if (entry === undefined) {
+        entry = { fields: [], level: rule.level };
+        risk.set(hit.container, entry);
+      } else entry.level = maxSeverity(entry.level, rule.level);
+      if (hit.field && !entry.fields.includes(hit.field)) entry.fields.push(hit.field);
     }
   }
   sortInPlace(reasons, headlineFirst);
@@ -128,6 +150,7 @@ export function scoreWrite(
     severity: level,
     score: scoreWithinBand(level, fired),
     reasons,
-    riskyFields: riskyFields ?? NO_RISKY_FIELDS,
+    risk: risk ?? NO_RISK,
+    unlistedReasons,
   };
 }

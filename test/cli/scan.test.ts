@@ -186,3 +186,82 @@ describe("ephemeral-guard scan", () => {
     expect(result.stderr).toContain('--format: "yaml" is not an output format: use text, json or ocsf');
   });
 });
+
+describe("ephemeral-guard scan against shaped input", () => {
+  /** A file of the privileged sample with its securityContext nested `depth` levels, then two honest writes. */
+  function deepFile(depth: number): string {
+    const dir = mkdtempSync(join(tmpdir(), "eg-deep-"));
+    const deep = JSON.stringify(
+      JSON.parse(readFileSync(event("privileged-sysadmin-profile.json"), "utf8")),
+    ).replace(
+      '"securityContext":{"privileged":true}',
+      `"securityContext":{"privileged":true,"seLinuxOptions":${'{"x":'.repeat(depth)}{}${"}".repeat(depth)}}`,
+    );
+    const honest = ["run-as-root.json", "secret-env.json"].map((name) =>
+      JSON.stringify(JSON.parse(readFileSync(event(name), "utf8"))),
+    );
+    const file = join(dir, "deep.jsonl");
+    writeFileSync(file, `${[deep, ...honest].join("\n")}\n`);
+    return file;
+  }
+
+  it("a securityContext nested 9,999 levels: every finding of the file is printed, the deep one with its copy cut", async () => {
+    const result = await scan(["--format", "json", deepFile(9_999)]);
+    expect(result.status).toBe(0);
+    const findings = jsonFindings(result.stdout);
+    expect(findings.map((f) => f.severity)).toEqual(["critical", "medium", "high"]);
+    expect(findings[0]?.omitted?.paths).toEqual(["containers[].securityContext"]);
+    expect(result.stderr).toContain("3 findings");
+  });
+
+  it("the text output says what a finding left out", async () => {
+    const result = await scan([deepFile(9_999)]);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(
+      /omitted\s+1 value \(containers\[\]\.securityContext\): securityContext deeper than 4 levels/,
+    );
+  });
+
+  it("a record larger than any CloudWatch Logs event is reported on stderr, the others printed, exit 2", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "eg-huge-"));
+    const padded = JSON.stringify(
+      JSON.parse(readFileSync(event("privileged-sysadmin-profile.json"), "utf8")),
+    ).replace('"stdin":true', `"stdin":true,"env":[{"name":"PAD","value":"${"x".repeat(3 * 1024 * 1024)}"}]`);
+    const file = join(dir, "huge.jsonl");
+    writeFileSync(
+      file,
+      `${padded}\n${JSON.stringify(JSON.parse(readFileSync(event("run-as-root.json"), "utf8")))}\n`,
+    );
+    const result = await scan(["--format", "json", file]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(
+      /huge\.jsonl:1: oversized-payload: \d+ characters: more than any CloudWatch Logs event/,
+    );
+    expect(jsonFindings(result.stdout).map((f) => f.severity)).toEqual(["medium"]);
+  });
+
+  it("prints each finding as detect would publish it: 400 privileged containers in one message under 240 KB", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "eg-many-"));
+    const sample = JSON.parse(readFileSync(event("privileged-sysadmin-profile.json"), "utf8")) as {
+      requestObject: { spec: { ephemeralContainers: unknown[] } };
+      responseObject?: unknown;
+    };
+    sample.requestObject.spec.ephemeralContainers = Array.from({ length: 400 }, (_, i) => ({
+      name: `root-${i}`,
+      image: "busybox:1.36",
+      securityContext: { privileged: true },
+    }));
+    delete sample.responseObject;
+    const file = join(dir, "many.json");
+    writeFileSync(file, JSON.stringify(sample));
+    const result = await scan(["--format", "json", file]);
+    expect(result.status).toBe(0);
+    const [line, ...rest] = result.stdout.split("\n").filter(Boolean);
+    expect(rest).toEqual([]);
+    expect(Buffer.byteLength(line ?? "")).toBeLessThan(240 * 1024);
+    expect(FindingSchema.parse(JSON.parse(line ?? ""))).toMatchObject({
+      severity: "critical",
+      omitted: { containers: 380 },
+    });
+  });
+});

@@ -331,7 +331,7 @@ describe("packaged CloudFormation template", () => {
 
   it("lets detect publish to the topic, use its table and send to its queue, and nothing else", () => {
     expect(grants(template, "DetectLambdaFunction", "sns:Publish")).toEqual([{ Ref: "AlertsTopic" }]);
-    for (const action of ["dynamodb:PutItem", "dynamodb:DeleteItem"]) {
+    for (const action of ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]) {
       expect(grants(template, "DetectLambdaFunction", action)).toEqual([
         { "Fn::GetAtt": ["IdempotencyTable", "Arn"] },
       ]);

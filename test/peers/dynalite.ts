@@ -45,6 +45,8 @@ export interface DynamoPeer {
   createTable(spec: TableSpec): Promise<void>;
   /** Deletes every item (tables here hold a handful), so each test starts from an empty table. */
   clearTable(name: string, partitionKey?: string, sortKey?: string): Promise<void>;
+  /** Requests the peer has received since it started (the bench counts DynamoDB calls with it). */
+  requests(): number;
   stop(): Promise<void>;
 }
 
@@ -66,6 +68,10 @@ export async function startDynalite(tables: readonly TableSpec[] = []): Promise<
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());
+  });
+  let requests = 0;
+  server.on("request", () => {
+    requests++;
   });
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const client = new DynamoDBClient({ endpoint, region: TEST_REGION, credentials: TEST_CREDENTIALS });
@@ -128,6 +134,7 @@ export async function startDynalite(tables: readonly TableSpec[] = []): Promise<
     client,
     createTable,
     clearTable,
+    requests: () => requests,
     async stop() {
       client.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

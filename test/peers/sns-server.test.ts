@@ -96,4 +96,29 @@ describe("SNS loopback peer", () => {
     await client.send(new PublishCommand({ TopicArn: TOPIC, Message: "y" }));
     expect(sns.published.map((message) => message.message)).toEqual(["y"]);
   });
+
+  it("refuses what SNS refuses: a message over 256 KB, a batch over 256 KB in total, characters outside XML 1.0", async () => {
+    await expect(
+      client.send(new PublishCommand({ TopicArn: TOPIC, Message: "x".repeat(256 * 1024 + 1) })),
+    ).rejects.toMatchObject({
+      name: "InvalidParameterException",
+      message: expect.stringMatching(/too long/),
+    });
+    const half = "x".repeat(130 * 1024);
+    await expect(
+      client.send(
+        new PublishBatchCommand({
+          TopicArn: TOPIC,
+          PublishBatchRequestEntries: [
+            { Id: "a", Message: half },
+            { Id: "b", Message: half },
+          ],
+        }),
+      ),
+    ).rejects.toMatchObject({ name: "BatchRequestTooLongException" });
+    await expect(
+      client.send(new PublishCommand({ TopicArn: TOPIC, Message: "not\uffffallowed" })),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/invalid characters/) });
+    expect(sns.published).toEqual([]);
+  });
 });

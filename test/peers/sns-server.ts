@@ -72,7 +72,15 @@ export interface SnsServer {
   fail(failure: SnsFailure, times?: number, action?: string): Promise<void>;
   /** Fail individual PublishBatch entries whose message body matches, answering 200 with them in Failed. */
   failEntries(matches: (message: string) => boolean, failure?: SnsBatchEntryFailure): void;
-  /** Back to normal: listening, answering 200, no entry failures. */
+  /**
+   * Hold every request until `count` are waiting at once, then answer them all and stop holding. A client
+   * that never has `count` requests in flight at once never gets an answer: a test of parallelism that
+   * cannot pass by luck of timing.
+   */
+  holdUntilConcurrent(count: number): void;
+  /** The most requests the peer has had in flight at once since the last clear(). */
+  readonly maxConcurrent: number;
+  /** Back to normal: listening, answering 200, no entry failures, nothing held. */
   recover(): Promise<void>;
   /** Forget what was recorded. */
   clear(): void;
@@ -81,6 +89,13 @@ export interface SnsServer {
 
 const XMLNS = "http://sns.amazonaws.com/doc/2010-03-31/";
 const MAX_BATCH_ENTRIES = 10;
+/** SNS's limits: one message, attributes included, and one PublishBatch request in total. */
+const MAX_MESSAGE_BYTES = 256 * 1024;
+const MAX_BATCH_BYTES = 256 * 1024;
+/** SNS accepts XML 1.0 characters only: no C0 controls but tab, LF, CR; no lone surrogates, U+FFFE, U+FFFF. */
+const NOT_XML_CHARACTER =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 /** Bound on a request body; SNS's own limit for a whole PublishBatch is 256 KiB. */
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -130,6 +145,33 @@ function readAttributes(params: Record<string, string>, prefix: string): Record<
   return attributes;
 }
 
+/** The bytes SNS counts for a message: body plus each attribute's name, data type and value. */
+function messageBytes(message: string, attributes: Record<string, SnsMessageAttribute>): number {
+  let size = Buffer.byteLength(message);
+  for (const [name, value] of Object.entries(attributes)) {
+    size += Buffer.byteLength(name) + Buffer.byteLength(value.dataType) + Buffer.byteLength(value.value);
+  }
+  return size;
+}
+
+/** What SNS refuses in a message as the sender's fault: too long, or characters it does not take. */
+function checkMessage(message: string, attributes: Record<string, SnsMessageAttribute>): number {
+  const size = messageBytes(message, attributes);
+  if (size > MAX_MESSAGE_BYTES) {
+    throw new SnsRequestError(400, "InvalidParameter", "Invalid parameter: Message too long");
+  }
+  for (const text of [message, ...Object.values(attributes).map((attribute) => attribute.value)]) {
+    if (NOT_XML_CHARACTER.test(text)) {
+      throw new SnsRequestError(
+        400,
+        "InvalidParameter",
+        "Invalid parameter: Message contains invalid characters",
+      );
+    }
+  }
+  return size;
+}
+
 function required(params: Record<string, string>, name: string): string {
   const value = params[name];
   if (value === undefined || value === "") {
@@ -158,6 +200,22 @@ export async function startSnsServer(options: SnsServerOptions = {}): Promise<Sn
   let failingAction: string | undefined;
   let entryFailure: { matches: (message: string) => boolean; failure: SnsBatchEntryFailure } | undefined;
   let listening = false;
+  let inFlight = 0;
+  let maxConcurrent = 0;
+  let hold: { count: number; waiting: Array<() => void> } | undefined;
+
+  /** Resolves when the request may be answered (see holdUntilConcurrent). */
+  function mayAnswer(): Promise<void> {
+    if (!hold) return Promise.resolve();
+    const gate = hold;
+    return new Promise((resolve) => {
+      gate.waiting.push(resolve);
+      if (gate.waiting.length >= gate.count) {
+        hold = undefined;
+        for (const release of gate.waiting) release();
+      }
+    });
+  }
 
   function checkTopic(topicArn: string): void {
     if (options.topics && !options.topics.includes(topicArn)) {
@@ -169,12 +227,15 @@ export async function startSnsServer(options: SnsServerOptions = {}): Promise<Sn
     const topicArn = required(params, "TopicArn");
     checkTopic(topicArn);
     const messageId = randomUUID();
+    const message = required(params, "Message");
+    const messageAttributes = readAttributes(params, "");
+    checkMessage(message, messageAttributes);
     published.push({
       messageId,
       topicArn,
-      message: required(params, "Message"),
+      message,
       ...(params.Subject === undefined ? {} : { subject: params.Subject }),
-      messageAttributes: readAttributes(params, ""),
+      messageAttributes,
       action: "Publish",
     });
     return `<MessageId>${messageId}</MessageId>`;
@@ -200,6 +261,15 @@ export async function startSnsServer(options: SnsServerOptions = {}): Promise<Sn
       });
     }
     if (entries.length === 0) throw new SnsRequestError(400, "EmptyBatchRequest", "no entries");
+    let batchBytes = 0;
+    for (const entry of entries) batchBytes += checkMessage(entry.message, entry.messageAttributes);
+    if (batchBytes > MAX_BATCH_BYTES) {
+      throw new SnsRequestError(
+        400,
+        "BatchRequestTooLong",
+        "The length of all the batch messages put together is more than the limit.",
+      );
+    }
     if (new Set(entries.map((entry) => entry.batchEntryId)).size !== entries.length) {
       throw new SnsRequestError(400, "BatchEntryIdsNotDistinct", "entry ids are not distinct");
     }
@@ -235,9 +305,13 @@ export async function startSnsServer(options: SnsServerOptions = {}): Promise<Sn
       response.writeHead(status, { "content-type": "text/xml", "x-amzn-requestid": requestId });
       response.end(xml);
     };
+    inFlight++;
+    maxConcurrent = Math.max(maxConcurrent, inFlight);
+    response.on("close", () => inFlight--);
     try {
       params = Object.fromEntries(new URLSearchParams(await readSnsBody(request)));
       action = params.Action ?? "";
+      await mayAnswer();
       if (failure && failuresLeft > 0 && (failingAction === undefined || failingAction === action)) {
         failuresLeft--;
         if (failure.kind === "http") {
@@ -308,16 +382,25 @@ export async function startSnsServer(options: SnsServerOptions = {}): Promise<Sn
     failEntries(matches, entry = { code: "InternalError", message: "injected entry failure" }) {
       entryFailure = { matches, failure: entry };
     },
+    holdUntilConcurrent(count) {
+      hold = { count, waiting: [] };
+    },
+    get maxConcurrent() {
+      return maxConcurrent;
+    },
     async recover() {
       failure = undefined;
       failuresLeft = Number.POSITIVE_INFINITY;
       failingAction = undefined;
       entryFailure = undefined;
+      for (const release of hold?.waiting ?? []) release();
+      hold = undefined;
       if (!listening) await listen(port);
     },
     clear() {
       published.length = 0;
       requests.length = 0;
+      maxConcurrent = inFlight;
     },
     stop: close,
   };

@@ -6,11 +6,13 @@ import { type DetectionStats, Detector } from "../../core/detector.ts";
 import type { Finding } from "../../core/finding.ts";
 import type { DecodedInput, InputProblem } from "../../core/log-record.ts";
 import { SEVERITIES } from "../../core/severity.ts";
+import { type SliceLimits, slicesOf } from "../../core/slice-input.ts";
 import {
-  IN_PROGRESS_ELSEWHERE,
+  emptyPublishOnceResult,
   PublishOnceError,
+  type PublishOnceFailure,
   type PublishOnceResult,
-} from "../aws/publish-findings-once.ts";
+} from "../aws/publish-once-result.ts";
 
 /**
  * One detect invocation: decode whatever arrived, detect, publish, account for everything. Shared by the
@@ -50,13 +52,17 @@ export type InvocationSummary = Pick<
   published: number;
   duplicates: number;
   unrecorded: number;
+  /** Published in a shorter form than built, to fit one SNS message. */
+  shortened: number;
+  /** Not published for any reason other than the idempotency claim (message, publish, deadline). */
   publishFailures: number;
   idempotencyFailures: number;
 };
 
 /** Problem messages can quote input (JSON parse errors do): bounded so a log line never carries a body. */
 const MAX_PROBLEM_MESSAGE = 200;
-/** A failed invocation lists this many of its unpublished findings; the count says how many there were. */
+/** A failed invocation lists this many of its unpublished findings (and logs this many shortened or
+ * unrecorded ones); the counts say how many there were. */
 const MAX_LOGGED_FAILURES = 20;
 
 function logProblem(logger: Logger, problem: InputProblem): void {
@@ -100,14 +106,46 @@ function recordMetrics(metrics: Metrics, summary: InvocationSummary): void {
   }
 }
 
+/**
+ * Records detected, and their findings published, per slice: each slice's findings are published (and let go)
+ * before the next slice is read, so memory holds one slice's findings whatever the delivery holds.
+ */
+export const SLICE: SliceLimits = { records: 1_000, chars: 4 * 1024 * 1024 };
+
+/** What the sink did over all slices. Failures are small records (auditID, stage, reason), not findings. */
+interface Published {
+  result: PublishOnceResult;
+  failures: PublishOnceFailure[];
+}
+
+async function publishSlice(sink: FindingSink, findings: readonly Finding[], into: Published): Promise<void> {
+  let result: PublishOnceResult;
+  try {
+    result = await sink(findings);
+  } catch (error) {
+    if (!(error instanceof PublishOnceError)) throw error;
+    result = error.result;
+    into.failures.push(...error.failures);
+  }
+  into.result.published.push(...result.published);
+  into.result.duplicates.push(...result.duplicates);
+  into.result.unrecorded.push(...result.unrecorded);
+  into.result.shortened.push(...result.shortened);
+}
+
 export async function detectInvocation(event: unknown, deps: DetectDeps): Promise<InvocationSummary> {
   const { logger, metrics } = deps;
   const detector = new Detector(deps.detection, (problem) => logProblem(logger, problem));
   const decoded = decodeDocument(event, "invocation");
-  const findings = detector.ingest(decoded);
-  for (const finding of findings) logFinding(logger, finding);
+  const done: Published = { result: emptyPublishOnceResult(), failures: [] };
+  for (const slice of slicesOf(decoded, SLICE)) {
+    const findings = detector.ingest(slice);
+    for (const finding of findings) logFinding(logger, finding);
+    if (findings.length > 0) await publishSlice(deps.sink, findings, done);
+  }
 
   const stats = detector.stats;
+  const { result, failures } = done;
   const summary: InvocationSummary = {
     form: decoded.form,
     records: stats.records,
@@ -116,43 +154,33 @@ export async function detectInvocation(event: unknown, deps: DetectDeps): Promis
     skipped: { ...stats.skipped },
     rejects: stats.problems,
     controlMessages: stats.controlMessages,
-    published: 0,
-    duplicates: 0,
-    unrecorded: 0,
-    publishFailures: 0,
-    idempotencyFailures: 0,
+    published: result.published.length,
+    duplicates: result.duplicates.length,
+    unrecorded: result.unrecorded.length,
+    shortened: result.shortened.length,
+    publishFailures: failures.filter((f) => f.stage !== "claim").length,
+    // A claim that found another invocation's live record is contention, not a failing table.
+    idempotencyFailures:
+      result.unrecorded.length + failures.filter((f) => f.stage === "claim" && !f.elsewhere).length,
   };
 
-  let failure: PublishOnceError | undefined;
-  let result: PublishOnceResult | undefined;
-  try {
-    if (findings.length > 0) result = await deps.sink(findings);
-  } catch (error) {
-    if (!(error instanceof PublishOnceError)) throw error;
-    failure = error;
-    result = error.result;
-  }
-  const failures = failure?.failures ?? [];
-  summary.published = result?.published.length ?? 0;
-  summary.duplicates = result?.duplicates.length ?? 0;
-  summary.unrecorded = result?.unrecorded.length ?? 0;
-  summary.publishFailures = failures.filter((f) => f.stage === "publish").length;
-  // A claim that found another invocation's live record is contention, not a failing table.
-  summary.idempotencyFailures =
-    summary.unrecorded +
-    failures.filter((f) => f.stage === "claim" && f.reason !== IN_PROGRESS_ELSEWHERE).length;
-
   recordMetrics(metrics, summary);
-  for (const finding of result?.unrecorded ?? []) {
-    logger.error("published but not recorded: a redelivery may repeat it", { auditID: finding.auditID });
+  for (const auditID of result.unrecorded.slice(0, MAX_LOGGED_FAILURES)) {
+    logger.error("published but not recorded: a redelivery may repeat it", { auditID });
   }
-  if (failure) {
+  for (const auditID of result.shortened.slice(0, MAX_LOGGED_FAILURES)) {
+    logger.warn("finding shortened to fit one SNS message: its omitted field says what was left out", {
+      auditID,
+    });
+  }
+  if (failures.length > 0) {
+    const failure = new PublishOnceError(failures, result);
     logger.error("findings not published; failing the invocation so that it is retried", {
       ...summary,
-      notPublished: failure.failures
+      notPublished: failures
         .slice(0, MAX_LOGGED_FAILURES)
-        .map((f) => ({ auditID: f.finding.auditID, stage: f.stage, reason: f.reason })),
-      notPublishedCount: failure.failures.length,
+        .map((f) => ({ auditID: f.auditID, stage: f.stage, reason: f.reason })),
+      notPublishedCount: failures.length,
     });
     throw failure;
   }

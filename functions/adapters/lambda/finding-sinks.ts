@@ -5,6 +5,7 @@ import type { SNSClient } from "@aws-sdk/client-sns";
 import type { Finding } from "../../core/finding.ts";
 import {
   createIdempotencyStore,
+  emptyPublishOnceResult,
   type IdempotencyStore,
   publishFindingsOnce,
 } from "../aws/publish-findings-once.ts";
@@ -129,8 +130,11 @@ export function stdoutFindingSink(write: (line: string) => void): FindingSink {
   return async (findings: readonly Finding[]) => {
     for (const finding of findings) {
       const message = findingMessage(finding);
-      write(JSON.stringify({ localMode: "not published", attributes: message.attributes, body: finding }));
+      // The body as it would be published, verbatim: already JSON, and bounded like the message.
+      write(
+        `{"localMode":"not published","attributes":${JSON.stringify(message.attributes)},"body":${message.body}}`,
+      );
     }
-    return { published: [], duplicates: [], unrecorded: [] };
+    return emptyPublishOnceResult();
   };
 }
