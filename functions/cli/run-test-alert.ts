@@ -107,7 +107,8 @@ async function publishToTopic(topicArn: string, region: string | undefined, find
     await publishMessages(sns, topicArn, [findingMessage(finding)]);
   } catch (error) {
     const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-    const name = cause instanceof Error ? cause.name : "";
+    // The publisher's cause already starts with the SDK error's name; a plain Error adds nothing.
+    const name = cause instanceof Error && cause.name !== "Error" ? cause.name : "";
     const denied = /AuthorizationError|AccessDenied|KMS/i.test(`${name} ${errorMessage(cause)}`);
     const hint = denied
       ? ": the topic's policy lets only the stack's roles and the roles listed in its alertPublishers parameter publish, and the role needs sns:Publish and kms:GenerateDataKey/kms:Decrypt on the stack key (docs/deploy.md)"

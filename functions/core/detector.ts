@@ -31,6 +31,13 @@ export interface DetectionStats {
  */
 export const MAX_RECORD_CHARS = 2 * 1024 * 1024;
 
+/**
+ * What is read of a longer record, as of a cut event: a write padded past any event size must still be seen.
+ * The identity, the target and the start of the body come first in an audit event; 256 KB (CloudWatch's event
+ * limit before 2025) holds them and bounds the prefix reader's work on hostile input.
+ */
+export const OVERSIZED_PREFIX_CHARS = 256 * 1024;
+
 /** Problems kept in memory for reporting; beyond this they are only counted (stats.problems). */
 const MAX_KEPT_PROBLEMS = 1_000;
 
@@ -86,10 +93,9 @@ export class Detector {
     let text = record.text;
     let oversized = false;
     if (text !== undefined && text.length > MAX_RECORD_CHARS) {
-      // Too large to parse whole (see MAX_RECORD_CHARS); a padded write must still be seen, so its first
-      // MAX_RECORD_CHARS characters are read as a cut event.
-      if (!mayCarryMarker(text)) return this.skip("other-resource");
-      text = text.slice(0, MAX_RECORD_CHARS);
+      // Too large to parse whole (see MAX_RECORD_CHARS); a padded write must still be seen, so its start is
+      // read as a cut event.
+      text = text.slice(0, OVERSIZED_PREFIX_CHARS);
       oversized = true;
     }
     if (text !== undefined) {
@@ -163,7 +169,7 @@ export class Detector {
     const finding = this.report(event, record, reason, cut);
     const where = cut.inside ? ` inside ${cut.inside}` : "";
     const broken = oversized
-      ? `is longer than ${MAX_RECORD_CHARS} characters (more than any CloudWatch Logs event): read up to there${where}`
+      ? `has ${record.text?.length} characters, more than any CloudWatch Logs event (${MAX_RECORD_CHARS}): its first ${OVERSIZED_PREFIX_CHARS} were read${where}`
       : cut.endOfText
         ? `is cut off after ${cut.length} characters${where}`
         : `stops being JSON at character ${cut.readable} of ${cut.length}${where}`;

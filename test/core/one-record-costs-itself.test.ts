@@ -14,7 +14,7 @@ function input(records: LogRecord[], problems: DecodedInput["problems"] = []): D
 const compact = (name: string) => JSON.stringify(JSON.parse(readEventText(name)));
 
 describe("a record that cannot be scored costs only itself", () => {
-  it("a record longer than any CloudWatch Logs event is reported, not parsed, and the rest are scored", () => {
+  it("a write padded past any CloudWatch Logs event is not parsed whole, yet is a finding from its start, and the rest are scored", () => {
     const huge = compact("privileged-sysadmin-profile.json").replace(
       '"stdin":true',
       `"stdin":true,"env":[{"name":"PAD","value":"${"x".repeat(MAX_RECORD_CHARS)}"}]`,
@@ -26,12 +26,16 @@ describe("a record that cannot be scored costs only itself", () => {
         { text: compact("run-as-root.json"), position: "logEvents[1]" },
       ]),
     );
-    expect(findings.map((f) => f.severity)).toEqual(["medium"]);
+    // The padding comes before the securityContext: the write is seen, at the cut-event floor (medium).
+    expect(findings.map((f) => f.severity)).toEqual(["medium", "medium"]);
+    expect(findings[0]?.reasons.map((reason) => reason.id)).toContain("body.cut-event");
     expect(detector.problems).toEqual([
       {
         position: "logEvents[0]",
-        kind: "oversized-payload",
-        message: expect.stringMatching(/more than any CloudWatch Logs event, not parsed/),
+        kind: "cut-event",
+        message: expect.stringMatching(
+          /more than any CloudWatch Logs event \(\d+\): its first \d+ were read/,
+        ),
       },
     ]);
   });

@@ -1,6 +1,7 @@
 import type { SNSClient } from "@aws-sdk/client-sns";
 import type { Finding } from "../../core/finding.ts";
 import { runBounded } from "../../core/run-bounded.ts";
+import { severityRank } from "../../core/severity.ts";
 import {
   type Claim,
   claim,
@@ -38,11 +39,11 @@ export { createBatchSettlingStore as createIdempotencyStore } from "./settle-in-
 
 /**
  * Publishes each finding to the alerts topic exactly once across redeliveries (Lambda async retries,
- * duplicate CloudWatch Logs deliveries, replays from the failure queue), while still batching. The findings
- * are cut into PublishBatch-sized groups, and up to CONCURRENT_GROUPS groups go through the act-once phases at
- * a time (act-once.ts describes them and the one window left for a repeat): claim each finding of the group,
- * publish the claimed ones with one PublishBatch, settle each. Every finding has its own outcome: a message
- * that cannot be built, claimed or published fails alone, and every other finding is still published.
+ * duplicate CloudWatch Logs deliveries, replays from the failure queue), while still batching, through the
+ * act-once phases (act-once.ts describes them and the one window left for a repeat): every finding is claimed
+ * (in parallel), the claimed ones are published in PublishBatch-sized groups (up to CONCURRENT_GROUPS at a
+ * time), and each is settled. The most severe go first. Every finding has its own outcome: a message that
+ * cannot be built, claimed or published fails alone, and every other finding is still published.
  */
 
 export function idempotencyKey(finding: Finding): string {
@@ -56,8 +57,8 @@ export interface PublishOnceDeps {
   /** Bounds an INPROGRESS record's life, so a crashed attempt never blocks its retry for long. */
   remainingTimeInMillis: () => number;
   /**
-   * Extra message attributes (storm membership, storm-budget.ts), decided for each group's findings once they
-   * are claimed for publishing, so that duplicates are not counted; none when absent.
+   * Extra message attributes (storm membership, storm-budget.ts), decided once for the findings claimed for
+   * publishing, so that duplicates are not counted; none when absent.
    */
   attributesFor?: (
     claimed: readonly Finding[],
@@ -70,6 +71,9 @@ export interface PublishOnceDeps {
  * the sequential time at 8, and little less beyond, where the CPU is the limit.
  */
 export const CONCURRENT_GROUPS = 8;
+
+/** Claims in flight at once: as many as CONCURRENT_GROUPS full groups would make. */
+export const CONCURRENT_CLAIMS = CONCURRENT_GROUPS * 10;
 
 /**
  * A group is not started with less time than this left: its claims would outlive the invocation and hold
@@ -136,11 +140,13 @@ async function extraAttributes(
   }
 }
 
-/** Claim, publish, settle for one group of at most one PublishBatch. Never throws. */
+/** Publish and settle one group of claimed findings (one PublishBatch). Never throws. */
 async function publishGroup(group: readonly Entry[], deps: PublishOnceDeps): Promise<GroupOutcome> {
   const outcome: GroupOutcome = { published: [], duplicates: [], unrecorded: [], failures: [] };
   const remaining = deps.remainingTimeInMillis();
   if (remaining < DEADLINE_MARGIN_MS) {
+    // Given back now, so that the retry can publish them at once rather than after the claims expire.
+    await Promise.all(group.map((entry) => release(deps.store, idempotencyKey(entry.finding))));
     for (const entry of group) {
       outcome.failures.push({
         auditID: entry.finding.auditID,
@@ -150,26 +156,13 @@ async function publishGroup(group: readonly Entry[], deps: PublishOnceDeps): Pro
     }
     return outcome;
   }
-  const claims = await Promise.all(
-    group.map((entry) => claim(deps.store, idempotencyKey(entry.finding), remaining)),
-  );
-  const claimed: Entry[] = [];
-  group.forEach((entry, index) => {
-    const result = claims[index] as Claim;
-    if (result.kind === "claimed") claimed.push(entry);
-    else if (result.kind === "done") outcome.duplicates.push(entry);
-    else outcome.failures.push(claimFailure(entry, result) as PublishOnceFailure);
-  });
-  if (claimed.length === 0) return outcome;
-
-  const extra = await extraAttributes(claimed, deps);
   const published: EntryOutcome[] = await publishBatch(
     deps.sns,
     deps.topicArn,
-    claimed.map((entry) => withAttributes(entry.message, extra?.(entry.finding))),
+    group.map((entry) => entry.message),
   );
   const notPublished: Entry[] = [];
-  claimed.forEach((entry, index) => {
+  group.forEach((entry, index) => {
     const result = published[index] ?? { ok: false, reason: "no outcome" };
     if (result.ok) outcome.published.push(entry);
     else {
@@ -188,32 +181,72 @@ async function publishGroup(group: readonly Entry[], deps: PublishOnceDeps): Pro
   return outcome;
 }
 
+/** The most severe first (stable): in a flood they are published first, and a storm budget goes to them. */
+function bySeverity(a: Entry, b: Entry): number {
+  return severityRank(b.finding.severity) - severityRank(a.finding.severity);
+}
+
+/**
+ * Claims every finding (CONCURRENT_CLAIMS at a time), decides the claimed findings' extra attributes once,
+ * then publishes and settles them in PublishBatch groups, CONCURRENT_GROUPS at a time.
+ */
 export async function publishFindingsOnce(
   findings: readonly Finding[],
   deps: PublishOnceDeps,
 ): Promise<PublishOnceResult> {
   const result = emptyPublishOnceResult();
   const failures: PublishOnceFailure[] = [];
-  const entries = messages(findings, failures);
-  const groups = batchesOf(entries, (entry) => messageBytes(entry.message));
-  const outcomes = await runBounded(groups, CONCURRENT_GROUPS, (group) => publishGroup(group, deps));
-  outcomes.forEach((settled, index) => {
-    if (!settled.ok) {
-      // publishGroup does not throw; if it ever did, its findings count as not published.
-      const reason = describeError(settled.error);
-      for (const entry of groups[index] ?? [])
-        failures.push({ auditID: entry.finding.auditID, stage: "publish", reason });
+  const entries = messages(findings, failures).sort(bySeverity);
+  const remaining = deps.remainingTimeInMillis();
+  const claims =
+    remaining < DEADLINE_MARGIN_MS
+      ? []
+      : await runBounded(entries, CONCURRENT_CLAIMS, (entry) =>
+          claim(deps.store, idempotencyKey(entry.finding), remaining),
+        );
+  const claimed: Entry[] = [];
+  entries.forEach((entry, index) => {
+    const settled = claims[index];
+    if (settled === undefined) {
+      failures.push({
+        auditID: entry.finding.auditID,
+        stage: "deadline",
+        reason: `not attempted: ${remaining} ms left of the invocation`,
+      });
       return;
     }
-    const group = settled.value;
-    for (const entry of group.published) {
-      result.published.push(entry.finding.auditID);
-      if (entry.message.finding !== entry.finding) result.shortened.push(entry.finding.auditID);
-    }
-    for (const entry of group.duplicates) result.duplicates.push(entry.finding.auditID);
-    for (const entry of group.unrecorded) result.unrecorded.push(entry.finding.auditID);
-    failures.push(...group.failures);
+    const outcome: Claim = settled.ok
+      ? settled.value
+      : { kind: "error", reason: describeError(settled.error) };
+    if (outcome.kind === "claimed") claimed.push(entry);
+    else if (outcome.kind === "done") result.duplicates.push(entry.finding.auditID);
+    else failures.push(claimFailure(entry, outcome) as PublishOnceFailure);
   });
+
+  if (claimed.length > 0) {
+    const extra = await extraAttributes(claimed, deps);
+    const ready = extra
+      ? claimed.map((entry) => ({ ...entry, message: withAttributes(entry.message, extra(entry.finding)) }))
+      : claimed;
+    const groups = batchesOf(ready, (entry) => messageBytes(entry.message));
+    const outcomes = await runBounded(groups, CONCURRENT_GROUPS, (group) => publishGroup(group, deps));
+    outcomes.forEach((settled, index) => {
+      if (!settled.ok) {
+        // publishGroup does not throw; if it ever did, its findings count as not published.
+        const reason = describeError(settled.error);
+        for (const entry of groups[index] ?? [])
+          failures.push({ auditID: entry.finding.auditID, stage: "publish", reason });
+        return;
+      }
+      const group = settled.value;
+      for (const entry of group.published) {
+        result.published.push(entry.finding.auditID);
+        if (entry.message.finding !== entry.finding) result.shortened.push(entry.finding.auditID);
+      }
+      for (const entry of group.unrecorded) result.unrecorded.push(entry.finding.auditID);
+      failures.push(...group.failures);
+    });
+  }
   if (failures.length > 0) throw new PublishOnceError(failures, result);
   return result;
 }
