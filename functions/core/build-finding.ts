@@ -1,4 +1,5 @@
 import { FINDING_SCHEMA_VERSION, type Finding, type FindingContainer } from "./finding.ts";
+import { techniqueIdsOf } from "./finding-techniques.ts";
 import type { Scored } from "./score-write.ts";
 import type { WriteFacts } from "./write-facts.ts";
 
@@ -61,6 +62,7 @@ export function buildFinding(facts: WriteFacts, scored: Scored): Finding {
     pod,
     containers,
     reasons: scored.reasons,
+    techniques: techniqueIdsOf(scored.reasons),
   };
   if (facts.cluster) finding.cluster = facts.cluster;
   if (facts.logGroup) finding.logGroup = facts.logGroup;
