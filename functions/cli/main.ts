@@ -1,7 +1,8 @@
 import { runHunt } from "./run-hunt.ts";
+import { runRules } from "./run-rules.ts";
 import { runScan } from "./run-scan.ts";
 
-/** `ephemeral-guard scan|hunt …`: the command-line entry, also `npm run scan`, `npm run hunt` and `npm start`. */
+/** `ephemeral-guard scan|hunt|rules …`: the command-line entry, also `npm run scan`, `npm run hunt` and `npm start`. */
 const [command, ...rest] = process.argv.slice(2);
 const io = {
   stdin: process.stdin,
@@ -25,6 +26,7 @@ function interruptSignal(): AbortSignal {
 
 async function main(): Promise<number> {
   if (command === "scan") return runScan(rest, io);
+  if (command === "rules") return runRules(rest, io);
   if (command === "hunt") {
     return runHunt(rest, {
       stdout: io.stdout,

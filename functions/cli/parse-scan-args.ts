@@ -17,7 +17,8 @@ a CloudWatch Logs subscription event {"awslogs":{"data":…}} or its decoded dat
                         json: one finding per line on stdout and nothing else;
                         ocsf: one OCSF ${OCSF_SCHEMA_VERSION} Detection Finding (class 2004) per line, nothing else
   --config FILE         detection configuration (JSON): excludedUsers, excludedGroups, protectedNamespaces,
-                        trustedDebuggers {users, groups}, cluster
+                        trustedDebuggers {users, groups}, cluster, rules {ID: {enabled, level}}
+                        (ephemeral-guard rules --config FILE checks it)
   --min-severity LEVEL  print only findings at or above info|low|medium|high|critical (default info)
   --cluster NAME        cluster name for inputs that do not carry a log group
   --log-group NAME      log group for inputs that do not carry one (/aws/eks/NAME/cluster names the cluster)
