@@ -1,5 +1,6 @@
 import * as z from "zod";
 import type { RuleEffect } from "./finding.ts";
+import { ruleById } from "./rule-by-id.ts";
 import { RULES, type Rule } from "./rules.ts";
 import { type Severity, SeveritySchema, severityRank } from "./severity.ts";
 
@@ -124,8 +125,6 @@ function unknownRuleMessage(id: string): string {
   return `unknown rule "${id}"${hint} (\`ephemeral-guard rules\` lists them)`;
 }
 
-const RULES_BY_ID: ReadonlyMap<string, Rule> = new Map(RULES.map((rule) => [rule.id, rule]));
-
 /**
  * JSON.parse keeps a "__proto__" key as an own property, and zod's record drops it without a word: refused
  * here like any other id that is no rule, rather than silently ignored.
@@ -152,7 +151,7 @@ export const RuleOverridesSchema = z.preprocess(
       return;
     }
     for (const id of ids) {
-      const rule = RULES_BY_ID.get(id);
+      const rule = ruleById(id);
       if (!rule) {
         const message =
           id.length > MAX_RULE_ID_LENGTH

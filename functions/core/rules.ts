@@ -552,7 +552,7 @@ export const RULES: readonly Rule[] = [
     references: [DOCS.volumes, DOCS.auditing],
     falsePositives: "most mounts, which are configMap or emptyDir volumes",
     runbook:
-      "Look the volume up in the pod's spec (kubectl get pod -o yaml); if it is a Secret or token, act as for reach.secret-volume or reach.service-account-token",
+      "Look the volume up in the pod's spec (kubectl get pod -o yaml); if it is a Secret or a service-account token, rotate what it holds, then delete the pod",
     evaluate: mountRule("unknown"),
   },
   {
