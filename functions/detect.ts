@@ -27,6 +27,9 @@ interface DetectDeps {
 
 function productionDeps(): DetectDeps {
   const environment = parseDetectEnvironment(process.env);
+  // A rule switched off leaves no trace in findings: the logs say which rules were tuned, once per container.
+  const tuned = environment.detection.rules;
+  if (tuned) observability.logger.info("rule overrides in force", { ruleOverrides: tuned });
   const target = environment.publish;
   if (target.mode === "stdout") {
     const print = stdoutFindingSink((line) => process.stdout.write(`${line}\n`));

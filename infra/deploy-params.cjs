@@ -83,6 +83,30 @@ function logRetentionDays(value) {
 }
 
 /**
+ * ruleOverrides is checked by detect's own schema (functions/core/rule-overrides.ts, loaded through tsx only
+ * when the parameter is set), so a typo in a rule id or a pinned rule lowered stops packaging with the
+ * message detect would otherwise fail its every invocation on.
+ */
+function ruleOverrides(value) {
+  if (value.trim() === "") return undefined;
+  let json;
+  try {
+    json = JSON.parse(value);
+  } catch (error) {
+    return `is not JSON (${error.message}): give an object such as {"actor.non-kubectl-client":{"enabled":false}}`;
+  }
+  const { RuleOverridesSchema } = require("tsx/cjs/api").require(
+    "../functions/core/rule-overrides.ts",
+    __filename,
+  );
+  const parsed = RuleOverridesSchema.safeParse(json);
+  if (parsed.success) return undefined;
+  return parsed.error.issues
+    .map((issue) => (issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message))
+    .join("; ");
+}
+
+/**
  * The checked parameters, in the order they are read (a check may look at those before it). `fallback` is
  * the value of a parameter that serverless.yml `params` does not define. Add a row for each new parameter
  * whose wrong value would otherwise reach the template or the functions.
@@ -97,6 +121,7 @@ const CHECKS = [
   { param: "alarmTopicArn", check: alarmTopicArn },
   { param: "logRetentionDays", check: logRetentionDays },
   { param: "local", check: oneOf("true", "false") },
+  { param: "ruleOverrides", fallback: "", check: ruleOverrides },
 ];
 
 /** Problems with the given parameter values (strings), each naming its parameter; empty when all is well. */

@@ -2,6 +2,7 @@ import type { CliIo } from "./cli-io.ts";
 import { stderrProgress, stdoutColour } from "./cli-io.ts";
 import { HUNT_USAGE } from "./parse-hunt-args.ts";
 import { REPLAY_USAGE } from "./parse-replay-args.ts";
+import { RULES_USAGE } from "./parse-rules-args.ts";
 import { USAGE as SCAN_USAGE } from "./parse-scan-args.ts";
 import { TEST_ALERT_USAGE } from "./parse-test-alert-args.ts";
 
@@ -61,5 +62,11 @@ export const COMMANDS: readonly Command[] = [
     summary: "send a test alert to a Slack webhook or the alerts topic",
     usage: TEST_ALERT_USAGE,
     run: async (argv, io) => (await import("./run-test-alert.ts")).runTestAlert(argv, io),
+  },
+  {
+    name: "rules",
+    summary: "list the scoring rules with their ATT&CK techniques, runbooks and references",
+    usage: RULES_USAGE,
+    run: async (argv, io) => (await import("./run-rules.ts")).runRules(argv, io),
   },
 ];

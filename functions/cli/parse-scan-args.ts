@@ -33,7 +33,8 @@ data message, and the output of 'aws logs filter-log-events'.
                         input: in the order read, printed as found (default for json and ocsf)
   --min-severity LEVEL  print only findings at or above info|low|medium|high|critical, any case (default info)
   --config FILE         detection configuration (JSON): excludedUsers, excludedGroups, protectedNamespaces,
-                        trustedDebuggers {users, groups}, cluster
+                        trustedDebuggers {users, groups}, cluster, rules {ID: {enabled, level}}
+                        (ephemeral-guard rules --config FILE checks it)
   --cluster NAME        cluster name for inputs that do not carry a log group
   --log-group NAME      log group for inputs that do not carry one (/aws/eks/NAME/cluster names the cluster)
 

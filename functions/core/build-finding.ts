@@ -1,5 +1,6 @@
 import { FINDING_SCHEMA_VERSION, type Finding, type FindingContainer, type Reason } from "./finding.ts";
 import { boundedSecurityContext, cutIdentifier, FINDING_LIMITS, Omissions } from "./finding-limits.ts";
+import { techniqueIdsOf } from "./finding-techniques.ts";
 import type { Scored } from "./score-write.ts";
 import { severityRank } from "./severity.ts";
 import type { ContainerFacts, WriteFacts } from "./write-facts.ts";
@@ -148,6 +149,8 @@ export function buildFinding(facts: WriteFacts, scored: Scored): Finding {
     pod,
     containers,
     reasons: reasons(scored, omissions),
+    // Over every reason, before any is left out.
+    techniques: techniqueIdsOf(scored.reasons),
   };
   if (facts.cluster) finding.cluster = omissions.text(facts.cluster, NAME, "cluster");
   if (facts.logGroup) finding.logGroup = omissions.text(facts.logGroup, TEXT, "logGroup");

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { RuleOverridesSchema } from "./rule-overrides.ts";
 
 /** Identities the detector never reports: kubelets and kube-system controllers. Configuration adds to these. */
 export const DEFAULT_EXCLUDED_USERS = ["system:node:*", "system:serviceaccount:kube-system:*"] as const;
@@ -26,6 +27,11 @@ export const DetectionConfigSchema = z.strictObject({
     .default({ users: [], groups: [] }),
   /** Cluster name to put in findings when the input does not carry a log group (plain JSON Lines). */
   cluster: z.string().min(1).optional(),
+  /**
+   * Rules switched off or re-levelled, by rule id (rule-overrides.ts says what is accepted). Absent rather
+   * than empty by default: scoring then uses the rules table as it is.
+   */
+  rules: RuleOverridesSchema.optional(),
 });
 export type DetectionConfig = z.infer<typeof DetectionConfigSchema>;
 export type DetectionConfigInput = z.input<typeof DetectionConfigSchema>;

@@ -1,67 +1,55 @@
-import type { Finding } from "./finding.ts";
+import {
+  ATTACK_TECHNIQUES,
+  type AttackTechnique,
+  isTechniqueId,
+  TECHNIQUE_IDS,
+} from "./attack-techniques.ts";
+import type { Finding, Reason } from "./finding.ts";
+import { RULES } from "./rules.ts";
 
-/** A MITRE ATT&CK (Enterprise, Containers platform) technique or sub-technique and the tactic it serves. */
-export interface AttackTechnique {
-  /** `T1609`, or `T1552.007` for a sub-technique. */
-  id: string;
-  name: string;
-  /** For a sub-technique: its parent technique. */
-  parent?: { id: string; name: string };
-  tactic: { id: string; name: string };
-}
+/** Each technique's bit: a finding's techniques are a union, kept as a mask while its reasons are read. */
+const TECHNIQUE_BIT: ReadonlyMap<string, number> = new Map(
+  TECHNIQUE_IDS.map((id, index) => [id, 1 << index]),
+);
 
-const EXECUTION = { id: "TA0002", name: "Execution" };
-const PRIVILEGE_ESCALATION = { id: "TA0004", name: "Privilege Escalation" };
-const CREDENTIAL_ACCESS = { id: "TA0006", name: "Credential Access" };
+/** Each rule's techniques as a mask. The rules table never changes, so this is built once. */
+const RULE_TECHNIQUES: ReadonlyMap<string, number> = new Map(
+  RULES.map((rule) => [
+    rule.id,
+    rule.techniques.reduce((mask, id) => mask | (TECHNIQUE_BIT.get(id) ?? 0), 0),
+  ]),
+);
 
-export const TECHNIQUES = {
-  containerAdministrationCommand: {
-    id: "T1609",
-    name: "Container Administration Command",
-    tactic: EXECUTION,
-  },
-  escapeToHost: { id: "T1611", name: "Escape to Host", tactic: PRIVILEGE_ESCALATION },
-  containerApiCredentials: {
-    id: "T1552.007",
-    name: "Container API",
-    parent: { id: "T1552", name: "Unsecured Credentials" },
-    tactic: CREDENTIAL_ACCESS,
-  },
-} as const satisfies Record<string, AttackTechnique>;
+/** Every write to pods/ephemeralcontainers is T1609, whatever rules fired. */
+const T1609 = TECHNIQUE_BIT.get("T1609") ?? 0;
 
 /**
- * Which reasons (rule ids of functions/core/rules.ts) add which technique. Every write to
- * pods/ephemeralcontainers is T1609 (peers tag `kubectl debug` with it); host access is T1611; reaching the
- * pod's service-account token or secrets is T1552.007. An attempt that RBAC or admission refused is tagged
- * the same: the technique was tried.
- *
- * Interim: the rules table will carry technique ids itself (issue 11, item 4) and this table goes away.
+ * The techniques of the rules behind `reasons` (each reason's id is the rule that made it), T1609 always, in
+ * the catalogue's order: the same rules give the same list whatever order their reasons are in. Reason ids
+ * that name no rule (a finding from another version) add nothing.
  */
-const TECHNIQUES_BY_REASON: Readonly<Record<string, readonly AttackTechnique[]>> = {
-  "container.privileged": [TECHNIQUES.escapeToHost],
-  "container.host-process": [TECHNIQUES.escapeToHost],
-  "container.node-level-capability": [TECHNIQUES.escapeToHost],
-  "reach.host-path-volume": [TECHNIQUES.escapeToHost],
-  "reach.host-namespaces": [TECHNIQUES.escapeToHost],
-  "reach.service-account-token": [TECHNIQUES.containerApiCredentials],
-  "reach.secret-volume": [TECHNIQUES.containerApiCredentials],
-  "reach.secret-env": [TECHNIQUES.containerApiCredentials],
-};
-
-/** The techniques a finding shows: T1609 first, then in the order of its reasons, each once. */
-export function findingTechniques(finding: Pick<Finding, "reasons">): AttackTechnique[] {
-  const found = new Map<string, AttackTechnique>([
-    [TECHNIQUES.containerAdministrationCommand.id, TECHNIQUES.containerAdministrationCommand],
-  ]);
-  for (const reason of finding.reasons) {
-    // hasOwn: a reason id is text from the finding, and "__proto__" must not reach Object.prototype.
-    if (!Object.hasOwn(TECHNIQUES_BY_REASON, reason.id)) continue;
-    for (const technique of TECHNIQUES_BY_REASON[reason.id] ?? []) found.set(technique.id, technique);
+export function techniqueIdsOf(reasons: readonly Pick<Reason, "id">[]): string[] {
+  let mask = T1609;
+  for (const reason of reasons) mask |= RULE_TECHNIQUES.get(reason.id) ?? 0;
+  const ids: string[] = [];
+  for (let index = 0; index < TECHNIQUE_IDS.length; index++) {
+    if (mask & (1 << index)) ids.push(TECHNIQUE_IDS[index] as string);
   }
-  return [...found.values()];
+  return ids;
 }
 
-/** The ATT&CK page of a technique: `T1552.007` → …/techniques/T1552/007/. */
-export function techniqueUrl(id: string): string {
-  return `https://attack.mitre.org/techniques/${id.replace(".", "/")}/`;
+/**
+ * The techniques a finding shows, as OCSF and Security Hub name them: its `techniques` when it has them,
+ * else (a finding from before they existed) those of the rules behind its reasons. Ids outside the catalogue
+ * (the finding is text from the alerts topic) are left out rather than given an invented name.
+ */
+export function findingTechniques(finding: Pick<Finding, "reasons" | "techniques">): AttackTechnique[] {
+  const ids = finding.techniques ?? techniqueIdsOf(finding.reasons);
+  const techniques: AttackTechnique[] = [];
+  for (const id of ids) {
+    if (isTechniqueId(id) && !techniques.some((technique) => technique.id === id)) {
+      techniques.push(ATTACK_TECHNIQUES[id]);
+    }
+  }
+  return techniques;
 }

@@ -119,6 +119,11 @@ export const FindingSchema = z.object({
   }),
   containers: z.array(FindingContainerSchema),
   reasons: z.array(ReasonSchema),
+  /**
+   * MITRE ATT&CK technique ids (`T1609`, `T1552.007`): the union of the techniques of the rules that fired, in
+   * the catalogue's order (attack-techniques.ts). Optional: findings made before it existed lack it.
+   */
+  techniques: z.array(z.string()).optional(),
   podSecurity: z
     .object({
       enforcePolicy: z.string().optional(),

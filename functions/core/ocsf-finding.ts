@@ -1,7 +1,8 @@
 import { isIP } from "node:net";
+import { techniqueUrl } from "./attack-techniques.ts";
 import type { Finding } from "./finding.ts";
 import { findingDescription, findingTitle } from "./finding-summary.ts";
-import { findingTechniques, techniqueUrl } from "./finding-techniques.ts";
+import { findingTechniques } from "./finding-techniques.ts";
 import { findingUid } from "./finding-uid.ts";
 import { PRODUCT, type ProductInfo } from "./product-info.ts";
 import type { Severity } from "./severity.ts";

@@ -1,3 +1,4 @@
+import type { TechniqueId } from "./attack-techniques.ts";
 import { anyMatchesAny, isKubectlUserAgent, matchesAny } from "./classify-identity.ts";
 import type { DetectionConfig } from "./detection-config.ts";
 import type { RuleEffect } from "./finding.ts";
@@ -31,15 +32,74 @@ export interface RuleHit {
   unlisted?: number;
 }
 
-export interface Rule {
+/**
+ * What a rule tells people besides its score: `ephemeral-guard rules`, the README's table (npm run docs:rules),
+ * the techniques of findings (OCSF, Security Hub) and the runbook line in Slack all come from here.
+ */
+export interface RuleMetadata {
+  /** One line: what the rule sees and why it matters. */
+  why: string;
+  /** MITRE ATT&CK techniques a hit shows. T1609 on every rule: every write is a container administration command. */
+  techniques: readonly TechniqueId[];
+  /** Kubernetes, Pod Security Standards and AWS documentation (https). */
+  references: readonly string[];
+  /** When the rule hits on work nobody needs to worry about, and how to quiet that. */
+  falsePositives: string;
+  /** One line: what the responder does first. */
+  runbook: string;
+}
+
+export interface Rule extends RuleMetadata {
   id: string;
   effect: RuleEffect;
   /** For floor and ceiling: the level. For the other effects it is only the reason's label. */
   level: Severity;
-  /** A lower rule never takes a finding below the level of a pinned floor. */
+  /**
+   * A lower rule never takes a finding below the level of a pinned floor, and configuration can neither switch
+   * it off nor lower it (rule-overrides.ts).
+   */
   pinned?: boolean;
   evaluate(facts: WriteFacts, config: DetectionConfig): readonly RuleHit[];
 }
+
+/** The documentation the rules cite. */
+const DOCS = {
+  ephemeralContainers: "https://kubernetes.io/docs/concepts/workloads/pods/ephemeral-containers/",
+  debugRunningPod:
+    "https://kubernetes.io/docs/tasks/debug/debug-application/debug-running-pod/#ephemeral-container",
+  kubectlDebug: "https://kubernetes.io/docs/reference/kubectl/generated/kubectl_debug/",
+  podSecurityBaseline: "https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline",
+  podSecurityRestricted: "https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted",
+  podSecurityAdmission: "https://kubernetes.io/docs/concepts/security/pod-security-admission/",
+  securityContext: "https://kubernetes.io/docs/tasks/configure-pod-container/security-context/",
+  capabilities:
+    "https://kubernetes.io/docs/tasks/configure-pod-container/security-context/#set-capabilities-for-a-container",
+  seLinux:
+    "https://kubernetes.io/docs/tasks/configure-pod-container/security-context/#assign-selinux-labels-to-a-container",
+  podSecurityContextApi:
+    "https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/#security-context",
+  seccomp: "https://kubernetes.io/docs/tutorials/security/seccomp/",
+  appArmor: "https://kubernetes.io/docs/tutorials/security/apparmor/",
+  hostProcess: "https://kubernetes.io/docs/tasks/configure-pod-container/create-hostprocess-pod/",
+  serviceAccounts: "https://kubernetes.io/docs/concepts/security/service-accounts/",
+  irsa: "https://docs.aws.amazon.com/eks/latest/userguide/iam-roles-for-service-accounts.html",
+  podIdentity: "https://docs.aws.amazon.com/eks/latest/userguide/pod-identities.html",
+  secrets: "https://kubernetes.io/docs/concepts/configuration/secret/",
+  secretsGoodPractices: "https://kubernetes.io/docs/concepts/security/secrets-good-practices/",
+  volumes: "https://kubernetes.io/docs/concepts/storage/volumes/",
+  hostPath: "https://kubernetes.io/docs/concepts/storage/volumes/#hostpath",
+  shareProcessNamespace: "https://kubernetes.io/docs/tasks/configure-pod-container/share-process-namespace/",
+  namespaces: "https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/",
+  rbac: "https://kubernetes.io/docs/reference/access-authn-authz/rbac/",
+  rbacGoodPractices: "https://kubernetes.io/docs/concepts/security/rbac-good-practices/",
+  anonymous: "https://kubernetes.io/docs/reference/access-authn-authz/authentication/#anonymous-requests",
+  impersonation: "https://kubernetes.io/docs/reference/access-authn-authz/authentication/#user-impersonation",
+  admissionWebhooks:
+    "https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/",
+  auditing: "https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/",
+  eksControlPlaneLogs: "https://docs.aws.amazon.com/eks/latest/userguide/control-plane-logs.html",
+  cloudWatchLogsQuotas: "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html",
+} as const;
 
 /**
  * What a rule returns when it does not hit. Every rule runs on every write and most hit nothing, so they share
@@ -214,9 +274,18 @@ const OUTCOME_VERB = {
 
 export const RULES: readonly Rule[] = [
   {
+    // Pinned at low: every write is at least low, whoever makes it and however it is configured.
     id: "write.ephemeral-container",
     effect: "floor",
     level: "low",
+    pinned: true,
+    why: "any write to pods/ephemeralcontainers by an identity that is not excluded: a container with an image and command of the writer's choosing now runs inside a live pod, and only deleting the pod removes it",
+    techniques: ["T1609"],
+    references: [DOCS.ephemeralContainers, DOCS.debugRunningPod],
+    falsePositives:
+      "kubectl debug by on-call engineers, and tools that add ephemeral containers (IDE plugins, Lens, k9s): exclude automation with excludedUsers/excludedGroups, lower on-call engineers with trustedDebuggers",
+    runbook:
+      "Ask the actor why they debugged the pod; if nobody expected it, treat the pod as compromised: delete it (its controller replaces it) and rotate what it could reach",
     evaluate: (facts) => {
       const names = quotedList(
         facts.containers.map((c) => c.spec.name),
@@ -236,6 +305,13 @@ export const RULES: readonly Rule[] = [
     effect: "floor",
     level: "critical",
     pinned: true,
+    why: "a privileged container has every capability and the node's devices: enough to take over the node (Pod Security Baseline forbids it)",
+    techniques: ["T1609", "T1611"],
+    references: [DOCS.podSecurityBaseline, DOCS.securityContext],
+    falsePositives:
+      "kubectl debug --profile=sysadmin by an administrator debugging the node's network or storage (kubectl debug node/NAME does that without touching a workload)",
+    runbook:
+      "Treat the node as compromised: delete the pod, cordon, drain and replace the node, and rotate the credentials of every pod that ran on it",
     evaluate: perContainer((c) =>
       c.securityContext?.privileged === true
         ? {
@@ -251,6 +327,12 @@ export const RULES: readonly Rule[] = [
     effect: "floor",
     level: "critical",
     pinned: true,
+    why: "a Windows HostProcess container runs as a process on the node, outside any container isolation (Pod Security Baseline forbids it)",
+    techniques: ["T1609", "T1611"],
+    references: [DOCS.hostProcess, DOCS.podSecurityBaseline],
+    falsePositives: "Windows node administration by the platform team through HostProcess containers",
+    runbook:
+      "Treat the Windows node as compromised: delete the pod, drain and replace the node, and rotate the credentials of every pod that ran on it",
     evaluate: perContainer((c) => {
       if (effective(c, HOST_PROCESS) !== true) return undefined;
       const inherited = fromPod(c, HOST_PROCESS);
@@ -264,6 +346,13 @@ export const RULES: readonly Rule[] = [
     id: "container.node-level-capability",
     effect: "floor",
     level: "high",
+    why: "ALL, SYS_ADMIN, SYS_MODULE, SYS_RAWIO, SYS_BOOT, BPF, DAC_READ_SEARCH or PERFMON: enough to leave the container and take over the node (Pod Security Baseline forbids adding them)",
+    techniques: ["T1609", "T1611"],
+    references: [DOCS.capabilities, DOCS.podSecurityBaseline],
+    falsePositives:
+      "kubectl debug --custom adding SYS_ADMIN to mount or trace something during an incident; eBPF tools (BPF, PERFMON) run by the platform team",
+    runbook:
+      "Ask the actor what the capability was for; if not expected, delete the pod and check the node (kernel modules, mounts, new processes) before trusting it again",
     evaluate: capabilityRule(
       (cap) => NODE_LEVEL_CAPABILITIES.has(cap),
       (caps) =>
@@ -274,6 +363,13 @@ export const RULES: readonly Rule[] = [
     id: "container.non-baseline-capability",
     effect: "floor",
     level: "medium",
+    why: "a capability outside Pod Security Baseline's list (SYS_PTRACE, NET_ADMIN, NET_RAW, …): the container can trace processes or reshape and sniff the pod's network",
+    techniques: ["T1609"],
+    references: [DOCS.capabilities, DOCS.podSecurityBaseline, DOCS.kubectlDebug],
+    falsePositives:
+      "kubectl debug --profile=general (SYS_PTRACE, the default from kubectl 1.36) and --profile=netadmin (NET_ADMIN, NET_RAW) in ordinary troubleshooting",
+    runbook:
+      "Check with the actor that the session was expected; if not, delete the pod and rotate what its processes held in memory",
     evaluate: capabilityRule(
       (cap) => !NODE_LEVEL_CAPABILITIES.has(cap) && !BASELINE_CAPABILITIES.has(cap),
       (caps) =>
@@ -284,6 +380,13 @@ export const RULES: readonly Rule[] = [
     id: "container.seccomp-unconfined",
     effect: "floor",
     level: "high",
+    why: "seccomp Unconfined (the container's own or the pod's) removes the syscall filter that blocks most container-escape exploits (Pod Security Baseline forbids it)",
+    techniques: ["T1609", "T1611"],
+    references: [DOCS.seccomp, DOCS.podSecurityBaseline],
+    falsePositives:
+      "a pod that already runs Unconfined, which every container added to it inherits; profilers that need syscalls RuntimeDefault blocks",
+    runbook:
+      "Ask the actor why the filter was off; if not expected, delete the pod and check its node for signs of an escape",
     evaluate: perContainer((c) => {
       if (effective(c, SECCOMP_PROFILE)?.type !== "Unconfined") return undefined;
       const inherited = fromPod(c, SECCOMP_PROFILE);
@@ -297,6 +400,13 @@ export const RULES: readonly Rule[] = [
     id: "container.apparmor-unconfined",
     effect: "floor",
     level: "high",
+    why: "AppArmor Unconfined (the container's own or the pod's) removes the profile that confines file, mount and ptrace access (Pod Security Baseline forbids it)",
+    techniques: ["T1609", "T1611"],
+    references: [DOCS.appArmor, DOCS.podSecurityBaseline],
+    falsePositives:
+      "a pod that already runs Unconfined, which every container added to it inherits; tools the runtime's default profile blocks",
+    runbook:
+      "Ask the actor why the profile was off; if not expected, delete the pod and check its node for signs of an escape",
     evaluate: perContainer((c) => {
       if (effective(c, APPARMOR_PROFILE)?.type !== "Unconfined") return undefined;
       const inherited = fromPod(c, APPARMOR_PROFILE);
@@ -310,6 +420,12 @@ export const RULES: readonly Rule[] = [
     id: "container.proc-mount-unmasked",
     effect: "floor",
     level: "high",
+    why: "procMount Unmasked exposes the parts of /proc the runtime hides (kernel settings, other processes' details) (Pod Security Baseline forbids it)",
+    techniques: ["T1609", "T1611"],
+    references: [DOCS.podSecurityContextApi, DOCS.podSecurityBaseline],
+    falsePositives: "nested container builds with user namespaces; rare in a debug session",
+    runbook:
+      "Ask the actor why /proc was unmasked; if not expected, delete the pod and check its node for signs of an escape",
     evaluate: perContainer((c) => {
       const procMount = c.securityContext?.procMount;
       return procMount !== undefined && procMount !== "Default"
@@ -324,6 +440,13 @@ export const RULES: readonly Rule[] = [
     id: "container.selinux-custom",
     effect: "floor",
     level: "high",
+    why: "a custom SELinux type, user or role (spc_t, unconfined_t, …), the container's own or the pod's, lifts the label that confines the container (Pod Security Baseline forbids it)",
+    techniques: ["T1609", "T1611"],
+    references: [DOCS.seLinux, DOCS.podSecurityBaseline],
+    falsePositives:
+      "a pod that already sets a custom label, which containers added to it inherit; platform agents labelled spc_t on SELinux nodes",
+    runbook:
+      "Ask the actor why the label was set; if not expected, delete the pod and check its node for signs of an escape",
     evaluate: perContainer((c) => {
       const options = effective(c, SELINUX_OPTIONS);
       if (!options) return undefined;
@@ -346,6 +469,12 @@ export const RULES: readonly Rule[] = [
     id: "container.run-as-root",
     effect: "floor",
     level: "medium",
+    why: "the container runs as root (runAsUser 0, its own or the pod's): root is what turns a weakness in the container into an escape (Pod Security Restricted forbids it)",
+    techniques: ["T1609"],
+    references: [DOCS.securityContext, DOCS.podSecurityRestricted],
+    falsePositives:
+      "debug images that need root for package managers or network tools; a plain kubectl debug into a pod that already runs as root",
+    runbook: "Check with the actor that the session was expected; if not, delete the pod",
     evaluate: perContainer((c) => {
       if (!isRoot(c)) return undefined;
       const inherited = fromPod(c, RUN_AS_USER);
@@ -359,6 +488,11 @@ export const RULES: readonly Rule[] = [
     id: "container.run-as-non-root-false",
     effect: "floor",
     level: "medium",
+    why: "runAsNonRoot: false (the container's own or the pod's) lets the image's user, often root, run (Pod Security Restricted forbids it)",
+    techniques: ["T1609"],
+    references: [DOCS.securityContext, DOCS.podSecurityRestricted],
+    falsePositives: "a pod that already sets runAsNonRoot: false, which containers added to it inherit",
+    runbook: "Check with the actor that the session was expected; if not, delete the pod",
     evaluate: perContainer((c) => {
       if (effective(c, RUN_AS_NON_ROOT) !== false) return undefined;
       const inherited = fromPod(c, RUN_AS_NON_ROOT);
@@ -372,6 +506,12 @@ export const RULES: readonly Rule[] = [
     id: "container.privilege-escalation",
     effect: "floor",
     level: "medium",
+    why: "allowPrivilegeEscalation: true lets a process gain more privileges than its parent through setuid binaries or file capabilities (Pod Security Restricted forbids it)",
+    techniques: ["T1609", "T1548.001"],
+    references: [DOCS.securityContext, DOCS.podSecurityRestricted],
+    falsePositives:
+      "debug images whose tools rely on setuid (ping, sudo); kubectl debug --custom copying a workload's securityContext",
+    runbook: "Check with the actor that the session was expected; if not, delete the pod",
     evaluate: perContainer((c) =>
       c.securityContext?.allowPrivilegeEscalation === true
         ? {
@@ -385,15 +525,63 @@ export const RULES: readonly Rule[] = [
     id: "reach.service-account-token",
     effect: "floor",
     level: "high",
+    why: "mounting the pod's service-account token lets the container call the Kubernetes API as the pod, or with an IRSA or EKS Pod Identity token get the pod's AWS credentials",
+    techniques: ["T1609", "T1552.007"],
+    references: [DOCS.serviceAccounts, DOCS.irsa, DOCS.podIdentity],
+    falsePositives:
+      "debugging what a pod's own token may do; kubectl debug --custom copying a workload's volumeMounts",
+    runbook:
+      "If not expected: delete the pod (its bound token stops working), revoke the IAM role's sessions for an AWS token, and review what the service account and role did (audit log, CloudTrail)",
     evaluate: mountRule("service-account-token"),
   },
-  { id: "reach.secret-volume", effect: "floor", level: "high", evaluate: mountRule("secret") },
-  { id: "reach.host-path-volume", effect: "floor", level: "high", evaluate: mountRule("host-path") },
-  { id: "reach.unknown-volume", effect: "floor", level: "medium", evaluate: mountRule("unknown") },
+  {
+    id: "reach.secret-volume",
+    effect: "floor",
+    level: "high",
+    why: "mounting a Secret volume of the pod lets the container read the secret's keys",
+    techniques: ["T1609", "T1552.007"],
+    references: [DOCS.secrets, DOCS.secretsGoodPractices],
+    falsePositives:
+      "debugging a workload's configuration by reading the files it reads; kubectl debug --custom copying a workload's volumeMounts",
+    runbook:
+      "If not expected: rotate the secret's values first (the container has read them), then delete the pod",
+    evaluate: mountRule("secret"),
+  },
+  {
+    id: "reach.host-path-volume",
+    effect: "floor",
+    level: "high",
+    why: "mounting a hostPath volume of the pod gives the container the node's files (Pod Security Baseline forbids hostPath)",
+    techniques: ["T1609", "T1611"],
+    references: [DOCS.hostPath, DOCS.podSecurityBaseline],
+    falsePositives:
+      "debugging a node agent (log shipper, CNI or CSI driver) that mounts host paths by design",
+    runbook:
+      "If not expected: delete the pod and check the node files it could write (kubelet configuration, the runtime socket, /etc) before trusting the node",
+    evaluate: mountRule("host-path"),
+  },
+  {
+    id: "reach.unknown-volume",
+    effect: "floor",
+    level: "medium",
+    why: "the container mounts a volume whose type is unknown because the pod spec was not logged: it may be a Secret or token volume",
+    techniques: ["T1609"],
+    references: [DOCS.volumes, DOCS.auditing],
+    falsePositives: "most mounts, which are configMap or emptyDir volumes",
+    runbook:
+      "Look the volume up in the pod's spec (kubectl get pod -o yaml); if it is a Secret or a service-account token, rotate what it holds, then delete the pod",
+    evaluate: mountRule("unknown"),
+  },
   {
     id: "reach.secret-env",
     effect: "floor",
     level: "high",
+    why: "env or envFrom referencing a Secret hands the secret's values to the container's processes",
+    techniques: ["T1609", "T1552.007"],
+    references: [DOCS.secrets, DOCS.secretsGoodPractices],
+    falsePositives: "kubectl debug --custom copying a workload's env to reproduce its behaviour",
+    runbook:
+      "If not expected: rotate the secret's values first (the container has read them), then delete the pod",
     evaluate: perContainer((c) =>
       c.secretEnv.length > 0
         ? {
@@ -407,6 +595,11 @@ export const RULES: readonly Rule[] = [
     id: "reach.host-namespaces",
     effect: "floor",
     level: "medium",
+    why: "the pod uses hostNetwork, hostPID or hostIPC, so the new container shares the node's network, processes or IPC (Pod Security Baseline forbids them)",
+    techniques: ["T1609", "T1611"],
+    references: [DOCS.podSecurityBaseline],
+    falsePositives: "debugging node agents (CNI, kube-proxy, monitoring) that use host namespaces by design",
+    runbook: "If not expected: delete the pod and check the node's processes and network for changes",
     evaluate: (facts) => {
       const { hostNetwork, hostPID, hostIPC } = facts.pod;
       if (!(hostNetwork || hostPID || hostIPC) || facts.containers.length === 0) return NO_HITS;
@@ -422,6 +615,13 @@ export const RULES: readonly Rule[] = [
     id: "reach.target-container",
     effect: "raise",
     level: "medium",
+    why: "targetContainerName with SYS_PTRACE, privileged or root joins another container's process namespace, where /proc exposes its memory, environment and files",
+    techniques: ["T1609", "T1003.007"],
+    references: [DOCS.shareProcessNamespace, DOCS.debugRunningPod],
+    falsePositives:
+      "kubectl debug --target with --profile=general (the default from kubectl 1.36): the documented way to debug a distroless container",
+    runbook:
+      "If not expected: rotate what the target container held in memory or environment (tokens, keys, passwords), then delete the pod",
     evaluate: perContainer((c) => {
       const target = c.spec.targetContainerName;
       if (!target) return undefined;
@@ -441,6 +641,13 @@ export const RULES: readonly Rule[] = [
     id: "target.protected-namespace",
     effect: "floor",
     level: "high",
+    why: "the pod is in a protected namespace (kube-system, kube-public and kube-node-lease unless configured): cluster components run there with broad credentials",
+    techniques: ["T1609"],
+    references: [DOCS.namespaces, DOCS.rbacGoodPractices],
+    falsePositives:
+      "platform engineers debugging CoreDNS, the CNI or other add-ons: list them as trustedDebuggers",
+    runbook:
+      "Confirm with the platform team; if not expected, delete the pod and review what its service account may do",
     evaluate: (facts, config) =>
       matchesAny(facts.namespace, config.protectedNamespaces)
         ? [{ text: `pod ${facts.namespace}/${facts.podName} is in protected namespace "${facts.namespace}"` }]
@@ -450,6 +657,13 @@ export const RULES: readonly Rule[] = [
     id: "actor.anonymous",
     effect: "floor",
     level: "critical",
+    why: "the request was made without authentication: whoever reaches the API server can add containers to pods",
+    techniques: ["T1609", "T1133"],
+    references: [DOCS.anonymous, DOCS.rbac],
+    falsePositives:
+      "none: a binding that lets system:anonymous or system:unauthenticated write pods is a misconfiguration, even in a test cluster",
+    runbook:
+      "Remove every RoleBinding and ClusterRoleBinding to system:anonymous and system:unauthenticated, restrict the API endpoint's access, then delete the pod",
     evaluate: (facts) =>
       facts.actor.kind === "anonymous" || facts.impersonatedUser?.kind === "anonymous"
         ? [
@@ -463,6 +677,13 @@ export const RULES: readonly Rule[] = [
     id: "actor.service-account",
     effect: "floor",
     level: "high",
+    why: "a service account made the write (or was impersonated): workloads do not debug pods, so its token was probably stolen",
+    techniques: ["T1609", "T1078"],
+    references: [DOCS.serviceAccounts, DOCS.rbacGoodPractices],
+    falsePositives:
+      "CI jobs or operators that add ephemeral containers on purpose (profilers, chaos tools): exclude them with excludedUsers",
+    runbook:
+      "Find where the token was used from (source IP, user agent), remove the service account's pods/ephemeralcontainers permission, and invalidate the token (delete the pod it is bound to, or its token Secret)",
     evaluate: (facts) =>
       facts.actor.kind !== "serviceaccount" && facts.impersonatedUser?.kind !== "serviceaccount"
         ? NO_HITS
@@ -476,6 +697,13 @@ export const RULES: readonly Rule[] = [
     id: "actor.impersonation",
     effect: "raise",
     level: "medium",
+    why: "the actor impersonated another identity: the write is authorized as someone else, which hides who made it",
+    techniques: ["T1609", "T1548.005"],
+    references: [DOCS.impersonation, DOCS.rbacGoodPractices],
+    falsePositives:
+      "administrators testing RBAC with kubectl --as; tools that act on behalf of users (dashboards, GitOps controllers)",
+    runbook:
+      "Check that the actor may impersonate that identity on purpose, and remove impersonate permissions nobody needs",
     evaluate: (facts) =>
       facts.impersonatedUser
         ? [
@@ -489,6 +717,13 @@ export const RULES: readonly Rule[] = [
     id: "actor.non-kubectl-client",
     effect: "raise",
     level: "medium",
+    why: "the request was not sent by kubectl: a script or tool added the container, which is how automated attacks do it",
+    techniques: ["T1609"],
+    references: [DOCS.ephemeralContainers, DOCS.auditing],
+    falsePositives:
+      "IDE plugins, Lens, k9s and client libraries in debugging tools: the user agent names them",
+    runbook:
+      "Look at the user agent and source IP: a known tool on the actor's machine is benign; anything else suggests the actor's credentials are used by someone else",
     evaluate: (facts) =>
       // A user agent cut off with the rest of a cut event says nothing about the client.
       isKubectlUserAgent(facts.actor.userAgent) || facts.cut?.unseen.has("userAgent")
@@ -505,6 +740,12 @@ export const RULES: readonly Rule[] = [
     id: "actor.trusted-debugger",
     effect: "lower",
     level: "low",
+    why: "the actor (and whoever it impersonated) is a configured trusted debugger: one level down, never below low, never below a pinned rule",
+    techniques: ["T1609"],
+    references: [DOCS.debugRunningPod],
+    falsePositives:
+      "not a detection, it lowers: a trusted debugger's stolen credentials look the same, which is why pinned rules still hold",
+    runbook: "Confirm with the debugger that the session was theirs",
     evaluate: (facts, config) =>
       isTrusted(facts.actor, config) &&
       (facts.impersonatedUser === undefined || isTrusted(facts.impersonatedUser, config))
@@ -515,6 +756,12 @@ export const RULES: readonly Rule[] = [
     id: "outcome.forbidden",
     effect: "ceiling",
     level: "low",
+    why: "authorization refused the request: nothing was added, but someone tried (at most low)",
+    techniques: ["T1609"],
+    references: [DOCS.rbac],
+    falsePositives: "engineers who try kubectl debug without the permission",
+    runbook:
+      "Check the identity's other recent requests: attempts from an unexpected identity or address suggest stolen credentials probing what they may do",
     evaluate: (facts) =>
       facts.outcome === "forbidden"
         ? [
@@ -528,6 +775,13 @@ export const RULES: readonly Rule[] = [
     id: "outcome.denied",
     effect: "ceiling",
     level: "medium",
+    why: "admission (Pod Security, a policy webhook) rejected the request: nothing was added (at most medium)",
+    techniques: ["T1609"],
+    references: [DOCS.podSecurityAdmission, DOCS.admissionWebhooks],
+    falsePositives:
+      "kubectl debug with a profile the namespace's Pod Security level refuses (--profile=sysadmin in a baseline namespace)",
+    runbook:
+      "Check what was refused and whether the actor then tried another way (another pod, namespace or profile)",
     evaluate: (facts) =>
       facts.outcome === "denied"
         ? [
@@ -541,6 +795,11 @@ export const RULES: readonly Rule[] = [
     id: "outcome.failed",
     effect: "ceiling",
     level: "info",
+    why: "the request failed (invalid, conflicting, or a server error): nothing was added (info)",
+    techniques: ["T1609"],
+    references: [DOCS.ephemeralContainers],
+    falsePositives: "typos and name conflicts in ordinary debugging",
+    runbook: "Nothing on its own; look for a later successful write by the same actor",
     evaluate: (facts) =>
       facts.outcome === "failed"
         ? [{ text: `the request failed (HTTP ${facts.responseCode ?? "no status"}): nothing was added` }]
@@ -552,6 +811,13 @@ export const RULES: readonly Rule[] = [
     effect: "floor",
     level: "medium",
     pinned: true,
+    why: "the audit event arrived cut mid-JSON, over CloudWatch Logs' event size limit: padding a write until its event is cut is how a container is pushed out of view",
+    techniques: ["T1609"],
+    references: [DOCS.eksControlPlaneLogs, DOCS.cloudWatchLogsQuotas],
+    falsePositives:
+      "very large pod specs (many containers, large env values or annotations) that cross the limit by accident",
+    runbook:
+      "Read the pod's ephemeral containers from the API server (kubectl get pod -o yaml) and act on what they hold",
     evaluate: (facts) => {
       const cut = facts.cut;
       if (!cut) return NO_HITS;
@@ -572,6 +838,12 @@ export const RULES: readonly Rule[] = [
     effect: "floor",
     level: "medium",
     pinned: true,
+    why: "kube-apiserver dropped the request and response bodies (audit.k8s.io/truncated): the added container cannot be checked, and padding a write until that happens hides it",
+    techniques: ["T1609"],
+    references: [DOCS.auditing],
+    falsePositives: "very large pod specs that cross the API server's audit size limit by accident",
+    runbook:
+      "Read the pod's ephemeral containers from the API server (kubectl get pod -o yaml) and act on what they hold",
     evaluate: (facts) =>
       facts.bodyTruncated
         ? [
@@ -585,6 +857,12 @@ export const RULES: readonly Rule[] = [
     id: "body.not-logged",
     effect: "context",
     level: "info",
+    why: "the audit level did not record the request body (Metadata): the finding is scored on actor, target and outcome only",
+    techniques: ["T1609"],
+    references: [DOCS.auditing, DOCS.eksControlPlaneLogs],
+    falsePositives: "none: it only explains",
+    runbook:
+      "Read the pod's ephemeral containers from the API server (kubectl get pod -o yaml) to see what was added",
     evaluate: (facts) =>
       facts.bodyLogged || facts.bodyTruncated || facts.cut
         ? NO_HITS
@@ -598,6 +876,11 @@ export const RULES: readonly Rule[] = [
     id: "body.containers-from",
     effect: "context",
     level: "info",
+    why: "where the added containers were read from when the request body does not name them (a JSON Patch replacing /spec, say): the stored pod, or every container the event lists",
+    techniques: ["T1609"],
+    references: [DOCS.ephemeralContainers],
+    falsePositives: "none: it only explains",
+    runbook: "When old containers are included, the pod's ephemeral container statuses tell which one is new",
     evaluate: (facts) => {
       const from = facts.containersFrom;
       // A cut body that shows no container: body.cut-event says why.
@@ -632,6 +915,12 @@ export const RULES: readonly Rule[] = [
     id: "container.debug-profile",
     effect: "context",
     level: "info",
+    why: "the kubectl debug profile each container matches, or none for a hand-crafted request",
+    techniques: ["T1609"],
+    references: [DOCS.kubectlDebug, DOCS.debugRunningPod],
+    falsePositives: "none: it only explains",
+    runbook:
+      "A hand-crafted container (profile none) from someone who normally uses kubectl debug deserves a question",
     evaluate: (facts) =>
       withUnlisted(
         facts.containers.slice(0, MAX_LISTED_HITS_PER_RULE).map((c) => ({
@@ -650,6 +939,11 @@ export const RULES: readonly Rule[] = [
     id: "podsecurity.audit-violations",
     effect: "context",
     level: "info",
+    why: "what Pod Security admission's audit mode said the pod would violate",
+    techniques: ["T1609"],
+    references: [DOCS.podSecurityAdmission],
+    falsePositives: "none: it only explains",
+    runbook: "Compare with the namespace's enforce level: a violation that was only audited was allowed",
     evaluate: (facts) =>
       facts.podSecurityAuditViolations
         ? [{ text: `Pod Security audit: ${facts.podSecurityAuditViolations}` }]

@@ -1,5 +1,6 @@
 import type { DetectionConfig } from "./detection-config.ts";
 import type { Reason, RuleEffect } from "./finding.ts";
+import { tunedRules } from "./rule-overrides.ts";
 import { RULES, type Rule, type RuleHit } from "./rules.ts";
 import { maxSeverity, minSeverity, type Severity, severityRank, shiftSeverity } from "./severity.ts";
 import type { WriteFacts } from "./write-facts.ts";
@@ -92,7 +93,8 @@ export function scoreWrite(
 ): Scored {
   // Plain loops rather than map/filter chains: this runs for every rule on every write (npm run bench).
   const fired: Fired[] = [];
-  for (const rule of rules) {
+  // The configured overrides (rules switched off or re-levelled): `rules` itself when there are none.
+  for (const rule of tunedRules(rules, config.rules)) {
     const hits = rule.evaluate(facts, config);
     if (hits.length > 0) fired.push({ rule, hits });
   }

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
@@ -797,5 +797,38 @@ describe("ephemeral-guard hunt: progress, usage and the real process", () => {
     expect(findings(stdout).length).toBeGreaterThan(0);
     const resumed = await hunt(["--resume", file, "--format", "json"]);
     expect(stdout + resumed.stdout).toBe(await scanFirst(12));
+  });
+});
+
+describe("ephemeral-guard hunt --config with rule overrides", () => {
+  function putSample(name: string): void {
+    const message = JSON.stringify(loadAuditJson(name));
+    logs.putLogEvents(GROUP, [{ timestamp: T0, message, logStream: "kube-apiserver-audit-a" }]);
+  }
+
+  function configFile(config: unknown): string {
+    const path = join(workDir, "tuned.json");
+    writeFileSync(path, JSON.stringify(config));
+    return path;
+  }
+
+  it("scores what it finds as the tuned configuration says, as scan does", async () => {
+    putSample("run-as-root");
+    const config = configFile({ rules: { "container.run-as-root": { level: "high" } } });
+    const result = await hunt(["--cluster", "prod", ...RANGE, "--format", "json", "--config", config]);
+    const [finding, ...more] = findings(result.stdout);
+    expect(more).toEqual([]);
+    expect(finding?.severity).toBe("high");
+    expect(finding?.reasons[0]?.text).toContain("(level high set by configuration; default medium)");
+  });
+
+  it("refuses a typo in a rule id with the closest id, before asking CloudWatch Logs for anything", async () => {
+    putSample("run-as-root");
+    const config = configFile({ rules: { "container.run-as-rot": { level: "high" } } });
+    const result = await hunt(["--cluster", "prod", ...RANGE, "--format", "json", "--config", config]);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain('did you mean "container.run-as-root"?');
+    expect(logs.requests).toEqual([]);
   });
 });

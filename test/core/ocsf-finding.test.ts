@@ -107,7 +107,9 @@ describe(`OCSF ${OCSF_SCHEMA_VERSION} Detection Finding`, () => {
 
   it("tags every write T1609, host access T1611 and secrets or tokens T1552.007", () => {
     expect(techniqueIds(ocsf("kubectl-debug-general-profile"))).toEqual(["T1609"]);
-    expect(techniqueIds(ocsf("rbac-forbidden"))).toEqual(["T1609"]);
+    expect(techniqueIds(ocsf("metadata-level-no-body"))).toEqual(["T1609"]);
+    // An attempt RBAC refused is tagged with what it tried: SYS_PTRACE on a target container reads its /proc.
+    expect(techniqueIds(ocsf("rbac-forbidden"))).toEqual(["T1609", "T1003.007"]);
     for (const name of [
       "privileged-sysadmin-profile",
       "host-path-mount",

@@ -1,6 +1,7 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { ATTACK_TECHNIQUES } from "../../functions/core/attack-techniques.ts";
 import type { DetectionConfigInput } from "../../functions/core/detection-config.ts";
 import type { DebugProfile, Finding } from "../../functions/core/finding.ts";
 import { RULES } from "../../functions/core/rules.ts";
@@ -879,5 +880,69 @@ describe("kubectl debug profiles are named in containers[].profile", () => {
     expect(finding.reasons.find((r) => r.id === "container.debug-profile")?.text).toBe(
       'container "debugger-q8w3n": kubectl debug profile legacy or baseline (no securityContext)',
     );
+  });
+});
+
+describe("rule metadata: what each rule tells the responder", () => {
+  const DOCS_HOSTS = new Set(["kubernetes.io", "docs.aws.amazon.com"]);
+
+  it.each(RULES.map((rule) => [rule.id, rule] as const))(
+    "%s names T1609 first, why it exists, its false positives, a one-line runbook and documentation",
+    (_id, rule) => {
+      expect(rule.techniques[0]).toBe("T1609");
+      expect(new Set(rule.techniques).size).toBe(rule.techniques.length);
+      for (const technique of rule.techniques) expect(Object.keys(ATTACK_TECHNIQUES)).toContain(technique);
+      for (const text of [rule.why, rule.falsePositives, rule.runbook]) {
+        expect(text.trim().length).toBeGreaterThan(10);
+        expect(text).not.toMatch(/[\n\r]/);
+      }
+      expect(rule.runbook.length).toBeLessThanOrEqual(300);
+      expect(rule.references.length).toBeGreaterThan(0);
+      for (const reference of rule.references) {
+        const url = new URL(reference);
+        expect(url.protocol).toBe("https:");
+        expect(DOCS_HOSTS.has(url.hostname), reference).toBe(true);
+      }
+    },
+  );
+
+  const techniquesOf = (id: string) => RULES.find((rule) => rule.id === id)?.techniques ?? [];
+
+  it.each([
+    "container.privileged",
+    "container.host-process",
+    "container.node-level-capability",
+    "container.seccomp-unconfined",
+    "container.apparmor-unconfined",
+    "container.proc-mount-unmasked",
+    "container.selinux-custom",
+    "reach.host-path-volume",
+    "reach.host-namespaces",
+  ])("%s (privileged, host access, node-level power) is T1611 Escape to Host", (id) => {
+    expect(techniquesOf(id)).toContain("T1611");
+  });
+
+  it.each(["reach.service-account-token", "reach.secret-volume", "reach.secret-env"])(
+    "%s (tokens and secrets) is T1552.007 Container API",
+    (id) => {
+      expect(techniquesOf(id)).toContain("T1552.007");
+    },
+  );
+
+  it("a stolen service-account token is T1078, anonymous access T1133, a ptrace into another container T1003.007", () => {
+    expect(techniquesOf("actor.service-account")).toContain("T1078");
+    expect(techniquesOf("actor.anonymous")).toContain("T1133");
+    expect(techniquesOf("reach.target-container")).toContain("T1003.007");
+  });
+
+  it("tags nothing beyond T1609 where the rule only explains or caps", () => {
+    for (const rule of RULES.filter((r) => r.effect === "context" || r.effect === "ceiling")) {
+      expect(rule.techniques, rule.id).toEqual(["T1609"]);
+    }
+  });
+
+  it("every technique of the catalogue is used by some rule", () => {
+    const used = new Set(RULES.flatMap((rule) => rule.techniques));
+    expect([...used].sort()).toEqual(Object.keys(ATTACK_TECHNIQUES).sort());
   });
 });

@@ -59,11 +59,22 @@ export function expectWithinSlackLimits(message: SlackMessage): void {
   }
 }
 
-/** The only control sequences the notifier writes itself: Slack date tokens and the console links. */
+/**
+ * The only control sequences the notifier writes itself: Slack date tokens, the console links, and links to
+ * the ATT&CK pages of the catalogue's techniques (ids and names from functions/core/attack-techniques.ts).
+ */
 const OWN_SEQUENCES = [
   /<!date\^\d+\^\{date_short_pretty\} \{time_secs\}\|[0-9T:.Z-]+>/g,
   /<https:\/\/[a-z0-9-]+\.console\.aws\.amazon\.com\/cloudwatch\/home\?region=[a-z0-9-]+#logsV2:logs-insights[^<>|\s]+\|Open (?:this audit event|the storm window) in CloudWatch Logs Insights>/g,
+  /<https:\/\/attack\.mitre\.org\/techniques\/T\d{4}\/(?:\d{3}\/)?\|T\d{4}(?:\.\d{3})? [A-Za-z ]+>/g,
 ];
+
+/** `text` without the sequences the notifier writes itself. */
+export function withoutOwnSequences(text: string): string {
+  let rest = text;
+  for (const sequence of OWN_SEQUENCES) rest = rest.replace(sequence, "");
+  return rest;
+}
 
 /**
  * Whether any text could make Slack mention, link or format something the notifier did not write: after
@@ -71,8 +82,7 @@ const OWN_SEQUENCES = [
  */
 export function expectInert(message: SlackMessage): void {
   for (const text of allTexts(message)) {
-    let rest = text;
-    for (const sequence of OWN_SEQUENCES) rest = rest.replace(sequence, "");
+    const rest = withoutOwnSequences(text);
     expect(rest, text.slice(0, 200)).not.toMatch(/[<>]/);
     expect(rest, text.slice(0, 200)).not.toMatch(/&(?!amp;|lt;|gt;)/);
     // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting their absence.

@@ -45,6 +45,8 @@ const DEFAULTS: Params = {
 };
 const PAGER = "https://events.pagerduty.example/integration/abc/enqueue";
 const TOPIC = "arn:aws:sns:eu-west-1:111122223333:platform-alarms";
+const RULE_OVERRIDES =
+  '{"actor.non-kubectl-client":{"enabled":false},"container.run-as-root":{"level":"high"}}';
 
 function problems(overrides: Params): string[] {
   return deployParams.checkParams({ ...DEFAULTS, ...overrides }).problems;
@@ -160,6 +162,22 @@ describe("deploy parameter checks", () => {
     expect(problems({ local: "yes" })).toEqual(['local: "yes" is not one of true, false']);
   });
 
+  it("refuses rule overrides detect would fail on: no JSON, a typo in a rule id, a pinned rule lowered", () => {
+    expect(problems({ ruleOverrides: "" })).toEqual([]);
+    expect(problems({ ruleOverrides: '{"container.run-as-root":{"level":"high"}}' })).toEqual([]);
+    expect(problems({ ruleOverrides: "{actor.non-kubectl-client: off}" })).toEqual([
+      expect.stringMatching(/^ruleOverrides: is not JSON \(.+\): give an object such as /),
+    ]);
+    expect(problems({ ruleOverrides: '{"actor.non-kubect-client":{"enabled":false}}' })).toEqual([
+      'ruleOverrides: actor.non-kubect-client: unknown rule "actor.non-kubect-client": did you mean "actor.non-kubectl-client"? (`ephemeral-guard rules` lists them)',
+    ]);
+    expect(problems({ ruleOverrides: '{"container.privileged":{"level":"high"}}' })).toEqual([
+      expect.stringContaining(
+        "ruleOverrides: container.privileged.level: container.privileged is pinned at critical: it cannot be lowered to high",
+      ),
+    ]);
+  });
+
   it("reports every wrong parameter at once, each by name", async () => {
     const given = { ...DEFAULTS, pagingMinSeverity: "HIGH", pagingEndpoint: "http://pager.example/x" };
     const refused = deployParams.resolve(resolverFor(given), ["node", "osls", "package"]);
@@ -266,6 +284,7 @@ beforeAll(async () => {
       "--param=pagingMinSeverity=HIGH",
       "--param=pagingEndpoint=http://events.pagerduty.example/integration/abc/enqueue",
       "--param=slackWebhookName=ephemeral-guard/slack-webhook",
+      '--param=ruleOverrides={"body.truncated":{"enabled":false}}',
     ]),
     osls(["deploy", "--stage", "ci", "--param=local=true"]),
     osls(["package", "--stage", "ci", "--package", "<out>", "--param=local=true"]),
@@ -280,7 +299,15 @@ beforeAll(async () => {
       "-p",
       "events/cloudwatch/subscription-batch-with-broken-record.json",
     ]),
-    osls(["print", "--stage", "ci", "--format", "json", `--param=alarmTopicArn=${TOPIC}`]),
+    osls([
+      "print",
+      "--stage",
+      "ci",
+      "--format",
+      "json",
+      `--param=alarmTopicArn=${TOPIC}`,
+      `--param=ruleOverrides=${RULE_OVERRIDES}`,
+    ]),
   ]);
   if (packagedLocal.code === 0) {
     const file = join(packagedLocal.dir, "cloudformation-template-update-stack.json");
@@ -300,6 +327,7 @@ describe("osls with the deploy checks", () => {
       '* pagingMinSeverity: "HIGH" is not a severity level',
       '* pagingEndpoint: "http://events.pagerduty.example/integration/abc/enqueue" is not an https:// URL',
       '* slackWebhookName: "ephemeral-guard/slack-webhook" must start with "/"',
+      "* ruleOverrides: body.truncated.enabled: body.truncated is pinned at medium: it cannot be switched off",
     ]) {
       expect(refused.output).toContain(line);
     }
@@ -344,5 +372,13 @@ describe("osls with the deploy checks", () => {
       expect(alarm.Properties.OKActions, name).toEqual([TOPIC]);
     }
     expect(config.resources.Parameters).toBeUndefined();
+  });
+
+  it("hands ruleOverrides to detect as the JSON text it was given", () => {
+    expect(printed.code, printed.output).toBe(0);
+    const config = JSON.parse(printed.stdout) as {
+      functions: Record<string, { environment?: Record<string, unknown> }>;
+    };
+    expect(config.functions.detect?.environment?.RULE_OVERRIDES).toBe(RULE_OVERRIDES);
   });
 });

@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { type DetectionConfig, DetectionConfigSchema } from "../../core/detection-config.ts";
+import { type RuleOverrides, RuleOverridesSchema } from "../../core/rule-overrides.ts";
 import { DEFAULT_STORM_BUDGET, DEFAULT_STORM_WINDOW_MINUTES } from "../../core/storm.ts";
 import { ConfigurationError, describeIssues, parseEnvironment } from "./configuration.ts";
 
@@ -54,6 +55,11 @@ const DetectEnvironmentSchema = z
     TRUSTED_DEBUGGER_GROUPS: csv,
     /** Cluster name for inputs that do not name their log group (direct invocations with audit events). */
     CLUSTER_NAME: optionalText,
+    /**
+     * The ruleOverrides deploy parameter: the detection config's "rules" object as JSON, rules switched off or
+     * re-levelled (functions/core/rule-overrides.ts). Empty means none.
+     */
+    RULE_OVERRIDES: optionalText,
     /** Set by the Lambda runtime, never by `serverless invoke local`. */
     AWS_LAMBDA_RUNTIME_API: optionalText,
   })
@@ -99,8 +105,33 @@ export interface DetectEnvironment {
   detection: DetectionConfig;
 }
 
+/**
+ * RULE_OVERRIDES checked by the detector's own schema, each problem naming the variable: an unknown rule id
+ * or a pinned rule lowered stops detect at init, as the scanner refuses the same object in a config file.
+ */
+function parseRuleOverrides(text: string | undefined): RuleOverrides | undefined {
+  if (text === undefined) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigurationError("detect", [
+      `RULE_OVERRIDES: not JSON (${error instanceof Error ? error.message : String(error)}): give an object such as {"actor.non-kubectl-client":{"enabled":false}}`,
+    ]);
+  }
+  const parsed = RuleOverridesSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new ConfigurationError(
+      "detect",
+      describeIssues(parsed.error).map((issue) => `RULE_OVERRIDES ${issue}`),
+    );
+  }
+  return parsed.data;
+}
+
 export function parseDetectEnvironment(env: Record<string, string | undefined>): DetectEnvironment {
   const vars = parseEnvironment("detect", DetectEnvironmentSchema, env);
+  const rules = parseRuleOverrides(vars.RULE_OVERRIDES);
   const detection = DetectionConfigSchema.safeParse({
     excludedUsers: vars.EXCLUDED_USERS,
     excludedGroups: vars.EXCLUDED_GROUPS,
@@ -108,6 +139,7 @@ export function parseDetectEnvironment(env: Record<string, string | undefined>):
     ...(vars.PROTECTED_NAMESPACES.length > 0 ? { protectedNamespaces: vars.PROTECTED_NAMESPACES } : {}),
     trustedDebuggers: { users: vars.TRUSTED_DEBUGGER_USERS, groups: vars.TRUSTED_DEBUGGER_GROUPS },
     ...(vars.CLUSTER_NAME ? { cluster: vars.CLUSTER_NAME } : {}),
+    ...(rules ? { rules } : {}),
   });
   if (!detection.success) throw new ConfigurationError("detect", describeIssues(detection.error));
   const publish: PublishTarget =

@@ -1,5 +1,8 @@
+import { techniqueUrl } from "../../core/attack-techniques.ts";
 import type { Finding, FindingContainer } from "../../core/finding.ts";
+import { findingTechniques } from "../../core/finding-techniques.ts";
 import type { Outcome } from "../../core/outcome.ts";
+import { ruleById } from "../../core/rule-by-id.ts";
 import type { Severity } from "../../core/severity.ts";
 import { logsInsightsUrl } from "../aws/logs-insights-link.ts";
 import {
@@ -191,6 +194,30 @@ function reasonsBlock(finding: Finding): SlackBlock {
   return section(`${title}\n${body}`);
 }
 
+/**
+ * The ATT&CK techniques, linked to their pages, and the runbook of the strongest rule (the headline reason):
+ * what the responder does first. Both come from the rules table, not from the finding's text: techniques
+ * outside the catalogue are left out and a reason id that names no rule gives no runbook.
+ */
+function responseBlock(finding: Finding): SlackBlock | undefined {
+  const lines: string[] = [];
+  const techniques = findingTechniques(finding);
+  if (techniques.length > 0) {
+    const links = techniques.map(
+      (t) => `<${techniqueUrl(t.id)}|${t.id} ${mrkdwnText(t.name, { max: 100 })}>`,
+    );
+    lines.push(`*ATT&amp;CK* ${links.join(" · ")}`);
+  }
+  const headline = finding.reasons[0];
+  const rule = headline ? ruleById(headline.id) : undefined;
+  if (rule) {
+    lines.push(
+      `*Runbook* (${mrkdwnCode(rule.id, { max: 100 })}) ${mrkdwnText(rule.runbook, { max: 1_000 })}`,
+    );
+  }
+  return lines.length > 0 ? section(lines.join("\n")) : undefined;
+}
+
 /** What the API server and its authorizers said, when there is anything to say. */
 function serverBlock(finding: Finding): SlackBlock | undefined {
   const lines: string[] = [];
@@ -252,7 +279,10 @@ export function findingNotificationText(finding: Finding): string {
   return finding.test === true ? `${TEST_PREFIX} (not a real finding): ${line}` : line;
 }
 
-/** The alert for one finding: header, summary fields, one section per container, reasons, link. */
+/**
+ * The alert for one finding: header, summary fields, one section per container, reasons, techniques and
+ * runbook, link.
+ */
 export function findingSlackMessage(finding: Finding, options: FindingMessageOptions): SlackMessage {
   const style = SEVERITY_STYLE[finding.severity];
   const details: SlackBlock[] = [
@@ -262,6 +292,8 @@ export function findingSlackMessage(finding: Finding, options: FindingMessageOpt
     divider,
     reasonsBlock(finding),
   ];
+  const response = responseBlock(finding);
+  if (response) details.push(response);
   const server = serverBlock(finding);
   if (server) details.push(server);
   details.push(...linkBlocks(finding, options));

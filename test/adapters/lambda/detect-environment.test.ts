@@ -86,4 +86,40 @@ describe("detect environment", () => {
       /IDEMPOTENCY_TTL_SECONDS/,
     );
   });
+
+  it("reads rule overrides from RULE_OVERRIDES (the ruleOverrides deploy parameter); empty means none", () => {
+    const tuned = parseDetectEnvironment({
+      ...DEPLOYED,
+      RULE_OVERRIDES:
+        '{"actor.non-kubectl-client":{"enabled":false},"container.run-as-root":{"level":"High"}}',
+    });
+    expect(tuned.detection.rules).toEqual({
+      "actor.non-kubectl-client": { enabled: false },
+      "container.run-as-root": { level: "high" },
+    });
+    expect(parseDetectEnvironment({ ...DEPLOYED, RULE_OVERRIDES: "" }).detection.rules).toBeUndefined();
+    expect(parseDetectEnvironment(DEPLOYED).detection.rules).toBeUndefined();
+  });
+
+  it("fails init on rule overrides that are no JSON, name no rule, or lower a pinned rule, naming RULE_OVERRIDES", () => {
+    const failure = (value: string) => {
+      try {
+        parseDetectEnvironment({ ...DEPLOYED, RULE_OVERRIDES: value });
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigurationError);
+        return (error as Error).message;
+      }
+      throw new Error(`RULE_OVERRIDES=${value} was accepted`);
+    };
+    expect(failure("{actor.non-kubectl-client: off}")).toMatch(
+      /^detect is misconfigured: RULE_OVERRIDES: not JSON \(.+\): give an object such as/,
+    );
+    expect(failure('{"actor.non-kubect-client":{"enabled":false}}')).toBe(
+      'detect is misconfigured: RULE_OVERRIDES actor.non-kubect-client: unknown rule "actor.non-kubect-client": did you mean "actor.non-kubectl-client"? (`ephemeral-guard rules` lists them)',
+    );
+    expect(failure('{"container.privileged":{"level":"high"}}')).toContain(
+      "RULE_OVERRIDES container.privileged.level: container.privileged is pinned at critical: it cannot be lowered to high",
+    );
+    expect(failure('["container.privileged"]')).toContain("RULE_OVERRIDES");
+  });
 });

@@ -9,8 +9,14 @@ import { detectionConfig } from "../../../functions/core/detection-config.ts";
 import { Detector } from "../../../functions/core/detector.ts";
 import type { Finding } from "../../../functions/core/finding.ts";
 import type { RemediationOutcome } from "../../../functions/core/remediation-outcome.ts";
+import { RULES } from "../../../functions/core/rules.ts";
 import { loadAuditJson } from "../../helpers/events.ts";
-import { allTexts, expectInert, expectWithinSlackLimits } from "../../helpers/slack-message-checks.ts";
+import {
+  allTexts,
+  expectInert,
+  expectWithinSlackLimits,
+  withoutOwnSequences,
+} from "../../helpers/slack-message-checks.ts";
 
 const LOG_GROUP = "/aws/eks/prod-eu/cluster";
 const options = { region: "eu-west-1" };
@@ -253,9 +259,57 @@ describe("auto-linked domains", () => {
     expect(text).toContain('sent by "evil[.]example/login https[:]//evil[.]example/steal", not kubectl');
     // The user agent field is an identifier in a code span: unlinkable, and kept as sent.
     expect(text).toContain("`evil.example/login https://evil.example/steal`");
-    const reasons = text.slice(text.indexOf("*Why this severity*"), text.indexOf("🔎"));
+    // Free text only: code spans (the runbook's rule id) cannot link, and the ATT&CK links are the notifier's.
+    const reasons = withoutOwnSequences(text.slice(text.indexOf("*Why this severity*"), text.indexOf("🔎")));
     // No host name is left to link; the field paths the reasons name keep their dots.
     expect(reasons).not.toContain("evil.example");
     expect(reasons).toContain("securityContext.privileged: true");
+  });
+});
+
+describe("techniques and runbook", () => {
+  it("links the finding's ATT&CK techniques and gives the runbook of the strongest rule", () => {
+    const text = joined(findingFrom(loadAuditJson("privileged-sysadmin-profile")));
+    expect(text).toContain(
+      "*ATT&amp;CK* <https://attack.mitre.org/techniques/T1609/|T1609 Container Administration Command> · <https://attack.mitre.org/techniques/T1611/|T1611 Escape to Host>",
+    );
+    expect(text).toContain(
+      "*Runbook* (`container.privileged`) Treat the node as compromised: delete the pod, cordon, drain and replace the node",
+    );
+    const secrets = joined(findingFrom(loadAuditJson("secret-env")));
+    expect(secrets).toContain("<https://attack.mitre.org/techniques/T1552/007/|T1552.007 Container API>");
+    expect(secrets).toContain(
+      "*Runbook* (`reach.secret-env`) If not expected: rotate the secret's values first",
+    );
+  });
+
+  it("gives a refused attempt the runbook of the refusal, not of what it tried", () => {
+    const text = joined(findingFrom(loadAuditJson("rbac-forbidden")));
+    expect(text).toContain("*Runbook* (`outcome.forbidden`) Check the identity's other recent requests");
+  });
+
+  it.each(RULES.map((rule) => [rule.id, rule.runbook] as const))(
+    "renders the runbook of %s as written",
+    (id, runbook) => {
+      const finding = findingFrom(loadAuditJson("kubectl-debug-legacy-profile"));
+      const headline = { id, severity: "low", effect: "floor", text: "headline" } as const;
+      const text = joined({ ...finding, reasons: [headline, ...finding.reasons] });
+      expect(text).toContain(`*Runbook* (\`${id}\`) ${runbook}`);
+    },
+  );
+
+  it("a forged finding from the topic gets no link for techniques outside the catalogue and no runbook for an unknown rule", () => {
+    const finding = findingFrom(loadAuditJson("kubectl-debug-legacy-profile"));
+    const forged: Finding = {
+      ...finding,
+      techniques: ["<!channel>", "T9999|<https://evil.example|x>", "__proto__"],
+      reasons: [{ id: "__proto__", severity: "critical", effect: "floor", text: "<!here> pwned" }],
+    };
+    const message = findingSlackMessage(forged, options);
+    const text = allTexts(message).join("\n");
+    expect(text).not.toContain("*ATT&amp;CK*");
+    expect(text).not.toContain("*Runbook*");
+    expectInert(message);
+    expectWithinSlackLimits(message);
   });
 });
