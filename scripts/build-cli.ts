@@ -28,6 +28,18 @@ async function loadEsbuild(): Promise<Esbuild | undefined> {
   }
 }
 
+/** Bundled rather than external: packages whose main is a JSON file. */
+const DATA_PACKAGES = new Set(["tlds"]);
+
+const externalPackagesButData: import("esbuild").Plugin = {
+  name: "external-packages-but-data",
+  setup(build) {
+    build.onResolve({ filter: /^[^./]/ }, (args) =>
+      DATA_PACKAGES.has(args.path) ? undefined : { path: args.path, external: true },
+    );
+  },
+};
+
 async function main(): Promise<number> {
   const esbuild = await loadEsbuild();
   if (!esbuild) {
@@ -50,7 +62,9 @@ async function main(): Promise<number> {
       format: "esm",
       platform: "node",
       target: "node20",
-      packages: "external",
+      // node_modules stay external, except packages that are JSON data (tlds): Node loads an external JSON
+      // module only with an import attribute, which esbuild does not keep on external imports.
+      plugins: [externalPackagesButData],
       outdir: work,
       outExtension: { ".js": ".mjs" },
       chunkNames: "chunks/[name]-[hash]",

@@ -92,19 +92,19 @@ describe("ephemeral-guard: commands, help and version", () => {
 
   it("runs a command added to the table as one entry, and lists it", async () => {
     const extra: Command = {
-      name: "rules",
-      summary: "list the rules",
-      usage: `usage: ephemeral-guard rules\n\nExamples:\n  ephemeral-guard rules\n\n${EXIT_STATUS_HELP}`,
+      name: "inventory",
+      summary: "list what is watched",
+      usage: `usage: ephemeral-guard inventory\n\nExamples:\n  ephemeral-guard inventory\n\n${EXIT_STATUS_HELP}`,
       run: async (argv, io) => {
-        io.stdout.write(`rules ran with ${argv.join(" ")}\n`);
+        io.stdout.write(`inventory ran with ${argv.join(" ")}\n`);
         return EXIT.ok;
       },
     };
     const commands = [...COMMANDS, extra];
-    expect((await cli(["help"], { commands })).stdout).toMatch(/\n {2}rules +list the rules\n/);
-    expect(await cli(["rules", "--format", "json"], { commands })).toEqual({
+    expect((await cli(["help"], { commands })).stdout).toMatch(/\n {2}inventory +list what is watched\n/);
+    expect(await cli(["inventory", "--format", "json"], { commands })).toEqual({
       status: 0,
-      stdout: "rules ran with --format json\n",
+      stdout: "inventory ran with --format json\n",
       stderr: "",
     });
   });
