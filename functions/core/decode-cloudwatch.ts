@@ -66,18 +66,19 @@ const FilterLogEventsSchema = z.looseObject({
 const FilteredEventSchema = z.looseObject({
   logStreamName: z.string().optional(),
   eventId: z.string().optional(),
+  timestamp: z.number().optional().catch(undefined),
   message: z.string(),
 });
 
 /** Same rules as LogEventSchema, without zod's copy of every entry: this runs once per audit event. */
-function logEventMessage(entry: unknown): string | undefined {
+function logEvent(entry: unknown): { message: string; timestamp: number | undefined } | undefined {
   if (typeof entry !== "object" || entry === null || Array.isArray(entry)) return undefined;
   const { id, timestamp, message } = entry as Record<string, unknown>;
   if (typeof message !== "string") return undefined;
   if (id !== undefined && typeof id !== "string") return undefined;
-  if (timestamp !== undefined && !(typeof timestamp === "number" && Number.isFinite(timestamp)))
-    return undefined;
-  return message;
+  if (timestamp === undefined) return { message, timestamp: undefined };
+  if (!(typeof timestamp === "number" && Number.isFinite(timestamp))) return undefined;
+  return { message, timestamp };
 }
 
 function problem(position: string, kind: InputProblem["kind"], message: string): InputProblem {
@@ -116,12 +117,13 @@ export function decodeDataMessage(value: unknown, position: string): DecodedInpu
   }
   message.logEvents.forEach((entry, index) => {
     const where = `${position} logEvents[${index}]`;
-    const text = logEventMessage(entry);
-    if (text === undefined) {
+    const event = logEvent(entry);
+    if (event === undefined) {
       out.problems.push(problem(where, "invalid-payload", "log event has no string message"));
       return;
     }
-    const record: LogRecord = { text, position: where };
+    const record: LogRecord = { text: event.message, position: where };
+    if (event.timestamp !== undefined) record.timestamp = event.timestamp;
     if (message.logGroup) record.logGroup = message.logGroup;
     if (message.logStream) record.logStream = message.logStream;
     out.records.push(record);
@@ -200,6 +202,7 @@ export function decodeFilterLogEvents(value: unknown, position: string, logGroup
       return;
     }
     const record: LogRecord = { text: event.data.message, position: where };
+    if (event.data.timestamp !== undefined) record.timestamp = event.data.timestamp;
     if (logGroup) record.logGroup = logGroup;
     if (event.data.logStreamName) record.logStream = event.data.logStreamName;
     out.records.push(record);

@@ -138,7 +138,7 @@ export class Detector {
 
     let finding: Finding;
     try {
-      const facts = extractWriteFacts(event, record.logGroup, this.config.cluster, cut);
+      const facts = extractWriteFacts(event, record.logGroup, this.config.cluster, cut, record.timestamp);
       finding = buildFinding(facts, scoreWrite(facts, this.config));
     } catch (error) {
       // No known input throws here; if one ever does (a recursion past the stack, say), it costs only itself.

@@ -352,12 +352,21 @@ function cutOutcome(event: AuditEvent, cut: CutFacts): Outcome | undefined {
   return "created";
 }
 
+/** A cut event's timestamps come after its bodies: CloudWatch's receipt time stands in, when there is one. */
+function loggedAtText(loggedAt: number | undefined): string {
+  if (loggedAt === undefined || !Number.isFinite(loggedAt)) return "";
+  const date = new Date(loggedAt);
+  return Number.isNaN(date.getTime()) ? "" : date.toISOString();
+}
+
 export function extractWriteFacts(
   event: AuditEvent,
   logGroup?: string,
   fallbackCluster?: string,
   /** Set for an event that arrived cut mid-JSON: its bodies are read as far as they go. */
   cut?: CutFacts,
+  /** When CloudWatch Logs received the event (epoch ms): the time of an event that lost its own. */
+  loggedAt?: number,
 ): WriteFacts {
   const annotations = event.annotations ?? {};
   const truncated = annotations[TRUNCATED] === "true";
@@ -399,7 +408,7 @@ export function extractWriteFacts(
   const facts: WriteFacts = {
     auditID: event.auditID,
     verb: event.verb,
-    time: event.stageTimestamp ?? event.requestReceivedTimestamp ?? "",
+    time: event.stageTimestamp ?? event.requestReceivedTimestamp ?? loggedAtText(loggedAt),
     actor,
     namespace: event.objectRef?.namespace ?? pod?.metadata?.namespace ?? "",
     podName: event.objectRef?.name ?? pod?.metadata?.name ?? "",

@@ -85,6 +85,10 @@ export const FindingSchema = z.object({
   auditID: z.string(),
   cluster: z.string().optional(),
   logGroup: z.string().optional(),
+  /**
+   * The audit event's stageTimestamp (else requestReceivedTimestamp); for an event cut before its timestamps,
+   * when CloudWatch Logs received it, or "" when nothing said.
+   */
   time: z.string(),
   severity: SeveritySchema,
   score: z.number().int().min(0).max(100),

@@ -12,6 +12,11 @@ export interface LogRecord {
   /** `/aws/eks/<cluster>/cluster` when the transport said so. */
   logGroup?: string;
   logStream?: string;
+  /**
+   * When CloudWatch Logs received the event (epoch ms), when the transport said so. A cut event has lost its own
+   * timestamps (they come after the bodies): its finding's time is this one.
+   */
+  timestamp?: number;
 }
 
 export const INPUT_PROBLEM_KINDS = [

@@ -243,7 +243,8 @@ export function screenDataMessage(raw: Buffer, position: string): ScreenedMessag
   for (let index = 0; index < eventStarts.length; index++) {
     at = skipDigits(raw, at + EVENT_START.length);
     if (!matchesAt(raw, at, TIMESTAMP_KEY)) return undefined;
-    at = skipJsonInteger(raw, at + TIMESTAMP_KEY.length);
+    const timestampStart = at + TIMESTAMP_KEY.length;
+    at = skipJsonInteger(raw, timestampStart);
     if (!matchesAt(raw, at, MESSAGE_KEY)) return undefined;
     const start = at + MESSAGE_KEY.length;
     const nextStart = eventStarts[index + 1];
@@ -259,7 +260,8 @@ export function screenDataMessage(raw: Buffer, position: string): ScreenedMessag
     } else {
       const text = decoder.decode(start, end);
       if (text === undefined) return undefined;
-      records.push({ text, position: where });
+      // Read only for the messages that are decoded: digits, so latin1 is exact.
+      records.push({ text, position: where, timestamp: Number(raw.toString("latin1", timestampStart, at)) });
     }
     if (last) return setAside && hasEscapeThatMaySpellMarker(raw) ? undefined : { header, records };
     at = nextStart;

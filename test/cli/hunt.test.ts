@@ -182,26 +182,35 @@ async function scanFirst(count: number): Promise<string> {
   return out();
 }
 
+/**
+ * What scan prints for the same log events a hunt reads: sampleEvents() as `aws logs filter-log-events` would
+ * print them (timestamps included: a cut event's finding takes its time from CloudWatch's).
+ */
 async function scanSamples(format: "json" | "text" | "ocsf" = "json"): Promise<Run> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out = collect(stdout);
   const err = collect(stderr);
-  // In the order read: a hunt prints as it finds, never sorted.
-  const status = await runScan(
-    [
-      "--format",
-      format,
-      "--sort",
-      "input",
-      "--log-group",
-      GROUP,
-      join(EVENTS_DIR, "audit"),
-      join(EVENTS_DIR, "jsonl"),
-    ],
-    { stdin: Readable.from([]), stdout, stderr, colour: false },
-  );
-  return { status, stdout: out(), stderr: err() };
+  const dir = mkdtempSync(join(tmpdir(), "eg-hunt-scan-"));
+  const file = join(dir, "filter-log-events.json");
+  const events = sampleEvents().map((event) => ({
+    logStreamName: event.logStream,
+    timestamp: event.timestamp,
+    message: event.message,
+  }));
+  writeFileSync(file, JSON.stringify({ events }));
+  try {
+    // In the order read: a hunt prints as it finds, never sorted.
+    const status = await runScan(["--format", format, "--sort", "input", "--log-group", GROUP, file], {
+      stdin: Readable.from([]),
+      stdout,
+      stderr,
+      colour: false,
+    });
+    return { status, stdout: out(), stderr: err() };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function findings(stdout: string): Finding[] {

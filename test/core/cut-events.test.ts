@@ -281,3 +281,30 @@ describe("cut anywhere: every real write cut after its objectRef is reported, at
     );
   });
 });
+
+describe("the time of a cut event, whose own timestamps were cut off", () => {
+  it("is when CloudWatch Logs received it, from the subscription delivery and from filter-log-events output", () => {
+    const text = paddedAndCut(loadSample("privileged-sysadmin-profile"));
+    const received = Date.parse("2026-11-20T09:33:48.000Z");
+    const dataMessage = JSON.stringify({
+      messageType: "DATA_MESSAGE",
+      owner: "111122223333",
+      logGroup: "/aws/eks/prod-eu/cluster",
+      logStream: "kube-apiserver-audit-0123",
+      subscriptionFilters: ["f"],
+      logEvents: [{ id: "1", timestamp: received, message: text }],
+    });
+    const filtered = JSON.stringify({ events: [{ timestamp: received, message: text }] });
+    for (const document of [dataMessage, filtered]) {
+      const detector = new Detector(detectionConfig({}));
+      const [finding] = detector.ingest(decodeText(document, "delivery"));
+      expect(finding?.time).toBe("2026-11-20T09:33:48.000Z");
+    }
+  });
+
+  it("is left empty when nothing said when it was logged (a JSON Lines file)", () => {
+    const text = paddedAndCut(loadSample("privileged-sysadmin-profile"));
+    const [finding] = new Detector(detectionConfig({})).ingest(decodeText(`${text}\n`, "audit.log"));
+    expect(finding?.time).toBe("");
+  });
+});

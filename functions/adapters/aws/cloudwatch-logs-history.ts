@@ -123,6 +123,7 @@ export async function* readFilteredHistory(
         logGroup,
       };
       if (event.logStreamName) record.logStream = event.logStreamName;
+      if (timestamp !== undefined) record.timestamp = timestamp;
       records.push(record);
     }
     token = page.nextToken ? { nextToken: page.nextToken, startTime: input.startTime } : undefined;

@@ -171,6 +171,7 @@ function toRecords(rows: readonly Row[], piece: Piece, soleGroup: string | undef
     };
     if (logGroup) record.logGroup = logGroup;
     if (logStream) record.logStream = logStream;
+    if (timestamp !== undefined) record.timestamp = timestamp;
     records.push(record);
   }
   return records;
