@@ -274,7 +274,11 @@ describe("detect handler", () => {
       expiresAfterSeconds: 3600,
       keyPrefix: "ephemeral-guard.detect",
     });
-    const held = { cluster: "prod-eu", auditID: "9d1f3b5d-7a9c-4e1f-8a3b-9b1d3f5b7d55" } as Finding;
+    // The finding as detect makes it from the batch: its key is its auditID and when the API server received it.
+    const held = detectFile("jsonl/batch-with-broken-line.jsonl").findings.find(
+      (finding) => finding.auditID === "9d1f3b5d-7a9c-4e1f-8a3b-9b1d3f5b7d55",
+    ) as Finding;
+    held.cluster = "prod-eu";
     await store.saveInProgress({ key: idempotencyKey(held) }, 60_000);
 
     await expect(handler(mixedBatch(), lambdaContext())).rejects.toThrow(/claim: 1/);
@@ -371,6 +375,24 @@ describe("detect handler against an attacker who shapes the audit event", () => 
     expect(finding).toMatchObject({ severity: "critical", omitted: { containers: 380 } });
     expect(finding.containers).toHaveLength(20);
     expect(logLines("invocation summary")[0]).toMatchObject({ published: 1, shortened: 0 });
+  });
+
+  it("a reused Audit-ID: a privileged write given the auditID of the same client's earlier harmless one is still published", async () => {
+    // kube-apiserver takes the auditID from the client's Audit-ID header. A harmless debug session first...
+    const harmless = JSON.parse(readEventText("audit/kubectl-debug-restricted-profile.json")) as Record<
+      string,
+      unknown
+    >;
+    const privileged = privilegedSample() as unknown as Record<string, unknown>;
+    harmless.auditID = "chosen-by-the-client";
+    privileged.auditID = "chosen-by-the-client";
+    await handler(delivery([JSON.stringify(harmless)]), lambdaContext());
+    // ...then, in a later delivery, the dangerous one with the same auditID (but its own receipt time).
+    await handler(delivery([JSON.stringify(privileged)]), lambdaContext());
+    // And a real redelivery of the dangerous one is still recognised as a duplicate.
+    await handler(delivery([JSON.stringify(privileged)]), lambdaContext());
+    const severities = publishedFindings().map((finding) => `${finding.auditID} ${finding.severity}`);
+    expect(severities).toEqual(["chosen-by-the-client low", "chosen-by-the-client critical"]);
   });
 
   it("deep nesting: a securityContext nested 9,999 levels does not stop the other findings of its delivery", async () => {

@@ -15,7 +15,7 @@ import {
   type TopicMessage,
 } from "../functions/adapters/aws/sns-message.ts";
 import { ConfigurationError } from "../functions/adapters/lambda/configuration.ts";
-import type { Finding } from "../functions/core/finding.ts";
+import { type Finding, findingKey } from "../functions/core/finding.ts";
 import { createSecurityHubHandler } from "../functions/security-hub.ts";
 import { detectFile, onlyFinding } from "./helpers/events.ts";
 import { asffProblem, type SecurityHubServer, startSecurityHubServer } from "./peers/security-hub-server.ts";
@@ -121,7 +121,7 @@ describe("security-hub: findings into AWS Security Hub", () => {
     expect(summary).toEqual({ records: 1, imported: 1, invalid: 0 });
     expect(hub.calls).toHaveLength(1);
     expect(hub.calls[0]).toMatchObject({ path: "/findings/import", signed: true, status: 200 });
-    const stored = hub.findings.get(`${PRODUCT_ARN} ephemeral-guard/prod-eu/${critical.auditID}`);
+    const stored = hub.findings.get(`${PRODUCT_ARN} ephemeral-guard/prod-eu/${findingKey(critical)}`);
     expect(stored).toMatchObject({
       SchemaVersion: "2018-10-08",
       ProductArn: PRODUCT_ARN,
@@ -174,8 +174,8 @@ describe("security-hub: findings into AWS Security Hub", () => {
       lambdaContext(),
     );
     expect([...hub.findings.keys()].sort()).toEqual([
-      `${PRODUCT_ARN} ephemeral-guard/prod-eu/${write.auditID}`,
-      `${PRODUCT_ARN} ephemeral-guard/prod-us/${write.auditID}`,
+      `${PRODUCT_ARN} ephemeral-guard/prod-eu/${findingKey(write)}`,
+      `${PRODUCT_ARN} ephemeral-guard/prod-us/${findingKey(write)}`,
     ]);
   });
 

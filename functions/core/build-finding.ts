@@ -152,6 +152,7 @@ export function buildFinding(facts: WriteFacts, scored: Scored): Finding {
     // Over every reason, before any is left out.
     techniques: techniqueIdsOf(scored.reasons),
   };
+  if (facts.occurrence !== undefined) finding.occurrence = facts.occurrence;
   if (facts.cluster) finding.cluster = omissions.text(facts.cluster, NAME, "cluster");
   if (facts.logGroup) finding.logGroup = omissions.text(facts.logGroup, TEXT, "logGroup");
   if (facts.responseCode !== undefined) finding.responseCode = facts.responseCode;

@@ -3,6 +3,7 @@ import { type AuditEvent, parseAuditEvent } from "./audit-event-schema.ts";
 import { buildFinding } from "./build-finding.ts";
 import { errorMessage } from "./decode-cloudwatch.ts";
 import type { DetectionConfig } from "./detection-config.ts";
+import { eventKey, eventOccurrence } from "./event-key.ts";
 import { extractWriteFacts } from "./extract-write-facts.ts";
 import type { Finding } from "./finding.ts";
 import type { DecodedInput, InputProblem, LogRecord } from "./log-record.ts";
@@ -133,12 +134,22 @@ export class Detector {
     cut?: CutFacts,
   ): Finding | undefined {
     if (reason) return this.skip(reason);
-    if (this.reported.has(event.auditID)) return this.skip("duplicate");
-    this.reported.add(event.auditID);
+    // Not the auditID alone: a client can choose it (event-key.ts). The text only counts for a cut event.
+    const occurrence = eventOccurrence(event, cut ? record.text : undefined);
+    const key = eventKey(event.auditID, occurrence);
+    if (this.reported.has(key)) return this.skip("duplicate");
+    this.reported.add(key);
 
     let finding: Finding;
     try {
-      const facts = extractWriteFacts(event, record.logGroup, this.config.cluster, cut, record.timestamp);
+      const facts = extractWriteFacts(
+        event,
+        record.logGroup,
+        this.config.cluster,
+        cut,
+        record.timestamp,
+        occurrence,
+      );
       finding = buildFinding(facts, scoreWrite(facts, this.config));
     } catch (error) {
       // No known input throws here; if one ever does (a recursion past the stack, say), it costs only itself.

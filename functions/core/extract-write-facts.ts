@@ -367,6 +367,8 @@ export function extractWriteFacts(
   cut?: CutFacts,
   /** When CloudWatch Logs received the event (epoch ms): the time of an event that lost its own. */
   loggedAt?: number,
+  /** What tells this event from another with the same auditID (event-key.ts). */
+  occurrence?: string,
 ): WriteFacts {
   const annotations = event.annotations ?? {};
   const truncated = annotations[TRUNCATED] === "true";
@@ -435,6 +437,7 @@ export function extractWriteFacts(
   };
   if (cut) facts.cut = cut;
   if (added.from) facts.containersFrom = { source: added.from, because: reading.opaque };
+  if (occurrence !== undefined) facts.occurrence = occurrence;
   if (event.requestURI) facts.requestURI = event.requestURI;
   if (event.impersonatedUser) facts.impersonatedUser = identity(event.impersonatedUser);
   if (logGroup) facts.logGroup = logGroup;

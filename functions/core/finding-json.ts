@@ -120,15 +120,17 @@ function shrink(finding: Finding, step: ShrinkStep, why: string): Finding {
   });
   omissions.leftOutContainers(finding.containers.length - containers.length, why);
   omissions.leftOutReasons(finding.reasons.length - step.reasons, why);
-  const { omitted: _omitted, auditID, ...rest } = finding;
+  const { omitted: _omitted, auditID, occurrence, ...rest } = finding;
   const cut = cutStrings(
     { ...rest, containers, reasons: finding.reasons.slice(0, step.reasons) },
     step,
     note,
     "",
-  ) as Omit<Finding, "auditID" | "omitted">;
-  // The auditID is never cut here: it is the idempotency key and how consumers find the audit event.
+  ) as Omit<Finding, "auditID" | "occurrence" | "omitted">;
+  // The auditID and occurrence are never cut here: they are the idempotency key and how consumers find the
+  // audit event (both are already bounded by buildFinding).
   const shrunk: Finding = { ...cut, auditID };
+  if (occurrence !== undefined) shrunk.occurrence = occurrence;
   const omitted = omissions.result();
   if (omitted) shrunk.omitted = omitted;
   return shrunk;
@@ -183,6 +185,11 @@ function minimal(finding: Finding, why: string): Finding {
       text: text(reason.text, "reasons[].text"),
     })),
   };
+  // Never cut: the exactly-once key (bounded by buildFinding), and what keeps remediation off a test alert.
+  if (finding.occurrence !== undefined)
+    out.occurrence = cutIdentifier(finding.occurrence, FINDING_LIMITS.name);
+  if (finding.test !== undefined) out.test = finding.test;
+  if (finding.techniques !== undefined) out.techniques = finding.techniques.slice(0, MINIMAL_ITEMS);
   if (finding.cluster !== undefined) out.cluster = text(finding.cluster, "cluster");
   if (finding.logGroup !== undefined) out.logGroup = text(finding.logGroup, "logGroup");
   if (finding.responseCode !== undefined) out.responseCode = finding.responseCode;

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { eventKey } from "./event-key.ts";
 import { OutcomeSchema } from "./outcome.ts";
 import { SeveritySchema } from "./severity.ts";
 
@@ -83,6 +84,13 @@ export type Omitted = z.infer<typeof OmittedSchema>;
 export const FindingSchema = z.object({
   schemaVersion: z.literal(FINDING_SCHEMA_VERSION),
   auditID: z.string(),
+  /**
+   * What tells this audit event from another with the same auditID, which a client can choose (Audit-ID
+   * header): the requestReceivedTimestamp the API server set, or `sha256:…` of a cut event's text. Exactly-once
+   * records and exports are keyed on `<auditID>@<occurrence>` (findingKey). Absent when neither was known, and
+   * from findings made before it existed: the auditID alone then.
+   */
+  occurrence: z.string().optional(),
   cluster: z.string().optional(),
   logGroup: z.string().optional(),
   /**
@@ -144,3 +152,8 @@ export const FindingSchema = z.object({
   omitted: OmittedSchema.optional(),
 });
 export type Finding = z.infer<typeof FindingSchema>;
+
+/** The identity a finding's exactly-once records and exports are keyed on: `<auditID>@<occurrence>`. */
+export function findingKey(finding: Pick<Finding, "auditID" | "occurrence">): string {
+  return eventKey(finding.auditID, finding.occurrence);
+}

@@ -14,6 +14,8 @@ export const RemediationOutcomeSchema = z.object({
   schemaVersion: z.literal(REMEDIATION_SCHEMA_VERSION),
   kind: z.literal("remediation"),
   auditID: z.string(),
+  /** The finding's occurrence (core/event-key.ts): Slack's exactly-once record is keyed on it with the auditID. */
+  occurrence: z.string().optional(),
   cluster: z.string().optional(),
   pod: z.object({
     namespace: z.string(),

@@ -82,6 +82,8 @@ export interface CutFacts {
 
 export interface WriteFacts {
   auditID: string;
+  /** What tells this event from another with the same auditID, which a client can choose (event-key.ts). */
+  occurrence?: string;
   verb: string;
   time: string;
   requestURI?: string;

@@ -60,6 +60,7 @@ function outcome(
     schemaVersion: REMEDIATION_SCHEMA_VERSION,
     kind: "remediation",
     auditID: finding.auditID,
+    ...(finding.occurrence !== undefined ? { occurrence: finding.occurrence } : {}),
     pod: {
       namespace: finding.pod.namespace,
       name: finding.pod.name,

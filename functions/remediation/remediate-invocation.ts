@@ -11,7 +11,7 @@ import {
 import { SnsDeliverySchema } from "../adapters/aws/sns-delivery.ts";
 import { remediationMessage } from "../adapters/aws/sns-message.ts";
 import { publishMessages } from "../adapters/aws/sns-publisher.ts";
-import type { Finding } from "../core/finding.ts";
+import { type Finding, findingKey } from "../core/finding.ts";
 import { clusterOf } from "../core/remediation/guard-rails.ts";
 import type { RemediationOutcome } from "../core/remediation-outcome.ts";
 import { type IgnoreReason, readFindingMessage } from "./read-finding-message.ts";
@@ -29,7 +29,7 @@ export interface RemediateSummary {
 export interface HandlerDeps {
   /** Undefined when the mode is `off`: deliveries are then counted and ignored. */
   remediation: RemediationDeps | undefined;
-  /** One record per (cluster, auditID, "remediation"): a redelivered finding is acted on and reported once. */
+  /** One record per (cluster, eventKey, "remediation"): a redelivered finding is acted on and reported once. */
   idempotency: IdempotencyStore;
   sns: SNSClient;
   topicArn: string;
@@ -59,7 +59,7 @@ export const REMEDIATION_KEY_PREFIX = "ephemeral-guard.remediate";
 
 /** The idempotency key of remediating one finding. The message kind keeps it apart from detect's records. */
 export function remediationKey(finding: Finding): string {
-  return `${clusterOf(finding) ?? "unknown"}:${finding.auditID}:remediation`;
+  return `${clusterOf(finding) ?? "unknown"}:${findingKey(finding)}:remediation`;
 }
 
 /** Some findings were not settled; the invocation fails so that Lambda retries them (the rest are done). */

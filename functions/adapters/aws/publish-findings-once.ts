@@ -1,5 +1,5 @@
 import type { SNSClient } from "@aws-sdk/client-sns";
-import type { Finding } from "../../core/finding.ts";
+import { type Finding, findingKey } from "../../core/finding.ts";
 import { runBounded } from "../../core/run-bounded.ts";
 import { severityRank } from "../../core/severity.ts";
 import {
@@ -46,8 +46,9 @@ export { createBatchSettlingStore as createIdempotencyStore } from "./settle-in-
  * cannot be built, claimed or published fails alone, and every other finding is still published.
  */
 
+/** `<cluster>:<eventKey>`: not the auditID alone, which a client can choose (core/event-key.ts). */
 export function idempotencyKey(finding: Finding): string {
-  return `${finding.cluster ?? "unknown"}:${finding.auditID}`;
+  return `${finding.cluster ?? "unknown"}:${findingKey(finding)}`;
 }
 
 export interface PublishOnceDeps {

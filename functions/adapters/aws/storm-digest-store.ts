@@ -6,7 +6,7 @@ import {
   PutItemCommand,
   QueryCommand,
 } from "@aws-sdk/client-dynamodb";
-import type { Finding } from "../../core/finding.ts";
+import { type Finding, findingKey } from "../../core/finding.ts";
 import {
   type StormMember,
   StormMemberSchema,
@@ -136,7 +136,7 @@ export class StormDigestStore {
           TableName: this.options.tableName,
           Item: {
             [STORM_TABLE.partitionKey]: text(membersPartition(window, cluster)),
-            [STORM_TABLE.sortKey]: text(memberSortKey(finding.auditID)),
+            [STORM_TABLE.sortKey]: text(memberSortKey(findingKey(finding))),
             auditID: text(member.auditID),
             severity: text(member.severity),
             outcome: text(member.outcome),

@@ -2,7 +2,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { z } from "zod";
 import { CoverageAlertSchema } from "../../core/cluster-coverage/coverage-alert.ts";
-import { type Finding, FindingSchema } from "../../core/finding.ts";
+import { type Finding, FindingSchema, findingKey } from "../../core/finding.ts";
 import { RemediationOutcomeSchema } from "../../core/remediation-outcome.ts";
 import { postsAloneInStorm, StormNoticeSchema } from "../../core/storm.ts";
 import { actOnce, type IdempotencyStore, type OnceResult } from "../aws/act-once.ts";
@@ -32,6 +32,8 @@ type RenderResult =
       ok: true;
       message: SlackMessage;
       auditID: string;
+      /** What its exactly-once record is keyed on (with the cluster and the message kind). */
+      key: string;
       cluster: string;
       /** The finding itself, for messages that are findings (storm members are routed by it). */
       finding?: Finding;
@@ -43,6 +45,11 @@ export interface MessageKind<T> {
   schema: z.ZodType<T>;
   /** What the message is about for people: the audit ID (a storm notice: its window start). */
   auditID: (value: T) => string;
+  /**
+   * What tells this message from another of its kind, when the audit ID does not: a finding's
+   * `<auditID>@<occurrence>` (a client can choose the auditID, core/event-key.ts). The audit ID when absent.
+   */
+  key?: (value: T) => string;
   /** The cluster it concerns; "unknown" when the message does not say. */
   cluster?: (value: T) => string | undefined;
   finding?: (value: T) => Finding;
@@ -58,6 +65,7 @@ export function messageKind<T>(kind: MessageKind<T>) {
     const auditID = kind.auditID(parsed.data);
     const subject = {
       auditID,
+      key: kind.key?.(parsed.data) ?? auditID,
       cluster: kind.cluster?.(parsed.data) ?? "unknown",
       ...(kind.finding ? { finding: kind.finding(parsed.data) } : {}),
     };
@@ -89,6 +97,7 @@ const MESSAGE_TYPES = {
   finding: messageKind({
     schema: FindingSchema,
     auditID: (finding) => finding.auditID,
+    key: findingKey,
     cluster: (finding) => finding.cluster,
     finding: (finding) => finding,
     render: findingSlackMessage,
@@ -97,6 +106,7 @@ const MESSAGE_TYPES = {
   remediation: messageKind({
     schema: RemediationOutcomeSchema,
     auditID: (outcome) => outcome.auditID,
+    key: findingKey,
     cluster: (outcome) => outcome.cluster,
     render: (outcome) => remediationSlackMessage(outcome),
     line: remediationNotificationText,
@@ -213,6 +223,8 @@ export interface Postable {
 interface Rendered extends Postable {
   position: string;
   messageType: MessageType;
+  /** What its exactly-once record is keyed on, with the cluster and the message type. */
+  key: string;
   cluster: string;
   finding?: Finding;
   /** `storm = member`: past its cluster's budget (storm-budget.ts). */
@@ -294,6 +306,7 @@ function renderRecords(
       position,
       messageType,
       auditID: result.auditID,
+      key: result.key,
       cluster: result.cluster,
       ...(result.finding ? { finding: result.finding } : {}),
       message: result.message,
@@ -480,7 +493,7 @@ export async function notifySlack(
   for (const [index, item] of rendered.entries()) {
     const route = routeOf(item, deps);
     const act = () => handle(item, route, url, remainingTimeMs, deps);
-    const key = notifyKey(item.cluster, item.auditID, item.messageType);
+    const key = notifyKey(item.cluster, item.key, item.messageType);
     let once = await actOncePatiently(deps, key, remainingTimeMs, act);
     if (once.kind === "claim-failed") {
       // Fail open: a possible second post beats a lost alert when the records cannot be read.

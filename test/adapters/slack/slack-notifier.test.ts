@@ -17,6 +17,7 @@ describe("messageKind", () => {
     expect(kind({ auditID: "a-1", pod: "shop/api" }, { region: undefined })).toEqual({
       ok: true,
       auditID: "a-1",
+      key: "a-1",
       cluster: "unknown",
       renderError: "BlockLimitError: 51 blocks in the attachment, limit 50",
       message: {

@@ -15,7 +15,7 @@ import {
   flushStormDigests,
   MAX_MEMBERS_PER_DIGEST,
 } from "../../../functions/adapters/slack/storm-digests.ts";
-import type { Finding } from "../../../functions/core/finding.ts";
+import { type Finding, findingKey } from "../../../functions/core/finding.ts";
 import { detectFile, onlyFinding } from "../../helpers/events.ts";
 import { snsEvent } from "../../helpers/sns-lambda-events.ts";
 import {
@@ -151,12 +151,13 @@ describe("alert fatigue: storm digests", () => {
   });
 
   it("posts nothing for a window whose members are gone, and clears it", async () => {
-    await storm.hold("prod-eu", { ...base, auditID: "expired" }, false);
+    const expired = { ...base, auditID: "expired" };
+    await storm.hold("prod-eu", expired, false);
     // The member expired (TTL) or was never written after its pending item: only the pending item is left.
     await dynamo.client.send(
       new DeleteItemCommand({
         TableName: `storm-${tables}`,
-        Key: { pk: { S: "members#2026-11-20T10:00:00.000Z#prod-eu" }, sk: { S: "expired" } },
+        Key: { pk: { S: "members#2026-11-20T10:00:00.000Z#prod-eu" }, sk: { S: findingKey(expired) } },
       }),
     );
     clock = at("2026-11-20T10:06:30.000Z");
