@@ -1,6 +1,8 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EKSClient } from "@aws-sdk/client-eks";
 import { SNSClient } from "@aws-sdk/client-sns";
+import { STSClient } from "@aws-sdk/client-sts";
+import { MemberRoleCredentials } from "./adapters/aws/member-role-credentials.ts";
 import { awsClient } from "./adapters/lambda/aws-clients.ts";
 import { lambdaHandler } from "./adapters/lambda/lambda-handler.ts";
 import { createObservability } from "./adapters/lambda/observability.ts";
@@ -32,13 +34,24 @@ function productionDeps(): (event: unknown, invocation: Invocation) => Promise<R
       : wireRemediation({
           policy: { ...policy, mode: policy.mode },
           region: env.region,
+          account: env.account,
           tableName: env.tableName,
           eks,
           dynamo,
           credentials: () => eks.config.credentials(),
+          // The member roles are assumed through the STS endpoint of the function's own region.
+          members:
+            env.members === undefined
+              ? undefined
+              : { roles: new MemberRoleCredentials(awsClient(STSClient), env.members) },
           warn,
         });
-  logger.info("remediate configuration", { ...policy });
+  // The external id is not a secret (it guards against confused deputies, not intruders), but stays out of logs.
+  logger.info("remediate configuration", {
+    ...policy,
+    account: env.account,
+    memberRoleName: env.members?.roleName ?? "(none: other accounts and regions are not remediated)",
+  });
   const deps: HandlerDeps = {
     remediation,
     idempotency: remediationIdempotency(dynamo, env.idempotency),

@@ -402,7 +402,12 @@ describe("remediate: a critical created finding", () => {
     expect(publishedOutcomes().map(({ outcome }) => outcome.result)).toEqual(["deleted", "deleted"]);
     // DescribeCluster is cached across invocations of one container.
     expect(eks.requests.slice(describesBefore)).toEqual([
-      { method: "GET", path: `/clusters/${CLUSTER}`, signed: true },
+      {
+        method: "GET",
+        path: `/clusters/${CLUSTER}`,
+        signed: true,
+        accessKeyId: TEST_CREDENTIALS.accessKeyId,
+      },
     ]);
   });
 

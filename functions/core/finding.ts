@@ -94,6 +94,26 @@ export const FindingSchema = z.object({
   cluster: z.string().optional(),
   logGroup: z.string().optional(),
   /**
+   * Where the cluster is, when the delivery said (organization deployments, issue 10): the 12-digit id of its
+   * AWS account, its region, and its ARN, which names it unambiguously across accounts. Absent in a
+   * single-account deployment: the cluster is then in the stack's own account and region.
+   */
+  account: z
+    .string()
+    .regex(/^\d{12}$/, "a 12-digit AWS account id")
+    .optional(),
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, "an AWS region")
+    .optional(),
+  clusterArn: z
+    .string()
+    .regex(
+      /^arn:aws(-[a-z]+)*:eks:[a-z]{2}(-[a-z]+)+-\d{1,2}:\d{12}:cluster\/[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/,
+      "an EKS cluster ARN",
+    )
+    .optional(),
+  /**
    * The audit event's stageTimestamp (else requestReceivedTimestamp); for an event cut before its timestamps,
    * when CloudWatch Logs received it, or "" when nothing said.
    */

@@ -17,6 +17,9 @@ export const RemediationOutcomeSchema = z.object({
   /** The finding's occurrence (core/event-key.ts): Slack's exactly-once record is keyed on it with the auditID. */
   occurrence: z.string().optional(),
   cluster: z.string().optional(),
+  /** The cluster's account and region, when it is not in the remediate function's own (organizations). */
+  account: z.string().optional(),
+  region: z.string().optional(),
   pod: z.object({
     namespace: z.string(),
     name: z.string(),

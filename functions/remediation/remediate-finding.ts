@@ -2,6 +2,7 @@ import type { Acquired } from "../adapters/aws/deletion-rate-limit.ts";
 import type { ClusterInfo } from "../adapters/aws/eks-cluster-info.ts";
 import type { DeleteRequest, GetPodResult } from "../adapters/kubernetes/kubernetes-pods.ts";
 import type { Finding } from "../core/finding.ts";
+import { budgetKey, type Home, type Placement, placeCluster } from "../core/remediation/cluster-placement.ts";
 import {
   type DeleteResult,
   type FailureReason,
@@ -28,8 +29,12 @@ export interface PodsApi {
 
 export interface RemediationDeps {
   policy: RemediationPolicy & { mode: "dry-run" | "enforce" };
-  describeCluster(name: string): Promise<ClusterInfo>;
-  podsFor(cluster: ClusterInfo): PodsApi;
+  /** The function's own account and region; absent, every cluster is taken to be there. */
+  home?: Home;
+  /** Whether clusters of other accounts and regions can be reached (the member role is configured). */
+  reachesMembers?: boolean;
+  describeCluster(name: string, placement: Placement): Promise<ClusterInfo>;
+  podsFor(cluster: ClusterInfo, placement: Placement): PodsApi;
   rateLimit: {
     acquire(cluster: string, dryRun: boolean): Promise<Acquired>;
     release(key: string): Promise<void>;
@@ -52,6 +57,7 @@ function outcome(
   deps: Pick<RemediationDeps, "policy" | "now">,
   cluster: string | undefined,
   report: Report,
+  placement?: Placement,
 ): RemediationOutcome {
   // Only what the API server said: the finding's uid and owner are claims, not facts.
   const uid = report.pod?.uid;
@@ -73,6 +79,10 @@ function outcome(
     time: deps.now().toISOString(),
   };
   if (cluster !== undefined) message.cluster = cluster;
+  if (placement?.kind === "remote") {
+    message.account = placement.account;
+    message.region = placement.region;
+  }
   if (report.reason !== undefined) message.reason = report.reason;
   return message;
 }
@@ -131,25 +141,36 @@ async function readLivePod(finding: Finding, pods: PodsApi, cluster: string): Pr
 export async function remediateFinding(finding: Finding, deps: RemediationDeps): Promise<RemediationOutcome> {
   const { policy } = deps;
   const cluster = clusterOf(finding);
-  const report = (value: Report) => outcome(finding, deps, cluster, value);
+  const placement: Placement =
+    cluster === undefined || deps.home === undefined
+      ? { kind: "home" }
+      : placeCluster(finding, cluster, deps.home);
+  const report = (value: Report) => outcome(finding, deps, cluster, value, placement);
 
-  const verdict = checkFinding({ finding, cluster, policy });
+  const verdict = checkFinding({
+    finding,
+    cluster,
+    policy,
+    placement,
+    reachesMembers: deps.reachesMembers === true,
+  });
   if (verdict.action === "skip")
     return report({ result: "skipped", reason: verdict.reason, detail: verdict.detail });
   if (cluster === undefined) throw new Error("unreachable: checkFinding skips findings without a cluster");
 
   const ref = `${finding.pod.namespace}/${finding.pod.name}`;
+  const where = placement.kind === "remote" ? ` in account ${placement.account}, ${placement.region}` : "";
   let info: ClusterInfo;
   try {
-    info = await deps.describeCluster(cluster);
+    info = await deps.describeCluster(cluster, placement);
   } catch (error) {
     return report({
       result: "failed",
       reason: "cluster-unreachable",
-      detail: `Could not look up cluster ${cluster} (${errorText(error)}): nothing was deleted; a human must delete ${ref}.`,
+      detail: `Could not look up cluster ${cluster}${where} (${errorText(error)}): nothing was deleted; a human must delete ${ref}.`,
     });
   }
-  const pods = deps.podsFor(info);
+  const pods = deps.podsFor(info, placement);
   const dryRun = policy.mode === "dry-run";
 
   const read = await readLivePod(finding, pods, cluster);
@@ -163,7 +184,7 @@ export async function remediateFinding(finding: Finding, deps: RemediationDeps):
 
   let slot: Acquired;
   try {
-    slot = await deps.rateLimit.acquire(cluster, dryRun);
+    slot = await deps.rateLimit.acquire(budgetKey(cluster, placement), dryRun);
   } catch (error) {
     return report({
       result: "failed",

@@ -12,6 +12,7 @@ import { SnsDeliverySchema } from "../adapters/aws/sns-delivery.ts";
 import { remediationMessage } from "../adapters/aws/sns-message.ts";
 import { publishMessages } from "../adapters/aws/sns-publisher.ts";
 import { type Finding, findingKey } from "../core/finding.ts";
+import { clusterIdentity } from "../core/remediation/cluster-placement.ts";
 import { clusterOf } from "../core/remediation/guard-rails.ts";
 import type { RemediationOutcome } from "../core/remediation-outcome.ts";
 import { type IgnoreReason, readFindingMessage } from "./read-finding-message.ts";
@@ -57,9 +58,12 @@ export const DUPLICATE_METRIC = "RemediationDuplicates";
 /** Fixed: the remediate role's IAM policy allows only keys under it (infra/remediate.yml). */
 export const REMEDIATION_KEY_PREFIX = "ephemeral-guard.remediate";
 
-/** The idempotency key of remediating one finding. The message kind keeps it apart from detect's records. */
+/**
+ * The idempotency key of remediating one finding. The message kind keeps it apart from detect's records; the
+ * cluster's account and region (when the finding names them) keep two accounts' clusters of one name apart.
+ */
 export function remediationKey(finding: Finding): string {
-  return `${clusterOf(finding) ?? "unknown"}:${findingKey(finding)}:remediation`;
+  return `${clusterIdentity(finding, clusterOf(finding)) ?? "unknown"}:${findingKey(finding)}:remediation`;
 }
 
 /** Some findings were not settled; the invocation fails so that Lambda retries them (the rest are done). */

@@ -36,7 +36,14 @@ export interface EksServerOptions {
 export interface EksServer {
   readonly endpoint: string;
   /** `query` is the query string, present only when the request had one. */
-  readonly requests: { method: string; path: string; query?: string; signed: boolean }[];
+  readonly requests: {
+    method: string;
+    path: string;
+    query?: string;
+    signed: boolean;
+    /** The access key id of the SigV4 signature, when signed: whose credentials made the call. */
+    accessKeyId?: string;
+  }[];
   putCluster(cluster: EksClusterRecord): void;
   deleteCluster(name: string): void;
   stop(): Promise<void>;
@@ -111,11 +118,14 @@ export async function startEksServer(options: EksServerOptions = {}): Promise<Ek
   function handle(request: IncomingMessage, response: ServerResponse) {
     const url = new URL(request.url ?? "/", "http://127.0.0.1");
     const method = request.method ?? "GET";
+    const authorization = String(request.headers.authorization ?? "");
+    const accessKeyId = /^AWS4-HMAC-SHA256 Credential=([^/,]+)\//.exec(authorization)?.[1];
     requests.push({
       method,
       path: decodeURIComponent(url.pathname),
       ...(url.search === "" ? {} : { query: url.search }),
-      signed: String(request.headers.authorization ?? "").startsWith("AWS4-HMAC-SHA256 "),
+      signed: authorization.startsWith("AWS4-HMAC-SHA256 "),
+      ...(accessKeyId === undefined ? {} : { accessKeyId }),
     });
     request.resume();
     const match = url.pathname.match(DESCRIBE_PATH);

@@ -51,7 +51,38 @@ const EnvironmentSchema = z.object({
   /** As long as detect's, so a finding replayed from a failure queue is still recognised. */
   IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).default(DEFAULT_IDEMPOTENCY_TTL_SECONDS),
   AWS_REGION: z.string().min(1, "AWS_REGION is required"),
+  /** The stack's account (serverless.yml: AWS::AccountId): a finding naming another one is a member's. */
+  ACCOUNT_ID: optionalText.pipe(
+    z
+      .string()
+      .regex(/^\d{12}$/, "ACCOUNT_ID must be a 12-digit account id")
+      .optional(),
+  ),
+  /**
+   * The member stacks' remediation role name without its region suffix (memberRemediationRoleName); empty
+   * means remediate reaches no other account or region. IAM role names take these characters; the region and
+   * a hyphen are appended, hence the bound.
+   */
+  MEMBER_ROLE_NAME: optionalText.pipe(
+    z
+      .string()
+      .regex(/^[\w+=,.@-]{1,48}$/, "MEMBER_ROLE_NAME must be an IAM role name of at most 48 characters")
+      .optional(),
+  ),
+  /** What the member roles' trust policy requires as sts:ExternalId (memberRemediationExternalId). */
+  MEMBER_ROLE_EXTERNAL_ID: optionalText.pipe(
+    z
+      .string()
+      .regex(/^[\w+=,.@:/-]{2,1224}$/, "MEMBER_ROLE_EXTERNAL_ID must be 2-1224 of the characters STS accepts")
+      .optional(),
+  ),
 });
+
+/** How to reach member accounts: present only when MEMBER_ROLE_NAME is set. */
+export interface MemberRoleEnvironment {
+  roleName: string;
+  externalId: string;
+}
 
 export interface RemediateEnvironment {
   policy: RemediationPolicy;
@@ -59,6 +90,9 @@ export interface RemediateEnvironment {
   tableName: string;
   idempotency: { tableName: string; expiresAfterSeconds: number };
   region: string;
+  /** The stack's own account, when known. */
+  account?: string | undefined;
+  members?: MemberRoleEnvironment | undefined;
 }
 
 function withoutUndefined<T extends Record<string, unknown>>(value: T): Partial<T> {
@@ -84,7 +118,24 @@ export function parseRemediateEnvironment(env: Record<string, string | undefined
     }),
   );
   if (!policy.success) throw new ConfigurationError("remediate", describeIssues(policy.error));
+  const memberProblems = [
+    ...(vars.MEMBER_ROLE_NAME !== undefined && vars.MEMBER_ROLE_EXTERNAL_ID === undefined
+      ? [
+          "MEMBER_ROLE_EXTERNAL_ID is required with MEMBER_ROLE_NAME: the member roles trust no caller without it",
+        ]
+      : []),
+    ...(vars.MEMBER_ROLE_NAME !== undefined && vars.ACCOUNT_ID === undefined
+      ? ["ACCOUNT_ID is required with MEMBER_ROLE_NAME: without it no finding can be told to be a member's"]
+      : []),
+  ];
+  if (memberProblems.length > 0) throw new ConfigurationError("remediate", memberProblems);
+  const members =
+    vars.MEMBER_ROLE_NAME !== undefined && vars.MEMBER_ROLE_EXTERNAL_ID !== undefined
+      ? { roleName: vars.MEMBER_ROLE_NAME, externalId: vars.MEMBER_ROLE_EXTERNAL_ID }
+      : undefined;
   return {
+    ...(vars.ACCOUNT_ID !== undefined ? { account: vars.ACCOUNT_ID } : {}),
+    ...(members !== undefined ? { members } : {}),
     policy: policy.data,
     topicArn: vars.ALERTS_TOPIC_ARN,
     tableName: vars.RATE_LIMIT_TABLE,

@@ -1,6 +1,7 @@
 import { matchesAny } from "../classify-identity.ts";
 import type { Finding, Owner } from "../finding.ts";
 import { isAtLeast } from "../severity.ts";
+import type { Placement } from "./cluster-placement.ts";
 import type { RemediationPolicy } from "./policy.ts";
 
 /** Why the automation left a pod alone. Stable identifiers: they go into outcomes and metrics. */
@@ -8,6 +9,7 @@ export const SKIP_REASONS = [
   "not-created",
   "below-threshold",
   "unknown-cluster",
+  "account-not-configured",
   "cluster-not-configured",
   "protected-namespace",
   "break-glass-actor",
@@ -32,6 +34,10 @@ export interface FindingContext {
   finding: Finding;
   cluster: string | undefined;
   policy: RemediationPolicy;
+  /** Where the cluster is (cluster-placement.ts); absent means the function's own account and region. */
+  placement?: Placement;
+  /** Whether remediate may assume the member role of another account or region (its MEMBER_ROLE_* settings). */
+  reachesMembers?: boolean;
 }
 
 interface Rule<C> {
@@ -81,9 +87,27 @@ export const FINDING_RULES: readonly Rule<FindingContext>[] = [
       `The finding names no cluster (no /aws/eks/<cluster>/cluster log group): a human must delete ${podRef(finding)} if needed.`,
   },
   {
+    // Acting on a cluster the finding does not name unambiguously could reach the wrong one.
+    reason: "unknown-cluster",
+    blocks: ({ placement }) => placement?.kind === "inconsistent",
+    detail: ({ finding, placement }) =>
+      `The finding does not say unambiguously which cluster it is about (${placement?.kind === "inconsistent" ? placement.detail : ""}): a human must delete ${podRef(finding)} if needed.`,
+  },
+  {
+    reason: "account-not-configured",
+    blocks: ({ placement, reachesMembers }) => placement?.kind === "remote" && reachesMembers !== true,
+    detail: ({ finding, placement }) =>
+      `Cluster ${placement?.kind === "remote" ? placement.arn : ""} is in another account or region, and remediate is not configured to reach one (memberRemediationRoleName): a human must delete ${podRef(finding)} if needed.`,
+  },
+  {
+    // The list names the clusters of remediate's own account; a member's clusters are the ones its member
+    // stack gives the member role access to.
     reason: "cluster-not-configured",
-    blocks: ({ cluster, policy }) =>
-      cluster !== undefined && policy.clusters.length > 0 && !matchesAny(cluster, policy.clusters),
+    blocks: ({ cluster, policy, placement }) =>
+      placement?.kind !== "remote" &&
+      cluster !== undefined &&
+      policy.clusters.length > 0 &&
+      !matchesAny(cluster, policy.clusters),
     detail: ({ cluster, finding }) =>
       `Cluster ${cluster} is not in the remediation cluster list (no access entry): a human must delete ${podRef(finding)} if needed.`,
   },

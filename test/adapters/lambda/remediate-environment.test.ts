@@ -82,4 +82,40 @@ describe("remediate environment", () => {
     expect(() => parseRemediateEnvironment({ ...REQUIRED, ...override })).toThrow(ConfigurationError);
     expect(() => parseRemediateEnvironment({ ...REQUIRED, ...override })).toThrow(field);
   });
+
+  it("reaches member accounts only with a role name, an external id and its own account", () => {
+    expect(
+      parseRemediateEnvironment({
+        ...REQUIRED,
+        ACCOUNT_ID: "111122223333",
+        MEMBER_ROLE_NAME: "ephemeral-guard-remediator",
+        MEMBER_ROLE_EXTERNAL_ID: "eg-3f9c1d2a",
+      }),
+    ).toMatchObject({
+      account: "111122223333",
+      members: { roleName: "ephemeral-guard-remediator", externalId: "eg-3f9c1d2a" },
+    });
+    const single = parseRemediateEnvironment({
+      ...REQUIRED,
+      ACCOUNT_ID: "111122223333",
+      MEMBER_ROLE_NAME: "",
+      MEMBER_ROLE_EXTERNAL_ID: "",
+    });
+    expect(single.members).toBeUndefined();
+  });
+
+  it.each([
+    [
+      { MEMBER_ROLE_NAME: "ephemeral-guard-remediator", ACCOUNT_ID: "111122223333" },
+      "MEMBER_ROLE_EXTERNAL_ID",
+    ],
+    [{ MEMBER_ROLE_NAME: "ephemeral-guard-remediator", MEMBER_ROLE_EXTERNAL_ID: "eg-1" }, "ACCOUNT_ID"],
+    [{ MEMBER_ROLE_NAME: "role/with/slashes" }, "MEMBER_ROLE_NAME"],
+    [{ MEMBER_ROLE_NAME: "r".repeat(49) }, "MEMBER_ROLE_NAME"],
+    [{ MEMBER_ROLE_EXTERNAL_ID: "x" }, "MEMBER_ROLE_EXTERNAL_ID"],
+    [{ ACCOUNT_ID: "1111-2222-3333" }, "ACCOUNT_ID"],
+  ])("refuses a member setting that cannot work: %o naming %s", (override, field) => {
+    expect(() => parseRemediateEnvironment({ ...REQUIRED, ...override })).toThrow(ConfigurationError);
+    expect(() => parseRemediateEnvironment({ ...REQUIRED, ...override })).toThrow(field);
+  });
 });
