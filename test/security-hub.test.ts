@@ -118,7 +118,7 @@ describe("security-hub: findings into AWS Security Hub", () => {
     const handler = createSecurityHubHandler(() => deps);
     const critical = finding("privileged-sysadmin-profile");
     const summary = await handler(snsEvent([findingMessage(critical)]), lambdaContext());
-    expect(summary).toEqual({ records: 1, imported: 1, invalid: 0 });
+    expect(summary).toEqual({ records: 1, imported: 1, invalid: 0, testAlerts: 0 });
     expect(hub.calls).toHaveLength(1);
     expect(hub.calls[0]).toMatchObject({ path: "/findings/import", signed: true, status: 200 });
     const stored = hub.findings.get(`${PRODUCT_ARN} ephemeral-guard/prod-eu/${findingKey(critical)}`);
@@ -239,17 +239,28 @@ describe("security-hub: findings into AWS Security Hub", () => {
       ]),
       lambdaContext(),
     );
-    expect(summary).toEqual({ records: 4, imported: 1, invalid: 3 });
+    expect(summary).toEqual({ records: 4, imported: 1, invalid: 3, testAlerts: 0 });
     expect(hub.findings.size).toBe(1);
     const output = logs.join("");
     for (const position of ["Records[0]", "Records[1]", "Records[2]"]) expect(output).toContain(position);
     expect(output).toContain("not JSON");
   });
 
+  it("a test alert (test-alert command) reaches the subscriber but is not imported among real findings", async () => {
+    const handler = createSecurityHubHandler(() => deps);
+    const real = finding("run-as-root");
+    const test = { ...finding("privileged-sysadmin-profile"), test: true };
+    const summary = await handler(snsEvent([findingMessage(test), findingMessage(real)]), lambdaContext());
+    expect(summary).toEqual({ records: 2, imported: 1, invalid: 0, testAlerts: 1 });
+    expect(hub.findings.size).toBe(1);
+    expect([...hub.findings.keys()][0]).toContain(findingKey(real));
+    expect(logs.join("")).toContain("test alert received; not imported into Security Hub");
+  });
+
   it("does not call Security Hub when no record is a finding", async () => {
     const handler = createSecurityHubHandler(() => deps);
     const summary = await handler(snsEvent([{ id: "x", body: "[]", attributes: {} }]), lambdaContext());
-    expect(summary).toEqual({ records: 1, imported: 0, invalid: 1 });
+    expect(summary).toEqual({ records: 1, imported: 0, invalid: 1, testAlerts: 0 });
     expect(hub.calls).toHaveLength(0);
   });
 
@@ -338,7 +349,7 @@ describe("exported production handler", () => {
     try {
       const { handler } = await import("../functions/security-hub.ts");
       const summary = await handler(snsEvent([findingMessage(finding("secret-env"))]), lambdaContext());
-      expect(summary).toEqual({ records: 1, imported: 1, invalid: 0 });
+      expect(summary).toEqual({ records: 1, imported: 1, invalid: 0, testAlerts: 0 });
       expect(hub.findings.size).toBe(1);
     } finally {
       vi.unstubAllEnvs();

@@ -36,6 +36,11 @@ export interface SecurityHubSummary {
   imported: number;
   /** Records that were not a valid finding: logged, not retried. */
   invalid: number;
+  /**
+   * Test alerts (`ephemeral-guard test-alert`, `test: true`): logged, not imported. They prove the topic and its
+   * subscribers work; in Security Hub they would sit among real findings until someone archived them.
+   */
+  testAlerts: number;
 }
 
 /** security-hub's metric names; alarms select on them. */
@@ -69,7 +74,7 @@ export async function importToSecurityHub(
   const parsed = DeliverySchema.safeParse(event);
   if (!parsed.success) throw new NotSnsEventError(z.prettifyError(parsed.error));
   const records = parsed.data.Records;
-  const summary: SecurityHubSummary = { records: records.length, imported: 0, invalid: 0 };
+  const summary: SecurityHubSummary = { records: records.length, imported: 0, invalid: 0, testAlerts: 0 };
   const findings: AwsSecurityFinding[] = [];
 
   records.forEach((record, index) => {
@@ -98,6 +103,15 @@ export async function importToSecurityHub(
     const finding = FindingSchema.safeParse(value);
     if (!finding.success) {
       reject(`not a valid finding: ${z.prettifyError(finding.error)}`);
+      return;
+    }
+    if (finding.data.test === true) {
+      summary.testAlerts++;
+      deps.logger.info("test alert received; not imported into Security Hub", {
+        position,
+        messageId: record.Sns.MessageId,
+        auditID: finding.data.auditID,
+      });
       return;
     }
     findings.push(

@@ -165,16 +165,21 @@ function containerBlocks(finding: Finding): SlackBlock[] {
       ),
     ];
   }
+  // Containers the finding did not copy (OmittedSchema) still count: an attacker who adds hundreds must not
+  // read as "5 of 20" in the channel.
+  const notCopied = finding.omitted?.containers ?? 0;
+  const total = containers.length + notCopied;
   const shown = containers
     .slice(0, MAX_CONTAINER_SECTIONS)
-    .map((container, index) => containerSection(container, index, containers.length));
-  const hidden = containers.length - MAX_CONTAINER_SECTIONS;
+    .map((container, index) => containerSection(container, index, total));
+  const listed = containers.slice(MAX_CONTAINER_SECTIONS).map((container) => container.name);
+  const hidden = total - Math.min(containers.length, MAX_CONTAINER_SECTIONS);
   if (hidden > 0) {
-    const names = mrkdwnCodeList(
-      containers.slice(MAX_CONTAINER_SECTIONS).map((container) => container.name),
-      { max: 2_000, maxEach: 100 },
+    const names = listed.length > 0 ? ` ${mrkdwnCodeList(listed, { max: 2_000, maxEach: 100 })}` : "";
+    const uncopied = notCopied > 0 ? ` (${notCopied} not copied into the finding)` : "";
+    shown.push(
+      section(`*…and ${hidden} more container(s)*${uncopied}${names}: see the audit event for details`),
     );
-    shown.push(section(`*…and ${hidden} more container(s)* ${names}: see the audit event for details`));
   }
   return shown;
 }
@@ -234,6 +239,14 @@ function serverBlock(finding: Finding): SlackBlock | undefined {
     lines.push(`*Pod Security audit* ${mrkdwnText(finding.podSecurity.auditViolations, { max: 700 })}`);
   }
   return lines.length > 0 ? section(lines.join("\n")) : undefined;
+}
+
+/** What the finding did not copy and why (its limits), so a shortened alert never reads as the whole story. */
+function omittedBlock(finding: Finding): SlackBlock | undefined {
+  const omitted = finding.omitted;
+  if (!omitted || omitted.why.length === 0) return undefined;
+  const why = omitted.why.map((line) => mrkdwnText(line, { max: 300 })).join("; ");
+  return section(`*Left out of this alert* ${why}. The audit event has everything.`);
 }
 
 /** The link is a section of its own (full-size text); where the event lives goes in small print below. */
@@ -296,6 +309,8 @@ export function findingSlackMessage(finding: Finding, options: FindingMessageOpt
   if (response) details.push(response);
   const server = serverBlock(finding);
   if (server) details.push(server);
+  const left = omittedBlock(finding);
+  if (left) details.push(left);
   details.push(...linkBlocks(finding, options));
   return message({
     text: findingNotificationText(finding),

@@ -159,9 +159,13 @@ describe("large findings", () => {
     expect(finding.omitted?.containers).toBe(40);
     expect(finding.reasons.length).toBeGreaterThan(20);
     const text = allTexts(message).join("\n");
-    expect(text).toContain(`*Container ${MAX_CONTAINER_SECTIONS}/20*`);
-    expect(text).not.toContain(`*Container ${MAX_CONTAINER_SECTIONS + 1}/20*`);
-    expect(text).toContain(`*…and ${20 - MAX_CONTAINER_SECTIONS} more container(s)*`);
+    // The count is the whole request's (60), not the finding's 20.
+    expect(text).toContain(`*Container ${MAX_CONTAINER_SECTIONS}/60*`);
+    expect(text).not.toContain(`*Container ${MAX_CONTAINER_SECTIONS + 1}/60*`);
+    expect(text).toContain(
+      `*…and ${60 - MAX_CONTAINER_SECTIONS} more container(s)* (40 not copied into the finding)`,
+    );
+    expect(text).toContain("*Left out of this alert*");
     expect(text).toMatch(/_…and \d+ more reason\(s\), see the finding in the logs_/);
   });
 
