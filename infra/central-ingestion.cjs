@@ -69,7 +69,7 @@ const sub = (text) => ({ "Fn::Sub": text });
 const ADMINISTER_KEY = {
   Sid: "AccountAdministersKeyThroughIam",
   Effect: "Allow",
-  Principal: { AWS: sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
+  Principal: { AWS: sub(`arn:\${AWS::Partition}:iam::\${AWS::AccountId}:root`) },
   Action: [
     "kms:Describe*",
     "kms:Get*",
@@ -108,13 +108,13 @@ function streamKey(names) {
           {
             Sid: "DataKeysOnlyThroughKinesis",
             Effect: "Allow",
-            Principal: { AWS: sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
+            Principal: { AWS: sub(`arn:\${AWS::Partition}:iam::\${AWS::AccountId}:root`) },
             Action: ["kms:GenerateDataKey", "kms:Decrypt"],
             Resource: "*",
             Condition: {
               StringEquals: {
                 "kms:CallerAccount": { Ref: "AWS::AccountId" },
-                "kms:ViaService": sub("kinesis.${AWS::Region}.amazonaws.com"),
+                "kms:ViaService": sub(`kinesis.\${AWS::Region}.amazonaws.com`),
               },
             },
           },
@@ -201,7 +201,7 @@ function centralIngestion(central, { service, stage, alarmActions }) {
               Action: "sts:AssumeRole",
               Condition: {
                 StringEquals: { "aws:SourceOrgID": organizationId },
-                StringLike: { "aws:SourceArn": sub("arn:${AWS::Partition}:logs:${AWS::Region}:*:*") },
+                StringLike: { "aws:SourceArn": sub(`arn:\${AWS::Partition}:logs:\${AWS::Region}:*:*`) },
               },
             },
           ],
