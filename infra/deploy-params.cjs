@@ -22,6 +22,12 @@ const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 const SNS_TOPIC_ARN = /^arn:aws(-[a-z]+)*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
 // Deliberately loose: SNS sends a confirmation, which fails loudly on a mistyped address.
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+// AWS Organizations organization ids: "o-" and 10 to 32 lower-case letters or digits.
+const ORGANIZATION_ID = /^o-[a-z0-9]{10,32}$/;
+// What remediate's environment accepts (functions/adapters/lambda/remediate-environment.ts): an IAM role name
+// short enough for "-<region>" to be appended, and an external id of the characters STS accepts.
+const MEMBER_ROLE_NAME = /^[\w+=,.@-]{1,48}$/;
+const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
 
 const oneOf =
   (...allowed) =>
@@ -82,6 +88,47 @@ function logRetentionDays(value) {
   return `"${value}" is not a CloudWatch Logs retention: use one of ${RETENTION_DAYS.join(", ")}`;
 }
 
+/** Organization-only parameters: refused in a single-account stack, where nothing would use them. */
+function centralOnly(check) {
+  return (value, values, param) => {
+    if (value === "") return undefined;
+    if (values.ingestion !== "kinesis") {
+      return `is only used with --param="ingestion=kinesis" (the organization stack); ingestion is ${values.ingestion}`;
+    }
+    return check(value, values, param);
+  };
+}
+
+function organizationId(value, values) {
+  if (value === "") {
+    return values.ingestion === "kinesis"
+      ? 'is required with ingestion=kinesis: the Logs destination lets only the accounts of this organization subscribe (--param="organizationId=o-…", from `aws organizations describe-organization`)'
+      : undefined;
+  }
+  return centralOnly((given) =>
+    ORGANIZATION_ID.test(given)
+      ? undefined
+      : `"${given}" is not an AWS Organizations id ("o-" and 10 to 32 lower-case letters or digits)`,
+  )(value, values);
+}
+
+const memberRemediationRoleName = centralOnly((value) =>
+  MEMBER_ROLE_NAME.test(value)
+    ? undefined
+    : `"${value}" is not an IAM role name of at most 48 characters (the member stack appends "-<region>")`,
+);
+
+function memberRemediationExternalId(value, values) {
+  if (value === "") {
+    return values.memberRemediationRoleName !== ""
+      ? "is required with memberRemediationRoleName: the member roles trust the central remediate role only with it"
+      : undefined;
+  }
+  return centralOnly((given) =>
+    EXTERNAL_ID.test(given) ? undefined : "is not 2 to 1224 of the characters STS accepts as an external id",
+  )(value, values);
+}
+
 /**
  * ruleOverrides is checked by detect's own schema (functions/core/rule-overrides.ts, loaded through tsx only
  * when the parameter is set), so a typo in a rule id or a pinned rule lowered stops packaging with the
@@ -122,6 +169,11 @@ const CHECKS = [
   { param: "logRetentionDays", check: logRetentionDays },
   { param: "local", check: oneOf("true", "false") },
   { param: "ruleOverrides", fallback: "", check: ruleOverrides },
+  // Organization mode (infra/central-ingestion.cjs); ingestion first, the others depend on it.
+  { param: "ingestion", fallback: "subscription", check: oneOf("subscription", "kinesis") },
+  { param: "organizationId", fallback: "", check: organizationId },
+  { param: "memberRemediationRoleName", fallback: "", check: memberRemediationRoleName },
+  { param: "memberRemediationExternalId", fallback: "", check: memberRemediationExternalId },
 ];
 
 /** Problems with the given parameter values (strings), each naming its parameter; empty when all is well. */
@@ -200,6 +252,13 @@ async function resolve(
     // An empty list, not Fn::If with "": cfn-lint (E3033) and CloudWatch reject an empty topic ARN.
     alarmActions: values.alarmTopicArn === "" ? [] : [values.alarmTopicArn],
     localGuard: values.local === "true" ? LOCAL_GUARD : {},
+    // What infra/central-ingestion.cjs builds the organization stack from (checked above).
+    central: {
+      ingestion: values.ingestion,
+      organizationId: values.organizationId,
+      memberRemediationRoleName: values.memberRemediationRoleName,
+      memberRemediationExternalId: values.memberRemediationExternalId,
+    },
   };
 }
 
