@@ -16,6 +16,7 @@ import {
 } from "../../functions/adapters/aws/member-role-credentials.ts";
 import { type AlertInput, buildCoverageAlert } from "../../functions/core/cluster-coverage/coverage-alert.ts";
 import { privateServiceDir } from "../../scripts/private-service-dir.ts";
+import { stacksetTemplate } from "../../scripts/stackset-member.ts";
 import { startStsServer } from "../peers/sts-server.ts";
 
 /**
@@ -59,6 +60,8 @@ interface Statement {
 
 const workDirs: string[] = [];
 
+const packagedIn = new Map<Template, string>();
+
 async function packageMember(params: Record<string, string>): Promise<Template> {
   const out = mkdtempSync(join(tmpdir(), "ephemeral-guard-member-"));
   const service = privateServiceDir(ROOT, "ephemeral-guard-member-service-");
@@ -70,7 +73,11 @@ async function packageMember(params: Record<string, string>): Promise<Template> 
     timeout: 120_000,
     env: { ...process.env, SLS_TELEMETRY_DISABLED: "1", SLS_NOTIFICATIONS_MODE: "off" },
   });
-  return JSON.parse(readFileSync(join(out, "cloudformation-template-update-stack.json"), "utf8")) as Template;
+  const template = JSON.parse(
+    readFileSync(join(out, "cloudformation-template-update-stack.json"), "utf8"),
+  ) as Template;
+  packagedIn.set(template, out);
+  return template;
 }
 
 function resource(template: Template, name: string): Resource {
@@ -252,6 +259,34 @@ describe("member stack template", () => {
     expect(message.attributes.messageType?.StringValue).toBe("coverage");
     expect(Number(message.attributes.severityRank?.StringValue)).toBeGreaterThanOrEqual(bound);
     expect(message.attributes.account?.StringValue).toBe(MEMBER_ACCOUNT);
+  });
+});
+
+describe("member stack as a StackSet deploys it (npm run stackset:member)", () => {
+  it("takes its code from the organization's bucket of each region, under the zip's digest, not from a bucket no one filled", () => {
+    const dir = packagedIn.get(remediation) ?? "";
+    const zip = readFileSync(join(dir, "coverage.zip"));
+    const { template, key } = stacksetTemplate(remediation, zip, "acme-ephemeral-guard");
+    expect(JSON.stringify(template)).not.toContain("ServerlessDeploymentBucket");
+    expect(key).toMatch(/^ephemeral-guard-member\/[0-9a-f]{64}\/coverage\.zip$/);
+    expect(resource(template, "CoverageLambdaFunction").Properties.Code).toEqual({
+      S3Bucket: { "Fn::Sub": `acme-ephemeral-guard-\${AWS::Region}` },
+      S3Key: key,
+    });
+    // Everything else is the packaged stack, unchanged.
+    expect(template.Resources.MemberRemediationRole).toEqual(remediation.Resources.MemberRemediationRole);
+    expect(Object.keys(template.Resources).length).toBe(Object.keys(remediation.Resources).length - 2);
+    // Another build is another key: running stacks keep the code they were made from.
+    expect(
+      stacksetTemplate(remediation, Buffer.concat([zip, Buffer.from("x")]), "acme-ephemeral-guard").key,
+    ).not.toBe(key);
+  });
+
+  it("refuses a bucket prefix that cannot make a bucket name in every region", () => {
+    const zip = Buffer.from("zip");
+    for (const prefix of ["Acme", "acme_guard", "a", `${"a".repeat(43)}`, "acme-"]) {
+      expect(() => stacksetTemplate(remediation, zip, prefix), prefix).toThrow("bucket prefix");
+    }
   });
 });
 
