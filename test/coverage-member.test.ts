@@ -182,4 +182,38 @@ describe("coverage in a member stack", () => {
       vi.useRealTimers();
     }
   });
+
+  it("a member the central destination does not let in is reported blind at once, to its own topic, naming the account", async () => {
+    // The destination missing in this region, or its policy not allowing this account: CloudWatch Logs
+    // refuses the put. The cluster is not watched centrally, and the member's on-call must hear it.
+    vi.useFakeTimers({ now: START + 60 * 60_000, toFake: ["Date"] });
+    try {
+      addCluster("orders");
+      logs.fail({
+        operation: "PutSubscriptionFilter",
+        code: "AccessDeniedException",
+        message: `User is not authorized to perform logs:PutSubscriptionFilter on resource ${DESTINATION}`,
+      });
+      const { handler } = await import("../functions/coverage.ts");
+      await handler(scheduled(START + 60 * 60_000), context());
+      logs.recover();
+
+      expect(logs.subscriptionFilters(logGroup("orders"))).toEqual([]);
+      const alerts = sns.published.map((message) => ({
+        topicArn: message.topicArn,
+        alert: CoverageAlertSchema.parse(JSON.parse(message.message)),
+      }));
+      const orders = alerts.filter(({ alert }) => alert.cluster === "orders");
+      expect(orders).toHaveLength(1);
+      expect(orders[0]?.topicArn).toBe(TOPIC_ARN);
+      expect(orders[0]?.alert).toMatchObject({
+        state: "unsubscribed",
+        severity: "high",
+        account: MEMBER_ACCOUNT,
+      });
+      expect(JSON.stringify(orders[0]?.alert)).toContain("AccessDeniedException");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
