@@ -41,11 +41,13 @@ function productionDeps(): CoverageDeps {
     clusters: env.scope.clusters.length > 0 ? env.scope.clusters : "every cluster in the region",
     excludedClusters: env.scope.excludedClusters,
     filterName: env.desiredFilter.filterName,
+    destination: env.desiredFilter.destinationArn,
     silenceMinutes: env.silenceMs / 60_000,
   });
   return {
     settings: {
       region: env.region,
+      account: env.account,
       topicArn: env.topicArn,
       scope: env.scope,
       desiredFilter: env.desiredFilter,

@@ -176,11 +176,14 @@ const CHECKS = [
   { param: "memberRemediationExternalId", fallback: "", check: memberRemediationExternalId },
 ];
 
-/** Problems with the given parameter values (strings), each naming its parameter; empty when all is well. */
-function checkParams(given) {
+/**
+ * Problems with the given parameter values (strings), each naming its parameter; empty when all is well.
+ * `checks` defaults to this stack's rows; the member stack (infra/member-params.cjs) passes its own.
+ */
+function checkParams(given, checks = CHECKS) {
   const values = {};
   const problems = [];
-  for (const { param, fallback, check } of CHECKS) {
+  for (const { param, fallback, check } of checks) {
     const raw = given[param];
     const value = raw === undefined || raw === null || (raw === "" && fallback) ? fallback : String(raw);
     values[param] = value;
@@ -266,3 +269,7 @@ async function resolve(
 module.exports = resolve;
 module.exports.checkParams = checkParams;
 module.exports.resolve = resolve;
+// Shared with the member stack's checks (infra/member-params.cjs), so both refuse a value the same way.
+module.exports.CHECKS = CHECKS;
+module.exports.SEVERITIES = SEVERITIES;
+module.exports.refusal = refusal;

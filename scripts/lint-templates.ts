@@ -1,6 +1,7 @@
-// Packages every stack variant of infra/variants.json offline (osls: no credentials, no network), a few at a
-// time, each in its own service folder (scripts/private-service-dir.ts), then runs AWS's CloudFormation linter
-// (cfn-lint) on all the templates at once.
+// Packages every stack variant offline (osls: no credentials, no network), a few at a time, each in its own
+// service folder (scripts/private-service-dir.ts), then runs AWS's CloudFormation linter (cfn-lint) on all the
+// templates at once. Variants of serverless.yml are listed in infra/variants.json, those of the member stack
+// (serverless.member.yml) in infra/variants.member.json.
 // Exit status 1 when a variant does not package or cfn-lint reports anything infra/cfn-lint.yaml does not allow.
 //
 //   npm run lint:templates [-- VARIANT ...]      (default: every variant)
@@ -16,7 +17,11 @@ import { privateServiceDir } from "./private-service-dir.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const OSLS = join(ROOT, "node_modules", "osls", "bin", "serverless.js");
-const VARIANTS_FILE = join(ROOT, "infra", "variants.json");
+/** Each variants file and the Serverless configuration its variants package. */
+const VARIANT_FILES = [
+  { file: join("infra", "variants.json"), config: "serverless.yml" },
+  { file: join("infra", "variants.member.json"), config: "serverless.member.yml" },
+] as const;
 const CFN_LINT_CONFIG = join(ROOT, "infra", "cfn-lint.yaml");
 const TEMPLATE = "cloudformation-template-update-stack.json";
 
@@ -35,7 +40,7 @@ const VariantsSchema = z.object({
       "names must be unique",
     ),
 });
-type Variant = z.infer<typeof VariantsSchema>["variants"][number];
+type Variant = z.infer<typeof VariantsSchema>["variants"][number] & { config: string };
 
 /** What cfn-lint --format json prints for each finding (the fields used here). */
 const FindingsSchema = z.array(
@@ -76,23 +81,37 @@ function run(
 }
 
 function loadVariants(names: string[]): Variant[] {
-  const parsed = VariantsSchema.safeParse(JSON.parse(readFileSync(VARIANTS_FILE, "utf8")));
-  if (!parsed.success) throw new Error(`infra/variants.json: ${z.prettifyError(parsed.error)}`);
-  const unknown = names.filter((name) => !parsed.data.variants.some((variant) => variant.name === name));
-  if (unknown.length > 0) throw new Error(`no variant ${unknown.join(", ")} in infra/variants.json`);
-  return names.length === 0
-    ? parsed.data.variants
-    : parsed.data.variants.filter((variant) => names.includes(variant.name));
+  const all: Variant[] = [];
+  for (const { file, config } of VARIANT_FILES) {
+    const parsed = VariantsSchema.safeParse(JSON.parse(readFileSync(join(ROOT, file), "utf8")));
+    if (!parsed.success) throw new Error(`${file}: ${z.prettifyError(parsed.error)}`);
+    all.push(...parsed.data.variants.map((variant) => ({ ...variant, config })));
+  }
+  const repeated = all.filter(
+    (variant, index) => all.findIndex((other) => other.name === variant.name) < index,
+  );
+  if (repeated.length > 0) {
+    throw new Error(
+      `variant names must be unique across ${VARIANT_FILES.map(({ file }) => file).join(" and ")}: ${repeated.map((variant) => variant.name).join(", ")}`,
+    );
+  }
+  const unknown = names.filter((name) => !all.some((variant) => variant.name === name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `no variant ${unknown.join(", ")} in ${VARIANT_FILES.map(({ file }) => file).join(" or ")}`,
+    );
+  }
+  return names.length === 0 ? all : all.filter((variant) => names.includes(variant.name));
 }
 
 function describe(variant: Variant): string {
   const params = Object.entries(variant.params).map(([name, value]) => `${name}=${value}`);
-  return `${variant.name} (${params.length > 0 ? params.join(" ") : "defaults"})`;
+  return `${variant.name} [${variant.config}] (${params.length > 0 ? params.join(" ") : "defaults"})`;
 }
 
 /** `osls package` of one variant into `dir`; the output when it fails. */
 async function packageVariant(variant: Variant, dir: string): Promise<string | undefined> {
-  const args = [OSLS, "package", "--stage", "lint", "--package", dir];
+  const args = [OSLS, "package", "--config", variant.config, "--stage", "lint", "--package", dir];
   for (const [name, value] of Object.entries(variant.params)) args.push(`--param=${name}=${value}`);
   const service = privateServiceDir(ROOT, `ephemeral-guard-lint-${variant.name}-`);
   try {

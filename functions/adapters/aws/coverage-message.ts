@@ -17,6 +17,8 @@ export function coverageMessage(alert: CoverageAlert): TopicMessage {
       severityRank: { DataType: "Number", StringValue: String(severityRank(alert.severity)) },
       cluster: { DataType: "String", StringValue: alert.cluster },
       state: { DataType: "String", StringValue: alert.state },
+      // Organizations: a filter policy can route one account's alerts (member stacks always set it).
+      ...(alert.account ? { account: { DataType: "String" as const, StringValue: alert.account } } : {}),
     },
   };
 }

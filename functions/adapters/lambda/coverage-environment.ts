@@ -11,7 +11,8 @@ import { DEFAULT_IDEMPOTENCY_TTL_SECONDS } from "./detect-environment.ts";
 /**
  * The coverage function's configuration, read once per container. serverless.yml sets it from the stack
  * (topic, tables, detect's ARN, the stack name) and the deploy-time parameters (clusters, excludedClusters,
- * coverageSilenceMinutes); a wrong value stops the function at init.
+ * coverageSilenceMinutes); serverless.member.yml sets the central account's Logs destination instead of
+ * detect's ARN. A wrong value stops the function at init.
  */
 
 const csv = z
@@ -26,9 +27,21 @@ const csv = z
 
 const required = (name: string) => z.string().trim().min(1, `${name} is required`);
 
-/** `arn:<partition>:lambda:<region>:<account>:function:<name>`: detect, the only destination coverage puts. */
+/** `arn:<partition>:lambda:<region>:<account>:function:<name>`: detect, in a single-account stack. */
 const LAMBDA_ARN =
   /^arn:(aws|aws-cn|aws-us-gov):lambda:([a-z]{2}(?:-[a-z]+)+-\d+):(\d{12}):function:[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * `arn:<partition>:logs:<region>:<account>:destination:<name>`: the central account's CloudWatch Logs
+ * destination, in a member stack (serverless.member.yml). Destination names exclude `:` and `*`.
+ */
+const DESTINATION_ARN =
+  /^arn:(aws|aws-cn|aws-us-gov):logs:([a-z]{2}(?:-[a-z]+)+-\d+):(\d{12}):destination:[^:*\s]{1,512}$/;
+
+const optional = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === "" ? undefined : value.trim()));
 
 /** CloudFormation stack names: letters, digits and hyphens, a letter first, at most 128. */
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
@@ -39,7 +52,20 @@ const EnvironmentSchema = z
     COVERAGE_TABLE: required("COVERAGE_TABLE"),
     IDEMPOTENCY_TABLE: required("IDEMPOTENCY_TABLE"),
     IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).default(DEFAULT_IDEMPOTENCY_TTL_SECONDS),
-    DETECT_FUNCTION_ARN: z.string().trim().regex(LAMBDA_ARN, "must be a Lambda function ARN (detect's)"),
+    /** Where the filter delivers: exactly one of detect's ARN (single account) and the Logs destination (member). */
+    DETECT_FUNCTION_ARN: optional.pipe(
+      z.string().regex(LAMBDA_ARN, "must be a Lambda function ARN (detect's)").optional(),
+    ),
+    SUBSCRIPTION_DESTINATION_ARN: optional.pipe(
+      z.string().regex(DESTINATION_ARN, "must be a CloudWatch Logs destination ARN").optional(),
+    ),
+    /** The stack's account (AWS::AccountId), named in coverage alerts; optional in a single-account stack. */
+    ACCOUNT_ID: optional.pipe(
+      z
+        .string()
+        .regex(/^\d{12}$/, "must be a 12-digit account id")
+        .optional(),
+    ),
     STACK_NAME: z.string().trim().regex(STACK_NAME, "must be a CloudFormation stack name"),
     COVERAGE_CLUSTERS: csv,
     EXCLUDED_CLUSTERS: csv,
@@ -58,18 +84,35 @@ const EnvironmentSchema = z
     AWS_REGION: required("AWS_REGION"),
   })
   .superRefine((env, context) => {
-    const [, , region] = LAMBDA_ARN.exec(env.DETECT_FUNCTION_ARN) ?? [];
-    if (region !== undefined && region !== env.AWS_REGION) {
+    const given = [
+      ["DETECT_FUNCTION_ARN", env.DETECT_FUNCTION_ARN, LAMBDA_ARN],
+      ["SUBSCRIPTION_DESTINATION_ARN", env.SUBSCRIPTION_DESTINATION_ARN, DESTINATION_ARN],
+    ] as const;
+    const set = given.filter(([, value]) => value !== undefined);
+    if (set.length !== 1) {
       context.addIssue({
         code: "custom",
         path: ["DETECT_FUNCTION_ARN"],
-        message: `is in ${region}, but coverage runs in ${env.AWS_REGION}: a subscription delivers only within its region`,
+        message: `exactly one of DETECT_FUNCTION_ARN and SUBSCRIPTION_DESTINATION_ARN must be set (${set.length} are)`,
       });
+    }
+    for (const [name, value, pattern] of set) {
+      // A subscription filter delivers only to a destination in its log group's region (CloudWatch Logs).
+      const [, , region] = pattern.exec(value ?? "") ?? [];
+      if (region !== undefined && region !== env.AWS_REGION) {
+        context.addIssue({
+          code: "custom",
+          path: [name],
+          message: `is in ${region}, but coverage runs in ${env.AWS_REGION}: a subscription delivers only within its region`,
+        });
+      }
     }
   });
 
 export interface CoverageEnvironment {
   region: string;
+  /** The stack's account, when set: coverage alerts name it (organizations run one coverage per account). */
+  account?: string | undefined;
   topicArn: string;
   tableName: string;
   idempotency: { tableName: string; expiresAfterSeconds: number };
@@ -96,15 +139,17 @@ export function parseCoverageEnvironment(env: Record<string, string | undefined>
       ),
     );
   }
+  const destinationArn = vars.SUBSCRIPTION_DESTINATION_ARN ?? vars.DETECT_FUNCTION_ARN ?? "";
   return {
     region: vars.AWS_REGION,
+    ...(vars.ACCOUNT_ID !== undefined ? { account: vars.ACCOUNT_ID } : {}),
     topicArn: vars.ALERTS_TOPIC_ARN,
     tableName: vars.COVERAGE_TABLE,
     idempotency: { tableName: vars.IDEMPOTENCY_TABLE, expiresAfterSeconds: vars.IDEMPOTENCY_TTL_SECONDS },
     scope: scope.data,
     desiredFilter: {
       filterName: `${vars.STACK_NAME}-${SUBSCRIPTION_FILTER_NAME_SUFFIX}`,
-      destinationArn: vars.DETECT_FUNCTION_ARN,
+      destinationArn,
       filterPattern: SUBSCRIPTION_FILTER_PATTERN,
     },
     filtersPerLogGroup: vars.SUBSCRIPTION_FILTERS_PER_LOG_GROUP,

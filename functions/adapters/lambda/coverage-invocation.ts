@@ -60,6 +60,8 @@ export const START_MARGIN_MS = 15_000;
 
 export interface CoverageSettings {
   region: string;
+  /** The account the clusters are in, named in alerts when known. */
+  account?: string | undefined;
   topicArn: string;
   scope: ClusterScope;
   desiredFilter: DesiredFilter;
@@ -273,6 +275,7 @@ async function checkCluster(
         id: `${cluster}:${transition.record.version}:${transition.record.checkedAt}`,
         cluster,
         region: settings.region,
+        account: settings.account,
         state: assessment.state,
         previousState: previous?.state,
         previousSince: previous?.since,

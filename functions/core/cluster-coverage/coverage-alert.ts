@@ -48,6 +48,11 @@ export const CoverageAlertSchema = z.object({
   alert: CoverageAlertKindSchema,
   severity: SeveritySchema,
   cluster: z.string().min(1).max(LIMITS.cluster),
+  /** The cluster's AWS account, when the coverage function knows it (always in member stacks). */
+  account: z
+    .string()
+    .regex(/^\d{12}$/)
+    .optional(),
   region: z.string().max(LIMITS.short).optional(),
   logGroup: z.string().max(LIMITS.short),
   state: CoverageStateSchema,
@@ -126,6 +131,7 @@ export interface AlertInput {
   id: string;
   cluster: string;
   region: string | undefined;
+  account?: string | undefined;
   state: CoverageState;
   previousState: CoverageState | undefined;
   previousSince: string | undefined;
@@ -163,7 +169,8 @@ function actionFor(input: AlertInput): string | undefined {
 
 export function buildCoverageAlert(input: AlertInput): CoverageAlert {
   const text = ALERT_KIND_TEXT[input.kind];
-  const where = input.region ? `${input.cluster} (${input.region})` : input.cluster;
+  const place = [input.account, input.region].filter((part) => part !== undefined && part !== "");
+  const where = place.length > 0 ? `${input.cluster} (${place.join(", ")})` : input.cluster;
   const action = actionFor(input);
   const alert: CoverageAlert = {
     schemaVersion: COVERAGE_ALERT_SCHEMA_VERSION,
@@ -172,6 +179,7 @@ export function buildCoverageAlert(input: AlertInput): CoverageAlert {
     alert: input.kind,
     severity: text.severity,
     cluster: input.cluster,
+    ...(input.account ? { account: input.account } : {}),
     ...(input.region ? { region: cut(input.region, LIMITS.short) } : {}),
     logGroup: clusterLogGroup(input.cluster),
     state: input.state,
