@@ -27,7 +27,7 @@ const DEFAULTS = {
   local: "false",
 };
 const ROLE_NAME = "ephemeral-guard-remediator";
-const EXTERNAL_ID = "eg-3f9c1d2a";
+const EXTERNAL_ID = "eg-7d1f3c9a0b2e4f68";
 
 interface Resource {
   Type: string;
@@ -436,7 +436,17 @@ describe("organization mode: what cannot be packaged", () => {
         memberRemediationRoleName: ROLE_NAME,
         memberRemediationExternalId: "x",
       },
-      "memberRemediationExternalId: is not 2 to 1224 of the characters STS accepts",
+      "memberRemediationExternalId: is not 16 to 1224 of the characters STS accepts",
+    ],
+    [
+      {
+        ingestion: "kinesis",
+        organizationId: ORG,
+        memberRemediationRoleName: ROLE_NAME,
+        // 15 characters: an id the member stacks would refuse, so every member deployment would fail
+        memberRemediationExternalId: "eg-0123456789ab",
+      },
+      "memberRemediationExternalId: is not 16 to 1224 of the characters STS accepts",
     ],
   ])("refuses %j", (params, problem) => {
     const { problems } = deployParams.checkParams({ ...DEFAULTS, ...params });
