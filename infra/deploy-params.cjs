@@ -24,10 +24,11 @@ const SNS_TOPIC_ARN = /^arn:aws(-[a-z]+)*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 // AWS Organizations organization ids: "o-" and 10 to 32 lower-case letters or digits.
 const ORGANIZATION_ID = /^o-[a-z0-9]{10,32}$/;
-// What remediate's environment accepts (functions/adapters/lambda/remediate-environment.ts): an IAM role name
-// short enough for "-<region>" to be appended, and an external id of the characters STS accepts.
+// An IAM role name short enough for "-<region>" to be appended (remediate's environment check), and an external
+// id of the characters STS accepts, at least 16 of them as the member stack requires (infra/member-params.cjs):
+// a shorter one here would only fail later, in every member.
 const MEMBER_ROLE_NAME = /^[\w+=,.@-]{1,48}$/;
-const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
+const EXTERNAL_ID = /^[\w+=,.@:/-]{16,1224}$/;
 
 const oneOf =
   (...allowed) =>
@@ -125,7 +126,9 @@ function memberRemediationExternalId(value, values) {
       : undefined;
   }
   return centralOnly((given) =>
-    EXTERNAL_ID.test(given) ? undefined : "is not 2 to 1224 of the characters STS accepts as an external id",
+    EXTERNAL_ID.test(given)
+      ? undefined
+      : "is not 16 to 1224 of the characters STS accepts as an external id (the member stacks require 16)",
   )(value, values);
 }
 

@@ -27,7 +27,7 @@ const DEFAULTS = {
   local: "false",
 };
 const ROLE_NAME = "ephemeral-guard-remediator";
-const EXTERNAL_ID = "eg-3f9c1d2a";
+const EXTERNAL_ID = "eg-7d1f3c9a0b2e4f68";
 
 interface Resource {
   Type: string;
@@ -136,6 +136,34 @@ function statementsOf(item: Resource): Statement[] {
   return policies.flatMap((policy) => policy.PolicyDocument.Statement);
 }
 
+/** Refs, GetAtts and DependsOn naming no resource of the template (pseudo parameters aside). */
+function danglingReferences(template: Template): string[] {
+  const known = new Set(Object.keys(template.Resources));
+  const dangling: string[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (node && typeof node === "object") {
+      for (const [key, value] of Object.entries(node)) {
+        if (key === "Ref" && typeof value === "string" && !value.startsWith("AWS::") && !known.has(value)) {
+          dangling.push(value);
+        }
+        if (key === "Fn::GetAtt" && Array.isArray(value) && !known.has(String(value[0]))) {
+          dangling.push(String(value[0]));
+        }
+        walk(value);
+      }
+    }
+  };
+  walk(template.Resources);
+  walk(template.Outputs);
+  for (const item of Object.values(template.Resources)) {
+    for (const name of item.DependsOn === undefined ? [] : [item.DependsOn].flat()) {
+      if (!known.has(name)) dangling.push(name);
+    }
+  }
+  return dangling;
+}
+
 /** The artifacts' S3 keys carry the packaging time: the only part of two packagings that may differ. */
 function withoutArtifactKeys(template: Template): Template {
   return JSON.parse(JSON.stringify(template).replace(/"S3Key":"[^"]*"/g, '"S3Key":"<artifact>"')) as Template;
@@ -199,6 +227,11 @@ describe("organization mode (ingestion=kinesis)", () => {
     delete variables.ACCOUNT_ID;
     delete resource(stripped, "RemediateRole").Properties.RoleName;
     expect(stripped).toEqual(withoutArtifactKeys(single));
+  });
+
+  it("references only resources it defines, in both organization templates", () => {
+    expect(danglingReferences(central)).toEqual([]);
+    expect(danglingReferences(member)).toEqual([]);
   });
 
   it("lets only principals of the organization's accounts subscribe to the destination", () => {
@@ -403,7 +436,17 @@ describe("organization mode: what cannot be packaged", () => {
         memberRemediationRoleName: ROLE_NAME,
         memberRemediationExternalId: "x",
       },
-      "memberRemediationExternalId: is not 2 to 1224 of the characters STS accepts",
+      "memberRemediationExternalId: is not 16 to 1224 of the characters STS accepts",
+    ],
+    [
+      {
+        ingestion: "kinesis",
+        organizationId: ORG,
+        memberRemediationRoleName: ROLE_NAME,
+        // 15 characters: an id the member stacks would refuse, so every member deployment would fail
+        memberRemediationExternalId: "eg-0123456789ab",
+      },
+      "memberRemediationExternalId: is not 16 to 1224 of the characters STS accepts",
     ],
   ])("refuses %j", (params, problem) => {
     const { problems } = deployParams.checkParams({ ...DEFAULTS, ...params });
