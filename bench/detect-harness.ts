@@ -27,7 +27,7 @@ export interface PeerStats {
   published: number;
 }
 
-class PeerProcess {
+export class PeerProcess {
   private readonly lines: Interface;
   private readonly pending: Array<(line: string) => void> = [];
 
@@ -108,32 +108,57 @@ export interface DetectHarness {
 
 export const DEPLOYED_STORM = { budget: DEFAULT_STORM_BUDGET, windowMinutes: DEFAULT_STORM_WINDOW_MINUTES };
 
-export async function withDetectHandler<T>(work: (harness: DetectHarness) => Promise<T>): Promise<T> {
+/** The peers and the environment detect is deployed with, pointed at them. */
+export interface Peers {
+  endpoints: { sns: string; dynamodb: string };
+  sns: PeerProcess;
+  dynamodb: PeerProcess;
+  /** detect's environment variables for these peers (storm control as deployed). */
+  environment: Record<string, string>;
+  stop(): void;
+}
+
+export async function startPeers(): Promise<Peers> {
   const sns = await PeerProcess.start(["sns", TOPIC]);
   const dynamodb = await PeerProcess.start(["dynamodb", IDEMPOTENCY_TABLE, STORM_TABLE]);
+  return {
+    endpoints: { sns: sns.endpoint, dynamodb: dynamodb.endpoint },
+    sns: sns.peer,
+    dynamodb: dynamodb.peer,
+    environment: {
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "bench",
+      AWS_SECRET_ACCESS_KEY: "bench",
+      AWS_ENDPOINT_URL_SNS: sns.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
+      PUBLISH_MODE: "sns",
+      ALERTS_TOPIC_ARN: TOPIC,
+      IDEMPOTENCY_TABLE,
+      STORM_TABLE,
+      STORM_BUDGET: String(DEPLOYED_STORM.budget),
+      STORM_WINDOW_MINUTES: String(DEPLOYED_STORM.windowMinutes),
+      POWERTOOLS_LOG_LEVEL: "WARN",
+      AWS_LAMBDA_FUNCTION_NAME: "bench-detect",
+    },
+    stop() {
+      sns.peer.stop();
+      dynamodb.peer.stop();
+    },
+  };
+}
+
+export async function withDetectHandler<T>(work: (harness: DetectHarness) => Promise<T>): Promise<T> {
+  const peers = await startPeers();
   const saved = { ...process.env };
-  Object.assign(process.env, {
-    AWS_REGION: "us-east-1",
-    AWS_ACCESS_KEY_ID: "bench",
-    AWS_SECRET_ACCESS_KEY: "bench",
-    AWS_ENDPOINT_URL_SNS: sns.endpoint,
-    AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
-    ALERTS_TOPIC_ARN: TOPIC,
-    IDEMPOTENCY_TABLE,
-    STORM_TABLE,
-    STORM_BUDGET: String(DEPLOYED_STORM.budget),
-    STORM_WINDOW_MINUTES: String(DEPLOYED_STORM.windowMinutes),
-    POWERTOOLS_LOG_LEVEL: "WARN",
-    AWS_LAMBDA_FUNCTION_NAME: "bench-detect",
-  });
+  Object.assign(process.env, peers.environment);
   try {
     const { handler } = (await import("../functions/detect.ts")) as {
       handler: (event: unknown, context: Context) => Promise<unknown>;
     };
     return await work({
-      endpoints: { sns: sns.endpoint, dynamodb: dynamodb.endpoint },
-      sns: sns.peer,
-      dynamodb: dynamodb.peer,
+      endpoints: peers.endpoints,
+      sns: peers.sns,
+      dynamodb: peers.dynamodb,
       async invoke(event: unknown): Promise<Invocation> {
         const cpuStart = process.cpuUsage();
         const started = performance.now();
@@ -147,8 +172,7 @@ export async function withDetectHandler<T>(work: (harness: DetectHarness) => Pro
       },
     });
   } finally {
-    sns.peer.stop();
-    dynamodb.peer.stop();
+    peers.stop();
     process.env = saved;
   }
 }
