@@ -93,7 +93,10 @@ function perSecond(count: number, ms: number): string {
 interface StreamResult {
   rows: string[][];
   notes: string[];
+  /** Pass by pass, CPU time: what the targets are judged on. */
   ratio: RatioRange;
+  /** Pass by pass, wall time: shown beside it. */
+  wallRatio: RatioRange;
 }
 
 interface Baseline {
@@ -124,12 +127,13 @@ function measureStream(stream: StreamCase, base: Baseline): StreamResult {
       `${findings.toLocaleString("en-US")} findings`,
   );
   const detector: Contender = { name: "detector", run: () => detectorPass(batch) };
-  const { timings, samples } = timeInterleaved([baseline, detector], {
+  const { timings, samples, cpuSamples } = timeInterleaved([baseline, detector], {
     warmup: WARMUP,
     repetitions: REPETITIONS,
     collectBetweenPasses: false,
   });
-  const ratio = ratios(samples.get("detector") ?? [], samples.get(baseline.name) ?? []);
+  const ratio = ratios(cpuSamples.get("detector") ?? [], cpuSamples.get(baseline.name) ?? []);
+  const wallRatio = ratios(samples.get("detector") ?? [], samples.get(baseline.name) ?? []);
   const rows: string[][] = [];
   for (const contender of [baseline, detector]) {
     const timing = timings.get(contender.name);
@@ -142,10 +146,11 @@ function measureStream(stream: StreamCase, base: Baseline): StreamResult {
       ((batch.messageBytes / (1024 * 1024) / ms) * 1000).toFixed(1),
       ((ms * 1000) / batch.payloads.length).toFixed(0),
       `${ms.toFixed(1)} (${timing.minMs.toFixed(1)}-${timing.maxMs.toFixed(1)})`,
+      contender === baseline ? "1.00" : formatRatio(wallRatio),
       contender === baseline ? "1.00" : formatRatio(ratio),
     ]);
   }
-  return { rows, notes, ratio };
+  return { rows, notes, ratio, wallRatio };
 }
 
 export interface ThroughputRatios {
@@ -172,18 +177,27 @@ export const throughputSection: Section = {
       {
         name: `filtered stream within ${FILTERED_MAX_RATIO}x the decode-and-parse floor`,
         met: filtered.ratio.median <= FILTERED_MAX_RATIO,
-        detail: `${formatRatio(filtered.ratio)} floor (target <= ${FILTERED_MAX_RATIO.toFixed(2)}x)`,
+        detail: `${formatRatio(filtered.ratio)} floor in CPU time, ${formatRatio(filtered.wallRatio)} in wall time (target <= ${FILTERED_MAX_RATIO.toFixed(2)}x)`,
       },
       {
         name: `unfiltered stream within ${UNFILTERED_MAX_RATIO}x the base64 + gunzip limit`,
         met: unfiltered.ratio.median <= UNFILTERED_MAX_RATIO,
-        detail: `${formatRatio(unfiltered.ratio)} gunzip limit (target <= ${UNFILTERED_MAX_RATIO.toFixed(2)}x)`,
+        detail: `${formatRatio(unfiltered.ratio)} gunzip limit in CPU time, ${formatRatio(unfiltered.wallRatio)} in wall time (target <= ${UNFILTERED_MAX_RATIO.toFixed(2)}x)`,
       },
     ];
     return {
       tables: [
         {
-          columns: ["stream", "path", "events/s", "MB/s", "us/delivery", "ms/pass (min-max)", "x baseline"],
+          columns: [
+            "stream",
+            "path",
+            "events/s",
+            "MB/s",
+            "us/delivery",
+            "ms/pass (min-max)",
+            "x baseline, wall",
+            "x baseline, CPU",
+          ],
           rows: [...filtered.rows, ...unfiltered.rows],
         },
       ],
@@ -191,7 +205,9 @@ export const throughputSection: Section = {
         ...filtered.notes,
         ...unfiltered.notes,
         `${REPETITIONS} passes of each after ${WARMUP} warm-up passes, interleaved, order rotated, no GC forced between ` +
-          "passes; x baseline = detector / baseline pass by pass: median (min-max); MB/s counts audit event JSON",
+          "passes; x baseline = detector / baseline pass by pass: median (min-max), of wall time and of this " +
+          "process's CPU time; the targets are judged on CPU time, which other people's work on this shared machine " +
+          "does not add to; MB/s counts audit event JSON",
       ],
       targets,
       finalLine: {
