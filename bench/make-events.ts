@@ -2,8 +2,9 @@ import type { RandomSource } from "./random-source.ts";
 
 /**
  * Audit events shaped like the ones Amazon EKS writes to `/aws/eks/<cluster>/cluster`, built in code so the
- * benchmark needs no fixture files. Bodies are full objects with managedFields, as the API server logs them
- * at RequestResponse level, so an event weighs a few KB like in a real log group.
+ * benchmark needs no fixture files. Each request is built at full detail (both bodies, full objects with
+ * managedFields); bench/eks-audit-policy.ts then logs it as EKS's audit policy does (bodies dropped below
+ * RequestResponse, some requests not logged at all), and bench/traffic.ts mixes the requests into streams.
  */
 
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -700,11 +701,12 @@ function endpointSliceUpdate(model: ClusterModel, random: RandomSource): JsonObj
   });
 }
 
-/** kubelet reporting container status: a pods/status patch whose response is the whole pod. */
+/** kubelet reporting container status: a strategic merge patch of pods/status (EKS logs the patch only). */
 function podStatusPatch(model: ClusterModel, random: RandomSource): JsonObject {
   const workload = random.pick(model.workloads);
   const name = random.pick(workload.podNames);
   const node = random.pick(model.nodes);
+  const now = isoSeconds(model, 0);
   return auditEvent(model, random, {
     level: "RequestResponse",
     verb: "patch",
@@ -715,48 +717,481 @@ function podStatusPatch(model: ClusterModel, random: RandomSource): JsonObject {
     requestObject: {
       metadata: { uid: random.uuid() },
       status: {
-        $setElementOrder: [{ type: "Ready" }],
-        conditions: [{ lastTransitionTime: isoSeconds(model, 0), status: "True", type: "Ready" }],
+        "$setElementOrder/conditions": [
+          "PodReadyToStartContainers",
+          "Initialized",
+          "Ready",
+          "ContainersReady",
+          "PodScheduled",
+        ].map((type) => ({ type })),
+        conditions: [
+          { lastTransitionTime: now, status: "True", type: "Ready" },
+          { lastTransitionTime: now, status: "True", type: "ContainersReady" },
+        ],
+        containerStatuses: ["app", "sidecar-1"].map((container) => ({
+          containerID: `containerd://${random.hex(64)}`,
+          image: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/${workload.image}:v1.${random.int(40)}.0`,
+          imageID: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/${workload.image}@sha256:${random.hex(64)}`,
+          lastState: {},
+          name: container,
+          ready: true,
+          restartCount: random.int(3),
+          started: true,
+          state: { running: { startedAt: now } },
+        })),
       },
     },
     responseObject: pod(model, random, workload, name),
   });
 }
 
-/** Everyday control-plane traffic by weight, roughly as an EKS cluster with a few dozen nodes logs it. */
-const TRAFFIC: ReadonlyArray<{
-  weight: number;
-  make: (model: ClusterModel, random: RandomSource) => JsonObject;
-}> = [
-  { weight: 26, make: leaseUpdate },
-  { weight: 12, make: watch },
-  { weight: 12, make: eventCreate },
-  { weight: 10, make: podGet },
-  { weight: 10, make: (model, random) => configGet(model, random, "configmaps") },
-  { weight: 8, make: (model, random) => configGet(model, random, "secrets") },
-  { weight: 10, make: endpointSliceUpdate },
-  { weight: 7, make: podStatusPatch },
-  { weight: 5, make: podList },
-];
-const TOTAL_WEIGHT = TRAFFIC.reduce((sum, entry) => sum + entry.weight, 0);
+const NODE_CONDITIONS = ["MemoryPressure", "DiskPressure", "PIDPressure", "Ready"] as const;
 
-export function ordinaryEvent(model: ClusterModel, random: RandomSource): JsonObject {
-  let roll = random.int(TOTAL_WEIGHT);
-  for (const entry of TRAFFIC) {
-    if (roll < entry.weight) return entry.make(model, random);
-    roll -= entry.weight;
+/** kubelet's periodic node status report: a patch of nodes/status (EKS logs the patch only). */
+function nodeStatusPatch(model: ClusterModel, random: RandomSource): JsonObject {
+  const node = random.pick(model.nodes);
+  const heartbeat = isoSeconds(model, 0);
+  const status: JsonObject = {
+    "$setElementOrder/conditions": NODE_CONDITIONS.map((type) => ({ type })),
+    conditions: NODE_CONDITIONS.map((type) => ({ lastHeartbeatTime: heartbeat, type })),
+  };
+  // Now and then the image list changed too, and the whole list is sent.
+  if (random.int(8) === 0) {
+    status.images = Array.from({ length: 12 + random.int(20) }, () => ({
+      names: [
+        `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/${random.pick(model.workloads).image}@sha256:${random.hex(64)}`,
+        `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/${random.pick(model.workloads).image}:v1.${random.int(40)}.0`,
+      ],
+      sizeBytes: 10_000_000 + random.int(300_000_000),
+    }));
   }
-  return leaseUpdate(model, random);
+  return auditEvent(model, random, {
+    level: "RequestResponse",
+    verb: "patch",
+    requestURI: `/api/v1/nodes/${node}/status?timeout=10s`,
+    identity: nodeIdentity(random, node),
+    objectRef: { resource: "nodes", name: node, apiVersion: "v1", subresource: "status" },
+    code: 200,
+    requestObject: { status },
+    responseObject: { kind: "Node", apiVersion: "v1", metadata: { name: node }, status },
+  });
 }
 
-/** A stream where one event in `oneIn` is an ephemeral write (1 = every event, as behind a filter pattern). */
-export function streamEvent(
-  model: ClusterModel,
-  random: RandomSource,
-  index: number,
-  oneIn: number,
-): JsonObject {
-  return index % oneIn === oneIn - 1 || oneIn === 1
-    ? ephemeralWrite(model, random)
-    : ordinaryEvent(model, random);
+/** Leader election of the control plane's and add-ons' controllers: kube-system leases renewed every 2 s. */
+function leaderLeaseUpdate(model: ClusterModel, random: RandomSource): JsonObject {
+  const holder = random.pick([
+    "kube-controller-manager",
+    "kube-scheduler",
+    "cloud-controller-manager",
+    "aws-load-balancer-controller-leader",
+    "cluster-autoscaler",
+  ]);
+  const renewTime = new Date(model.clock).toISOString().replace("Z", `${random.digits(3)}Z`);
+  const lease = (): JsonObject => ({
+    kind: "Lease",
+    apiVersion: "coordination.k8s.io/v1",
+    metadata: {
+      name: holder,
+      namespace: "kube-system",
+      uid: random.uuid(),
+      resourceVersion: random.digits(8),
+    },
+    spec: {
+      holderIdentity: `ip-172-16-${random.int(256)}-${random.int(256)}.${REGION}.compute.internal_${random.uuid()}`,
+      leaseDurationSeconds: 15,
+      acquireTime: isoSeconds(model, 86_400_000),
+      renewTime,
+      leaseTransitions: random.int(20),
+    },
+  });
+  return auditEvent(model, random, {
+    level: "RequestResponse",
+    verb: "update",
+    requestURI: `/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/${holder}?timeout=5s`,
+    identity: controllerIdentity(random, holder === "kube-scheduler" ? "kube-scheduler" : "leader-election"),
+    objectRef: {
+      resource: "leases",
+      namespace: "kube-system",
+      name: holder,
+      uid: random.uuid(),
+      apiGroup: "coordination.k8s.io",
+      apiVersion: "v1",
+      resourceVersion: random.digits(8),
+    },
+    code: 200,
+    requestObject: lease(),
+    responseObject: lease(),
+  });
 }
+
+/** kubelet asking for a projected service account token for a pod (serviceaccounts/token, Request level). */
+function tokenRequest(model: ClusterModel, random: RandomSource): JsonObject {
+  const workload = random.pick(model.workloads);
+  const node = random.pick(model.nodes);
+  const spec: JsonObject = {
+    audiences: ["https://kubernetes.default.svc"],
+    expirationSeconds: 3607,
+    boundObjectRef: {
+      kind: "Pod",
+      apiVersion: "v1",
+      name: random.pick(workload.podNames),
+      uid: random.uuid(),
+    },
+  };
+  return auditEvent(model, random, {
+    level: "RequestResponse",
+    verb: "create",
+    requestURI: `/api/v1/namespaces/${workload.namespace}/serviceaccounts/${workload.serviceAccount}/token`,
+    identity: nodeIdentity(random, node),
+    objectRef: {
+      resource: "serviceaccounts",
+      namespace: workload.namespace,
+      name: workload.serviceAccount,
+      apiVersion: "v1",
+      subresource: "token",
+    },
+    code: 201,
+    requestObject: {
+      kind: "TokenRequest",
+      apiVersion: "authentication.k8s.io/v1",
+      metadata: { creationTimestamp: null },
+      spec,
+    },
+    responseObject: {
+      kind: "TokenRequest",
+      apiVersion: "authentication.k8s.io/v1",
+      spec,
+      status: { token: "", expirationTimestamp: isoSeconds(model, -3_607_000) },
+    },
+  });
+}
+
+/** A webhook authorizer's question (kubelet, metrics-server, kube-rbac-proxy): RequestResponse, small. */
+function subjectAccessReview(model: ClusterModel, random: RandomSource): JsonObject {
+  const workload = random.pick(model.workloads);
+  const spec: JsonObject = {
+    resourceAttributes: {
+      namespace: workload.namespace,
+      verb: "get",
+      group: "",
+      version: "v1",
+      resource: "nodes",
+      subresource: random.pick(["metrics", "stats", "proxy"]),
+      name: random.pick(model.nodes),
+    },
+    user: `system:serviceaccount:kube-system:metrics-server`,
+    groups: ["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"],
+    uid: random.uuid(),
+  };
+  return auditEvent(model, random, {
+    level: "RequestResponse",
+    verb: "create",
+    requestURI: "/apis/authorization.k8s.io/v1/subjectaccessreviews?timeout=10s",
+    identity: nodeIdentity(random, random.pick(model.nodes)),
+    objectRef: { resource: "subjectaccessreviews", apiGroup: "authorization.k8s.io", apiVersion: "v1" },
+    code: 201,
+    requestObject: {
+      kind: "SubjectAccessReview",
+      apiVersion: "authorization.k8s.io/v1",
+      metadata: { creationTimestamp: null },
+      spec,
+    },
+    responseObject: {
+      kind: "SubjectAccessReview",
+      apiVersion: "authorization.k8s.io/v1",
+      metadata: { creationTimestamp: null },
+      spec,
+      status: { allowed: true, reason: 'RBAC: allowed by ClusterRoleBinding "system:metrics-server"' },
+    },
+  });
+}
+
+/** A TokenReview by the API server's webhook clients: Metadata level on EKS. */
+function tokenReview(model: ClusterModel, random: RandomSource): JsonObject {
+  const workload = random.pick(model.workloads);
+  return auditEvent(model, random, {
+    level: "RequestResponse",
+    verb: "create",
+    requestURI: "/apis/authentication.k8s.io/v1/tokenreviews",
+    identity: workloadIdentity(random, workload),
+    objectRef: { resource: "tokenreviews", apiGroup: "authentication.k8s.io", apiVersion: "v1" },
+    code: 201,
+    requestObject: { spec: { token: "" } },
+    responseObject: { status: { authenticated: true } },
+  });
+}
+
+/** The ReplicaSet controller creating a pod: the template in, the stored pod out (RequestResponse). */
+function podCreate(model: ClusterModel, random: RandomSource): JsonObject {
+  const workload = random.pick(model.workloads);
+  const name = `${workload.name}-${workload.replicaSetHash}-${random.suffix(5)}`;
+  const stored = pod(model, random, workload, name);
+  const metadata = stored.metadata as JsonObject;
+  const spec = { ...(stored.spec as JsonObject) };
+  delete spec.nodeName;
+  const request: JsonObject = {
+    kind: "Pod",
+    apiVersion: "v1",
+    metadata: {
+      generateName: metadata.generateName ?? null,
+      creationTimestamp: null,
+      labels: metadata.labels ?? null,
+      ownerReferences: metadata.ownerReferences ?? null,
+    },
+    spec,
+    status: {},
+  };
+  const response: JsonObject = {
+    ...stored,
+    spec,
+    status: { phase: "Pending", qosClass: "Burstable" },
+  };
+  return auditEvent(model, random, {
+    level: "RequestResponse",
+    verb: "create",
+    requestURI: `/api/v1/namespaces/${workload.namespace}/pods`,
+    identity: controllerIdentity(random, "replicaset-controller"),
+    objectRef: { resource: "pods", namespace: workload.namespace, apiVersion: "v1" },
+    code: 201,
+    requestObject: request,
+    responseObject: response,
+    reason: 'RBAC: allowed by ClusterRoleBinding "system:controller:replicaset-controller"',
+  });
+}
+
+/** A pod deleted by the ReplicaSet controller: DeleteOptions in, the pod marked for deletion out. */
+function podDelete(model: ClusterModel, random: RandomSource): JsonObject {
+  const workload = random.pick(model.workloads);
+  const name = random.pick(workload.podNames);
+  return auditEvent(model, random, {
+    level: "RequestResponse",
+    verb: "delete",
+    requestURI: `/api/v1/namespaces/${workload.namespace}/pods/${name}`,
+    identity: controllerIdentity(random, "replicaset-controller"),
+    objectRef: podRef(workload, name),
+    code: 200,
+    requestObject: { kind: "DeleteOptions", apiVersion: "v1", propagationPolicy: "Background" },
+    responseObject: pod(model, random, workload, name),
+    reason: 'RBAC: allowed by ClusterRoleBinding "system:controller:replicaset-controller"',
+  });
+}
+
+/** The Deployment controller updating a ReplicaSet's status (apps group: RequestResponse, both objects). */
+function replicaSetStatusUpdate(model: ClusterModel, random: RandomSource): JsonObject {
+  const workload = random.pick(model.workloads);
+  const name = `${workload.name}-${workload.replicaSetHash}`;
+  const replicaSet = (): JsonObject => {
+    const template = pod(model, random, workload, name);
+    const spec = { ...(template.spec as JsonObject) };
+    delete spec.nodeName;
+    return {
+      kind: "ReplicaSet",
+      apiVersion: "apps/v1",
+      metadata: {
+        name,
+        namespace: workload.namespace,
+        uid: random.uuid(),
+        resourceVersion: random.digits(8),
+        generation: 1 + random.int(40),
+        creationTimestamp: isoSeconds(model, 86_400_000),
+        labels: { app: workload.name, "pod-template-hash": workload.replicaSetHash },
+        annotations: {
+          "deployment.kubernetes.io/desired-replicas": "6",
+          "deployment.kubernetes.io/max-replicas": "8",
+          "deployment.kubernetes.io/revision": String(1 + random.int(30)),
+        },
+      },
+      spec: {
+        replicas: 6,
+        selector: { matchLabels: { app: workload.name, "pod-template-hash": workload.replicaSetHash } },
+        template: { metadata: { labels: { app: workload.name } }, spec },
+      },
+      status: {
+        replicas: 6,
+        fullyLabeledReplicas: 6,
+        readyReplicas: 5 + random.int(2),
+        availableReplicas: 5 + random.int(2),
+        observedGeneration: 1 + random.int(40),
+      },
+    };
+  };
+  return auditEvent(model, random, {
+    level: "RequestResponse",
+    verb: "update",
+    requestURI: `/apis/apps/v1/namespaces/${workload.namespace}/replicasets/${name}/status`,
+    identity: controllerIdentity(random, "replicaset-controller"),
+    objectRef: {
+      resource: "replicasets",
+      namespace: workload.namespace,
+      name,
+      uid: random.uuid(),
+      apiGroup: "apps",
+      apiVersion: "v1",
+      resourceVersion: random.digits(8),
+      subresource: "status",
+    },
+    code: 200,
+    requestObject: replicaSet(),
+    responseObject: replicaSet(),
+    reason: 'RBAC: allowed by ClusterRoleBinding "system:controller:replicaset-controller"',
+  });
+}
+
+/** kube-proxy's watches of endpoints and services, and kubelets reading their node: EKS logs neither. */
+function unloggedRead(model: ClusterModel, random: RandomSource): JsonObject {
+  const node = random.pick(model.nodes);
+  if (random.int(2) === 0) {
+    return auditEvent(model, random, {
+      level: "RequestResponse",
+      verb: "get",
+      requestURI: `/api/v1/nodes/${node}?resourceVersion=0&timeout=10s`,
+      identity: nodeIdentity(random, node),
+      objectRef: { resource: "nodes", name: node, apiVersion: "v1" },
+      code: 200,
+    });
+  }
+  const resource = random.pick(["endpoints", "services"]);
+  return auditEvent(model, random, {
+    level: "RequestResponse",
+    verb: "watch",
+    requestURI: `/api/v1/${resource}?allowWatchBookmarks=true&resourceVersion=${random.digits(8)}&watch=true`,
+    identity: {
+      user: { username: "system:kube-proxy", groups: ["system:authenticated"] },
+      userAgent: `kube-proxy/v1.31.4 (linux/amd64) kubernetes/${random.hex(7)}`,
+      sourceIPs: [random.privateIp()],
+    },
+    objectRef: { resource, apiVersion: "v1" },
+    code: 200,
+  });
+}
+
+/** Every kind of everyday request the bench generates, by name (bench/traffic.ts weighs them). */
+export const REQUESTS = {
+  leaseUpdate,
+  leaderLeaseUpdate,
+  watch,
+  podGet,
+  podList,
+  configMapGet: (model: ClusterModel, random: RandomSource) => configGet(model, random, "configmaps"),
+  secretGet: (model: ClusterModel, random: RandomSource) => configGet(model, random, "secrets"),
+  eventCreate,
+  endpointSliceUpdate,
+  podStatusPatch,
+  nodeStatusPatch,
+  tokenRequest,
+  tokenReview,
+  subjectAccessReview,
+  podCreate,
+  podDelete,
+  replicaSetStatusUpdate,
+  unloggedRead,
+} as const satisfies Record<string, (model: ClusterModel, random: RandomSource) => JsonObject>;
+
+/** `kubectl debug --profile=sysadmin` refused by Pod Security admission: the patch in, a 403 Status out. */
+function deniedEphemeralWrite(model: ClusterModel, random: RandomSource): JsonObject {
+  const event = ephemeralWrite(model, random);
+  const requestObject = event.requestObject as JsonObject;
+  const spec = requestObject.spec as JsonObject;
+  const containers = spec.ephemeralContainers as JsonObject[];
+  const container = containers[0] as JsonObject;
+  container.securityContext = { privileged: true };
+  const ref = event.objectRef as JsonObject;
+  event.responseObject = {
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Failure",
+    message: `pods "${ref.name}" is forbidden: violates PodSecurity "baseline:latest": privileged (container "${container.name}" must not set securityContext.privileged=true)`,
+    reason: "Forbidden",
+    details: { name: ref.name as string, kind: "pods" },
+    code: 403,
+  };
+  event.responseStatus = {
+    metadata: {},
+    status: "Failure",
+    message: (event.responseObject as JsonObject).message as string,
+    reason: "Forbidden",
+    details: { name: ref.name as string, kind: "pods" },
+    code: 403,
+  };
+  event.annotations = {
+    ...(event.annotations as JsonObject),
+    "pod-security.kubernetes.io/enforce-policy": "baseline:latest",
+  };
+  return event;
+}
+
+/** A read of the subresource (`kubectl get --raw …/ephemeralcontainers`, a scanner): no write, no finding. */
+function ephemeralContainersRead(model: ClusterModel, random: RandomSource): JsonObject {
+  const workload = random.pick(model.workloads);
+  const name = random.pick(workload.podNames);
+  return auditEvent(model, random, {
+    level: "RequestResponse",
+    verb: "get",
+    requestURI: `/api/v1/namespaces/${workload.namespace}/pods/${name}/ephemeralcontainers`,
+    identity: humanIdentity(random),
+    objectRef: podRef(workload, name, { subresource: "ephemeralcontainers" }),
+    code: 200,
+    responseObject: pod(model, random, workload, name),
+    reason: EKS_ADMIN_REASON,
+  });
+}
+
+/** A GitOps controller applying a ClusterRole that grants the subresource: it names the word, writes no pod. */
+function roleNamingEphemeralContainers(model: ClusterModel, random: RandomSource): JsonObject {
+  const name = random.pick(["platform-debuggers", "sre-oncall", "support-readonly"]);
+  const role = (): JsonObject => ({
+    kind: "ClusterRole",
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    metadata: {
+      name,
+      uid: random.uuid(),
+      resourceVersion: random.digits(8),
+      creationTimestamp: isoSeconds(model, 864_000_000),
+      labels: { "app.kubernetes.io/managed-by": "argocd" },
+    },
+    rules: [
+      { apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list", "watch"] },
+      { apiGroups: [""], resources: ["pods/ephemeralcontainers"], verbs: ["patch", "update"] },
+      { apiGroups: [""], resources: ["pods/attach", "pods/exec"], verbs: ["create"] },
+    ],
+  });
+  return auditEvent(model, random, {
+    level: "RequestResponse",
+    verb: "update",
+    requestURI: `/apis/rbac.authorization.k8s.io/v1/clusterroles/${name}`,
+    identity: controllerIdentity(random, "argocd-application-controller"),
+    objectRef: {
+      resource: "clusterroles",
+      name,
+      apiGroup: "rbac.authorization.k8s.io",
+      apiVersion: "v1",
+    },
+    code: 200,
+    requestObject: role(),
+    responseObject: role(),
+  });
+}
+
+/**
+ * A write padded past CloudWatch Logs' event size (an env value of `padding` characters): the log event is the
+ * start of its JSON only, cut by bench/traffic.ts. Not everyday traffic; the subscription filter's term
+ * pattern passes it, so the filtered stream has a few.
+ */
+function paddedEphemeralWrite(model: ClusterModel, random: RandomSource, padding: number): JsonObject {
+  const event = ephemeralWrite(model, random);
+  const spec = (event.requestObject as JsonObject).spec as JsonObject;
+  const container = (spec.ephemeralContainers as JsonObject[])[0] as JsonObject;
+  container.env = [{ name: "NOTES", value: "x".repeat(padding) }];
+  return event;
+}
+
+/** What the subscription filter's term pattern passes besides successful writes (bench/traffic.ts weighs them). */
+export const PATTERN_REQUESTS = {
+  ephemeralWrite,
+  deniedEphemeralWrite,
+  ephemeralContainersRead,
+  roleNamingEphemeralContainers,
+} as const satisfies Record<string, (model: ClusterModel, random: RandomSource) => JsonObject>;
+
+export { paddedEphemeralWrite };

@@ -45,35 +45,76 @@ export interface InterleaveOptions {
 }
 
 /**
- * Runs the contenders interleaved (A B A B …) so that drift in machine speed hits both alike, after warm-up
- * passes that let V8 optimise the code paths.
+ * Runs the contenders interleaved, after warm-up passes that let V8 optimise the code paths, so that drift in
+ * machine speed hits all of them alike. The order rotates from pass to pass (A B, B A, …) so that no
+ * contender always runs first, in the state the other one left behind (its garbage, its cache lines).
+ * `samples` keeps every counted pass's wall time, in pass order, for ratios pass by pass; `cpuSamples` the
+ * CPU time this process spent in the same pass (process.cpuUsage, user + system). On a machine shared with
+ * other people's work, a pass's wall time includes the time the scheduler gave the core to someone else,
+ * which lands on one contender or the other at random; its CPU time does not.
  */
 export function timeInterleaved(
   contenders: readonly Contender[],
   options: InterleaveOptions,
-): { timings: Map<string, Timing>; checks: Map<string, number> } {
+): {
+  timings: Map<string, Timing>;
+  checks: Map<string, number>;
+  samples: Map<string, number[]>;
+  cpuSamples: Map<string, number[]>;
+} {
   const samples = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  const cpuSamples = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   const checks = new Map<string, number>();
   for (let pass = 0; pass < options.warmup + options.repetitions; pass++) {
-    for (const contender of contenders) {
+    for (let turn = 0; turn < contenders.length; turn++) {
+      const contender = contenders[(pass + turn) % contenders.length] as Contender;
       if (options.collectBetweenPasses ?? true) collectGarbage();
+      const cpuStart = process.cpuUsage();
       const start = process.hrtime.bigint();
       const check = contender.run();
       const elapsedMs = Number(process.hrtime.bigint() - start) / 1e6;
+      const cpu = process.cpuUsage(cpuStart);
       checks.set(contender.name, check);
-      if (pass >= options.warmup) samples.get(contender.name)?.push(elapsedMs);
+      if (pass >= options.warmup) {
+        samples.get(contender.name)?.push(elapsedMs);
+        cpuSamples.get(contender.name)?.push((cpu.user + cpu.system) / 1000);
+      }
     }
   }
   const timings = new Map<string, Timing>();
-  for (const [name, values] of samples) {
-    timings.set(name, {
-      medianMs: median(values),
-      minMs: Math.min(...values),
-      maxMs: Math.max(...values),
-      repetitions: values.length,
-    });
-  }
-  return { timings, checks };
+  for (const [name, values] of samples) timings.set(name, summarise(values));
+  return { timings, checks, samples, cpuSamples };
+}
+
+export function summarise(values: readonly number[]): Timing {
+  return {
+    medianMs: median(values),
+    minMs: Math.min(...values),
+    maxMs: Math.max(...values),
+    repetitions: values.length,
+  };
+}
+
+/** Min, median and max of a ratio taken pass by pass (each pass's `over` divided by the same pass's `under`). */
+export interface RatioRange {
+  min: number;
+  median: number;
+  max: number;
+  passes: number;
+}
+
+export function ratios(over: readonly number[], under: readonly number[]): RatioRange {
+  const values = over.map((value, index) => value / (under[index] ?? Number.NaN));
+  return {
+    min: Math.min(...values),
+    median: median(values),
+    max: Math.max(...values),
+    passes: values.length,
+  };
+}
+
+export function formatRatio(range: RatioRange): string {
+  return `${range.median.toFixed(2)}x (${range.min.toFixed(2)}-${range.max.toFixed(2)})`;
 }
 
 export function formatBytes(bytes: number): string {

@@ -18,6 +18,8 @@ export interface MemoryReport {
   records: number;
   findings: number;
   problems: number;
+  /** Events cut at the event size limit: each is a problem (cut-event) by design. */
+  cuts: number;
   /** Live heap (heapUsed after a full GC) at the end, above the same measure before the first payload. */
   retainedHeapBytes: number;
   /** Live heap growth per payload over the last 90% of the run: what the stream itself makes grow. */
@@ -42,9 +44,11 @@ function run(streamName: string, payloads: number): MemoryReport {
   let endHeap = startHeap;
   let events = 0;
   let findings = 0;
+  let cuts = 0;
   let index = 0;
   for (const generated of payloadsOfStream) {
     events += generated.events;
+    cuts += generated.cuts;
     findings += detector.ingest(decodeDocument(generated.payload, `payload ${index++}`)).length;
     collectGarbage();
     endHeap = process.memoryUsage().heapUsed;
@@ -58,6 +62,7 @@ function run(streamName: string, payloads: number): MemoryReport {
     records: detector.stats.records,
     findings,
     problems: detector.stats.problems,
+    cuts,
     retainedHeapBytes: endHeap - startHeap,
     slopeBytesPerPayload: index > checkpoint ? (endHeap - checkpointHeap) / (index - checkpoint) : 0,
     peakHeapGrowthBytes: peakHeap - startHeap,

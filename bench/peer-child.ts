@@ -1,9 +1,10 @@
 import { createInterface } from "node:readline";
-import { idempotencyTable, startDynalite } from "../test/peers/dynalite.ts";
+import { idempotencyTable, startDynalite, stormTable } from "../test/peers/dynalite.ts";
 import { startSnsServer } from "../test/peers/sns-server.ts";
 
 /**
- * One loopback peer in a process of its own (`peer-child.ts sns <topicArn>` or `peer-child.ts dynamodb <table>`),
+ * One loopback peer in a process of its own (`peer-child.ts sns <topicArn>` or
+ * `peer-child.ts dynamodb <idempotencyTable> [<stormTable>]`),
  * so that the publish bench can tell the function's CPU from the peers' (in production SNS and DynamoDB are
  * not on the function's CPU either). Prints `{"endpoint": …}` once ready; then, for each line on stdin:
  * `stats` prints `{"cpuMs": …, "requests": …, "published": …}` (CPU since start, requests answered, messages
@@ -20,7 +21,7 @@ interface Peer {
   stop(): Promise<void>;
 }
 
-async function start(kind: string, name: string): Promise<Peer> {
+async function start(kind: string, name: string, storm: string | undefined): Promise<Peer> {
   if (kind === "sns") {
     const sns = await startSnsServer({ topics: [name] });
     return {
@@ -32,7 +33,7 @@ async function start(kind: string, name: string): Promise<Peer> {
     };
   }
   if (kind === "dynamodb") {
-    const dynamo = await startDynalite([idempotencyTable(name)]);
+    const dynamo = await startDynalite([idempotencyTable(name), ...(storm ? [stormTable(storm)] : [])]);
     let cleared = 0;
     return {
       endpoint: dynamo.endpoint,
@@ -47,8 +48,8 @@ async function start(kind: string, name: string): Promise<Peer> {
   throw new RangeError(`unknown peer ${kind}`);
 }
 
-const [kind = "", name = ""] = process.argv.slice(2);
-const peer = await start(kind, name);
+const [kind = "", name = "", storm] = process.argv.slice(2);
+const peer = await start(kind, name, storm);
 const cpuAtStart = process.cpuUsage();
 process.stdout.write(`${JSON.stringify({ endpoint: peer.endpoint })}\n`);
 for await (const line of createInterface({ input: process.stdin })) {

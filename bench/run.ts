@@ -1,11 +1,11 @@
 import os from "node:os";
 import { hasExposedGc } from "./measure.ts";
-import type { Section, SectionResult, Table } from "./section.ts";
+import { finalLine, type Section, type SectionResult, type Table } from "./section.ts";
 import { deliveriesSection } from "./sections/deliveries.ts";
 import { deployedBundleSection } from "./sections/deployed-bundle.ts";
+import { endToEndSection } from "./sections/end-to-end.ts";
 import { filteredStagesSection } from "./sections/filtered-stages.ts";
 import { memorySection } from "./sections/memory.ts";
-import { publishSection } from "./sections/publish.ts";
 import { throughputSection } from "./sections/throughput.ts";
 
 /**
@@ -18,7 +18,7 @@ const SECTIONS: readonly Section[] = [
   filteredStagesSection,
   memorySection,
   deliveriesSection,
-  publishSection,
+  endToEndSection,
   deployedBundleSection,
 ];
 
@@ -86,9 +86,8 @@ async function main(): Promise<void> {
   console.log(`  total ${((performance.now() - started) / 1000).toFixed(1)} s`);
   const summary = results.flatMap((result) => result.headline ?? []);
   if (summary.length > 0) console.log(`  summary: ${summary.join(", ")}`);
-  // The issue fixes the last line's form; only the throughput section writes it.
-  const finalLine = results.find((result) => result.finalLine !== undefined)?.finalLine;
-  if (finalLine !== undefined) console.log(finalLine);
+  // The issue fixes the last line's form; each section gives its parts ("-" for a section not run).
+  console.log(finalLine(Object.assign({}, ...results.map((result) => result.finalLine ?? {}))));
 }
 
 main().catch((error: unknown) => {

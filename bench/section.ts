@@ -21,11 +21,30 @@ export interface SectionResult {
   targets: TargetResult[];
   /** Parts of the summary line printed just before the last line; run.ts joins every section's parts. */
   headline?: string[];
-  /**
-   * The last line of the report, in the form the issue fixes:
-   * `bench: filtered 1.21x floor, unfiltered 4.05x faster than floor`. Only the throughput section sets it.
-   */
-  finalLine?: string;
+  /** This section's parts of the last line (run.ts puts them in the form the issue fixes). */
+  finalLine?: Partial<FinalLine>;
+}
+
+/**
+ * The last line of the report, in the form issue 12 fixes:
+ * `bench: filtered X.XXx floor, unfiltered Y.YYx gunzip limit, e2e 1000 findings Z.ZZs, init W.WWx node`.
+ */
+export interface FinalLine {
+  /** `1.15x floor` */
+  filtered: string;
+  /** `1.20x gunzip limit` */
+  unfiltered: string;
+  /** `e2e 1000 findings 1.50s` */
+  e2e: string;
+  /** `init 1.40x node` */
+  init: string;
+}
+
+export function finalLine(parts: Partial<FinalLine>): string {
+  return (
+    `bench: filtered ${parts.filtered ?? "-"}, unfiltered ${parts.unfiltered ?? "-"}, ` +
+    `${parts.e2e ?? "e2e 1000 findings -"}, ${parts.init ?? "init -"}`
+  );
 }
 
 export interface Section {

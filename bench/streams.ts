@@ -7,18 +7,37 @@ export interface StreamCase {
   spec: StreamSpec;
 }
 
-const EVENTS_PER_PAYLOAD = 400;
+/**
+ * Behind the subscription filter a delivery holds what matched in one batch of the audit log: one kubectl debug
+ * write, or a few close together (a session debugging several pods, a refused write and its retry).
+ */
+export const FILTERED_DELIVERY_SIZES = [
+  { events: 1, weight: 40 },
+  { events: 2, weight: 25 },
+  { events: 3, weight: 15 },
+  { events: 4, weight: 12 },
+  { events: 5, weight: 8 },
+] as const;
 
 export const STREAMS: readonly StreamCase[] = [
   {
     name: "filtered",
-    description: "behind the subscription filter pattern: every event an ephemeral-container write",
-    spec: { seed: 11, payloads: 10, eventsPerPayload: EVENTS_PER_PAYLOAD, ephemeralOneIn: 1 },
+    description:
+      "what the term pattern `ephemeralcontainers` passes, 1 to 5 events a delivery: writes, refused writes, " +
+      "reads of the subresource, ClusterRoles naming it, and one write in 1,000 padded past the event size and cut",
+    spec: {
+      seed: 11,
+      kind: "filtered",
+      payloads: 1_000,
+      eventsPerPayload: FILTERED_DELIVERY_SIZES,
+      ephemeralOneIn: 1,
+    },
   },
   {
     name: "unfiltered",
-    description: "whole audit stream: 1 event in 1,000 an ephemeral-container write",
-    spec: { seed: 12, payloads: 25, eventsPerPayload: EVENTS_PER_PAYLOAD, ephemeralOneIn: 1_000 },
+    description:
+      "a whole audit log group as EKS's policy logs it, 400 events a delivery (within one 1 MiB batch), 1 in 1,000 a write",
+    spec: { seed: 12, kind: "unfiltered", payloads: 25, eventsPerPayload: 400, ephemeralOneIn: 1_000 },
   },
 ];
 

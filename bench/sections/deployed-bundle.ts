@@ -4,9 +4,11 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { formatBytes, median } from "../measure.ts";
+import { startPeers } from "../detect-harness.ts";
+import { formatBytes, formatRatio, median, type RatioRange, ratios, summarise } from "../measure.ts";
 import { readZip } from "../read-zip.ts";
 import type { Section, SectionResult, Table, TargetResult } from "../section.ts";
+import { findingsDelivery } from "./end-to-end.ts";
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -22,6 +24,9 @@ const DETECT_BUNDLE_TARGET_BYTES = 400 * 1024;
 const DETECT_INIT_TARGET_MS = 150;
 /** Fresh processes per function; the median is reported. */
 const COLD_STARTS = 7;
+/** Issue 12: process start to detect's first answer, over a bare `node -e 0` start, paired pass by pass. */
+const FIRST_ANSWER_MAX_RATIO = 1.6;
+const FIRST_ANSWER_PAIRS = 15;
 
 interface FunctionResource {
   Type: string;
@@ -39,10 +44,7 @@ function placeholder(name: string, value: unknown): string {
   return `bench-${name.toLowerCase()}`;
 }
 
-async function coldStart(
-  file: string,
-  variables: Record<string, unknown>,
-): Promise<{ ms: number[]; error?: string }> {
+function functionEnvironment(variables: Record<string, unknown>): Record<string, string> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "",
     AWS_REGION: "us-east-1",
@@ -53,6 +55,14 @@ async function coldStart(
   for (const [name, value] of Object.entries(variables)) {
     env[name] = placeholder(name, value);
   }
+  return env;
+}
+
+async function coldStart(
+  file: string,
+  variables: Record<string, unknown>,
+): Promise<{ ms: number[]; error?: string }> {
+  const env = functionEnvironment(variables);
   const ms: number[] = [];
   for (let attempt = 0; attempt < COLD_STARTS; attempt++) {
     // NODE_OPTIONS as deployed (--enable-source-maps) is part of what init costs.
@@ -67,6 +77,100 @@ async function coldStart(
     ms.push(report.initMs);
   }
   return { ms };
+}
+
+interface FirstAnswer {
+  ratio: RatioRange;
+  rows: string[][];
+  notes: string[];
+}
+
+/** Wall time of one whole process, from spawn to exit, as the parent sees it; its last stdout line. */
+async function wholeProcess(
+  args: readonly string[],
+  env: Record<string, string>,
+): Promise<{ ms: number; last: string }> {
+  const started = performance.now();
+  const { stdout } = await run(process.execPath, args, { env, timeout: 60_000, maxBuffer: 4 * 1024 * 1024 });
+  return { ms: performance.now() - started, last: stdout.trim().split("\n").at(-1) ?? "" };
+}
+
+/**
+ * Cold start to first answer: a fresh process loads the bundled detect handler (NODE_OPTIONS as deployed) and
+ * answers a one-finding delivery through the loopback peers (claim, storm mark, PublishBatch, settle: the
+ * first SDK calls load the rest of the SDK), then exits; paired with a bare `node -e 0` start, order rotated.
+ */
+async function firstAnswer(file: string, variables: Record<string, unknown>): Promise<FirstAnswer> {
+  const peers = await startPeers();
+  const eventDir = mkdtempSync(join(tmpdir(), "ephemeral-guard-bench-cold-"));
+  const env = { ...functionEnvironment(variables), ...peers.environment };
+  const nodeOptions = env.NODE_OPTIONS ? env.NODE_OPTIONS.split(" ") : [];
+  const bare = { PATH: process.env.PATH ?? "" };
+  const samples = {
+    node: [] as number[],
+    detect: [] as number[],
+    answer: [] as number[],
+    init: [] as number[],
+  };
+  const notes: string[] = [];
+  try {
+    for (let pass = -1; pass < FIRST_ANSWER_PAIRS; pass++) {
+      const eventFile = join(eventDir, `event-${pass + 1}.json`);
+      writeFileSync(eventFile, JSON.stringify(findingsDelivery(1, `cold-${process.pid}-${pass + 1}`)));
+      const turns = [
+        async () => {
+          const { ms } = await wholeProcess(["-e", "0"], bare);
+          if (pass >= 0) samples.node.push(ms);
+        },
+        async () => {
+          const { ms, last } = await wholeProcess([...nodeOptions, CHILD, file, eventFile], env);
+          const report = JSON.parse(last || "{}") as {
+            initMs?: number;
+            answerMs?: number;
+            error?: string;
+            answerError?: string;
+          };
+          const failure = report.error ?? report.answerError;
+          if (failure !== undefined) throw new Error(`detect's first answer failed: ${failure}`);
+          if (pass >= 0) {
+            samples.detect.push(ms);
+            samples.answer.push(report.answerMs ?? Number.NaN);
+            samples.init.push(report.initMs ?? Number.NaN);
+          }
+        },
+      ];
+      // Rotated: neither always runs first, right after the other's exit.
+      if ((pass + 1) % 2 === 1) turns.reverse();
+      for (const turn of turns) await turn();
+    }
+  } finally {
+    peers.stop();
+    rmSync(eventDir, { recursive: true, force: true });
+  }
+  const range = (values: number[]) => {
+    const t = summarise(values);
+    return `${t.medianMs.toFixed(0)} (${t.minMs.toFixed(0)}-${t.maxMs.toFixed(0)})`;
+  };
+  const ratio = ratios(samples.detect, samples.node);
+  notes.push(
+    `first answer: ${FIRST_ANSWER_PAIRS} pairs after one warm-up pair, order rotated; whole process = spawn to exit as ` +
+      "this process sees it; the detect process answers a one-finding delivery through the loopback peers " +
+      "(their own processes, on the same 2 cores), the SDK from node_modules as the runtime provides it",
+  );
+  return {
+    ratio,
+    notes,
+    rows: [
+      ["node -e 0", range(samples.node), "-", "-", "1.00"],
+      [
+        "detect: start to first answer",
+        range(samples.detect),
+        range(samples.init),
+        range(samples.answer),
+        formatRatio(ratio),
+      ],
+    ],
+  };
 }
 
 export const deployedBundleSection: Section = {
@@ -99,6 +203,7 @@ export const deployedBundleSection: Section = {
       const notes: string[] = [];
       const targets: TargetResult[] = [];
       const headline: string[] = [];
+      let answered: FirstAnswer | undefined;
       rmSync(UNPACK_DIR, { recursive: true, force: true });
       for (const zipName of readdirSync(out)
         .filter((name) => name.endsWith(".zip"))
@@ -144,6 +249,12 @@ export const deployedBundleSection: Section = {
               ? `init failed: ${cold.error}`
               : `median ${init.toFixed(0)} ms in a fresh process (target <= ${DETECT_INIT_TARGET_MS} ms)`,
           });
+          answered = await firstAnswer(file, fn.Properties.Environment?.Variables ?? {});
+          targets.push({
+            name: `detect: process start to first answer within ${FIRST_ANSWER_MAX_RATIO}x a bare node start`,
+            met: answered.ratio.median <= FIRST_ANSWER_MAX_RATIO,
+            detail: `${formatRatio(answered.ratio)} node -e 0 (target <= ${FIRST_ANSWER_MAX_RATIO.toFixed(2)}x)`,
+          });
           headline.push(
             `detect bundle ${formatBytes(code.data.length)}`,
             `detect init ${init.toFixed(0)} ms`,
@@ -160,7 +271,21 @@ export const deployedBundleSection: Section = {
         columns: ["function", "bundle", "source map", "zip", "init (median)", "init range"],
         rows,
       };
-      return { tables: [table], notes, targets, headline };
+      const tables = [table];
+      if (answered) {
+        tables.push({
+          columns: ["process", "wall ms (min-max)", "init ms", "first answer at ms", "x node -e 0"],
+          rows: answered.rows,
+        });
+        notes.push(...answered.notes);
+      }
+      return {
+        tables,
+        notes,
+        targets,
+        headline,
+        ...(answered ? { finalLine: { init: `init ${answered.ratio.median.toFixed(2)}x node` } } : {}),
+      };
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -16,6 +16,15 @@ import { floorPass } from "./throughput.ts";
 
 const CONFIG = detectionConfig({ cluster: CLUSTER });
 
+function parses(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function texts(records: readonly LogRecord[]): string[] {
   return records.map((record) => record.text ?? "");
 }
@@ -23,7 +32,7 @@ function texts(records: readonly LogRecord[]): string[] {
 /**
  * Where the filtered stream's time goes: each stage of Detector.process timed on its own over the same
  * events, against the floor. The stages after JSON.parse are the detector's own work on top of the floor,
- * so their sum is what the 1.3x target leaves room for (0.3x the floor).
+ * so their sum is what the 1.2x target leaves room for (0.2x the floor).
  */
 export const filteredStagesSection: Section = {
   key: "stages",
@@ -31,7 +40,8 @@ export const filteredStagesSection: Section = {
   async run(): Promise<SectionResult> {
     const batch = makeStream(streamNamed("filtered").spec);
     const decoded = batch.payloads.map((payload, index) => decodeDocument(payload, `payload ${index}`));
-    const messages = decoded.flatMap((input) => texts(input.records));
+    // Cut events are left out: they take the cut-event reader, not these stages.
+    const messages = decoded.flatMap((input) => texts(input.records)).filter(parses);
     const values: unknown[] = messages.map((message) => JSON.parse(message));
     const events: AuditEvent[] = values.flatMap((value) => {
       const parsed = parseAuditEvent(value);
@@ -78,8 +88,9 @@ export const filteredStagesSection: Section = {
     return {
       tables: [{ columns: ["stage", "ms", "us/event", "x floor"], rows }],
       notes: [
-        `${batch.events} filtered events; medians of 7 interleaved passes; the detector's work beyond the floor is ` +
-          "validate + select + extract + score + build (the 1.3x target allows 0.3x the floor for it)",
+        `${batch.events} filtered events (stages after decoding: the ${messages.length} that parse); medians of 7 ` +
+          "interleaved passes; the detector's work beyond the floor is validate + select + extract + score + build " +
+          "(the 1.2x target allows 0.2x the floor for it, with the per-delivery work)",
       ],
       targets: [],
     };

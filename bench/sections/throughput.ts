@@ -1,3 +1,4 @@
+import { isAscii } from "node:buffer";
 import {
   DEFAULT_MAX_DECOMPRESSED_BYTES,
   inflateAwslogsData,
@@ -7,13 +8,20 @@ import { detectionConfig } from "../../functions/core/detection-config.ts";
 import { Detector } from "../../functions/core/detector.ts";
 import { CLUSTER } from "../make-events.ts";
 import { makeStream, type PayloadBatch } from "../make-payloads.ts";
-import { type Contender, formatBytes, timeInterleaved } from "../measure.ts";
+import {
+  type Contender,
+  formatBytes,
+  formatRatio,
+  type RatioRange,
+  ratios,
+  timeInterleaved,
+} from "../measure.ts";
 import type { Section, SectionResult, TargetResult } from "../section.ts";
-import { STREAMS, type StreamCase } from "../streams.ts";
+import { type StreamCase, streamNamed } from "../streams.ts";
 
-/** Filtered: at most this many times the floor's time. Unfiltered: at least this many times faster. */
-const FILTERED_MAX_RATIO = 1.3;
-const UNFILTERED_MIN_SPEEDUP = 3;
+/** Targets (issue 12): the detector's time over its baseline's, the median of passes taken pass by pass. */
+const FILTERED_MAX_RATIO = 1.2;
+const UNFILTERED_MAX_RATIO = 1.25;
 
 const WARMUP = 3;
 const REPETITIONS = 15;
@@ -22,20 +30,41 @@ interface DataMessageShape {
   logEvents: Array<{ message: string }>;
 }
 
+/** The text of a decompressed data message: latin1 (a plain copy) when it is ASCII, as the detector does. */
+function text(raw: Buffer): string {
+  return isAscii(raw) ? raw.toString("latin1") : raw.toString("utf8");
+}
+
 /**
- * The least any reader of these payloads must do: decode, decompress, parse the data message and parse every
- * audit event. It does not validate or look at anything, so it is a lower bound for "parse everything". It
- * decodes and decompresses with the detector's own code (kept base64 buffer, gunzip settings) so that the
- * comparison is about what gets parsed.
+ * The unfiltered stream's limit: what any reader of these payloads must do before it can look at one byte of
+ * them, base64-decode and gunzip every payload. It uses the detector's own code for both (kept base64
+ * buffer, gunzip settings), so the comparison is about everything after that.
+ */
+export function gunzipLimitPass(batch: PayloadBatch): number {
+  let bytes = 0;
+  for (const payload of batch.payloads) {
+    bytes += inflateAwslogsData(payload.awslogs.data, DEFAULT_MAX_DECOMPRESSED_BYTES).length;
+  }
+  return bytes;
+}
+
+/**
+ * The filtered stream's floor: decode, decompress, parse the data message and parse every audit event (a cut
+ * one as far as it goes). It does not validate or look at anything, so it is the least a reader that parses
+ * what it is given can do.
  */
 export function floorPass(batch: PayloadBatch): number {
   let keys = 0;
   for (const payload of batch.payloads) {
-    const json = inflateAwslogsData(payload.awslogs.data, DEFAULT_MAX_DECOMPRESSED_BYTES).toString("utf8");
-    const message = JSON.parse(json) as DataMessageShape;
+    const raw = inflateAwslogsData(payload.awslogs.data, DEFAULT_MAX_DECOMPRESSED_BYTES);
+    const message = JSON.parse(text(raw)) as DataMessageShape;
     for (const logEvent of message.logEvents) {
-      const event = JSON.parse(logEvent.message) as Record<string, unknown>;
-      if (event.verb !== undefined) keys++;
+      try {
+        const event = JSON.parse(logEvent.message) as Record<string, unknown>;
+        if (event.verb !== undefined) keys++;
+      } catch {
+        keys--;
+      }
     }
   }
   return keys;
@@ -46,14 +75,14 @@ const CONFIG = detectionConfig({ cluster: CLUSTER });
 /** The Lambda's code path: one detector per invocation, each payload decoded and ingested. */
 function detectorPass(batch: PayloadBatch, totals?: { records: number; problems: number }): number {
   let findings = 0;
-  batch.payloads.forEach((payload, index) => {
+  for (let index = 0; index < batch.payloads.length; index++) {
     const detector = new Detector(CONFIG);
-    findings += detector.ingest(decodeDocument(payload, `payload ${index}`)).length;
+    findings += detector.ingest(decodeDocument(batch.payloads[index], `payload ${index}`)).length;
     if (totals) {
       totals.records += detector.stats.records;
       totals.problems += detector.stats.problems;
     }
-  });
+  }
   return findings;
 }
 
@@ -61,86 +90,130 @@ function perSecond(count: number, ms: number): string {
   return Math.round((count * 1000) / ms).toLocaleString("en-US");
 }
 
+interface StreamResult {
+  rows: string[][];
+  notes: string[];
+  /** Pass by pass, CPU time: what the targets are judged on. */
+  ratio: RatioRange;
+  /** Pass by pass, wall time: shown beside it. */
+  wallRatio: RatioRange;
+}
+
+interface Baseline {
+  name: string;
+  label: string;
+  run(batch: PayloadBatch): number;
+}
+
+function measureStream(stream: StreamCase, base: Baseline): StreamResult {
+  const batch = makeStream(stream.spec);
+  const baseline: Contender = { name: base.name, run: () => base.run(batch) };
+  const notes: string[] = [];
+  const totals = { records: 0, problems: 0 };
+  const findings = detectorPass(batch, totals);
+  // Every write is a finding; every cut event is also a problem (the Rejects metric counts it).
+  if (findings !== batch.writes || totals.records !== batch.events || totals.problems !== batch.cuts) {
+    notes.push(
+      `WARNING ${stream.name}: expected ${batch.writes} findings, ${batch.events} records and ${batch.cuts} problems; ` +
+        `got ${findings} findings, ${totals.records} records, ${totals.problems} problems`,
+    );
+  }
+  const eventsPerPayload = batch.events / batch.payloads.length;
+  notes.push(
+    `${stream.name}: ${stream.description}; ${batch.payloads.length.toLocaleString("en-US")} deliveries, ` +
+      `${eventsPerPayload.toFixed(1)} events each on average, ${formatBytes(batch.messageBytes / batch.events)} per event, ` +
+      `${formatBytes(batch.compressedBytes / batch.payloads.length)} compressed per delivery ` +
+      `(largest ${formatBytes(batch.largestCompressedBytes)}; ${formatBytes(batch.largestDataMessageBytes)} decompressed), ` +
+      `${findings.toLocaleString("en-US")} findings`,
+  );
+  const detector: Contender = { name: "detector", run: () => detectorPass(batch) };
+  const { timings, samples, cpuSamples } = timeInterleaved([baseline, detector], {
+    warmup: WARMUP,
+    repetitions: REPETITIONS,
+    collectBetweenPasses: false,
+  });
+  const ratio = ratios(cpuSamples.get("detector") ?? [], cpuSamples.get(baseline.name) ?? []);
+  const wallRatio = ratios(samples.get("detector") ?? [], samples.get(baseline.name) ?? []);
+  const rows: string[][] = [];
+  for (const contender of [baseline, detector]) {
+    const timing = timings.get(contender.name);
+    if (!timing) continue;
+    const ms = timing.medianMs;
+    rows.push([
+      stream.name,
+      contender === baseline ? base.label : "detector",
+      perSecond(batch.events, ms),
+      ((batch.messageBytes / (1024 * 1024) / ms) * 1000).toFixed(1),
+      ((ms * 1000) / batch.payloads.length).toFixed(0),
+      `${ms.toFixed(1)} (${timing.minMs.toFixed(1)}-${timing.maxMs.toFixed(1)})`,
+      contender === baseline ? "1.00" : formatRatio(wallRatio),
+      contender === baseline ? "1.00" : formatRatio(ratio),
+    ]);
+  }
+  return { rows, notes, ratio, wallRatio };
+}
+
+export interface ThroughputRatios {
+  filtered: RatioRange;
+  unfiltered: RatioRange;
+}
+
 export const throughputSection: Section = {
   key: "throughput",
-  title: "Throughput: decode + select + score against the floor (base64 + gunzip + JSON.parse of everything)",
+  title:
+    "Throughput: the detector against its baseline (filtered: decode and parse everything; unfiltered: base64 + gunzip)",
   async run(): Promise<SectionResult> {
-    const rows: string[][] = [];
-    const notes: string[] = [];
-    const targets: TargetResult[] = [];
-    const ratios = new Map<StreamCase["name"], number>();
-
-    for (const stream of STREAMS) {
-      const batch = makeStream(stream.spec);
-      const expectedFindings = Math.floor(batch.events / stream.spec.ephemeralOneIn);
-      const totals = { records: 0, problems: 0 };
-      const findings = detectorPass(batch, totals);
-      if (findings !== expectedFindings || totals.records !== batch.events || totals.problems !== 0) {
-        notes.push(
-          `WARNING ${stream.name}: expected ${expectedFindings} findings from ${batch.events} records, got ` +
-            `${findings} findings, ${totals.records} records, ${totals.problems} problems`,
-        );
-      }
-      notes.push(
-        `${stream.name}: ${stream.description}; ${batch.payloads.length} payloads x ${stream.spec.eventsPerPayload} ` +
-          `events, ${formatBytes(batch.messageBytes / batch.events)} per event, ` +
-          `${formatBytes(batch.compressedBytes / batch.payloads.length)} compressed per payload ` +
-          `(largest ${formatBytes(batch.largestCompressedBytes)}), ${findings} findings`,
-      );
-
-      const contenders: Contender[] = [
-        { name: "floor", run: () => floorPass(batch) },
-        { name: "detector", run: () => detectorPass(batch) },
-      ];
-      const { timings } = timeInterleaved(contenders, {
-        warmup: WARMUP,
-        repetitions: REPETITIONS,
-        collectBetweenPasses: false,
-      });
-      const floorMs = timings.get("floor")?.medianMs ?? Number.NaN;
-      for (const contender of contenders) {
-        const timing = timings.get(contender.name);
-        if (!timing) continue;
-        const ms = timing.medianMs;
-        const megabytes = batch.messageBytes / (1024 * 1024);
-        rows.push([
-          stream.name,
-          contender.name,
-          perSecond(batch.events, ms),
-          ((megabytes * 1000) / ms).toFixed(1),
-          (ms / batch.payloads.length).toFixed(2),
-          `${ms.toFixed(1)} (${timing.minMs.toFixed(1)}-${timing.maxMs.toFixed(1)})`,
-          (ms / floorMs).toFixed(2),
-        ]);
-      }
-      ratios.set(stream.name, (timings.get("detector")?.medianMs ?? Number.NaN) / floorMs);
-    }
-
-    const filtered = ratios.get("filtered") ?? Number.NaN;
-    const unfilteredSpeedup = 1 / (ratios.get("unfiltered") ?? Number.NaN);
-    targets.push({
-      name: "filtered stream within 1.3x of the floor",
-      met: filtered <= FILTERED_MAX_RATIO,
-      detail: `${filtered.toFixed(2)}x floor (target <= ${FILTERED_MAX_RATIO.toFixed(2)}x)`,
+    const filtered = measureStream(streamNamed("filtered"), {
+      name: "floor",
+      label: "floor: b64 + gunzip + parse all",
+      run: floorPass,
     });
-    targets.push({
-      name: "unfiltered stream 3x faster than the floor",
-      met: unfilteredSpeedup >= UNFILTERED_MIN_SPEEDUP,
-      detail: `${unfilteredSpeedup.toFixed(2)}x faster (target >= ${UNFILTERED_MIN_SPEEDUP.toFixed(2)}x)`,
+    const unfiltered = measureStream(streamNamed("unfiltered"), {
+      name: "gunzip",
+      label: "limit: b64 + gunzip",
+      run: gunzipLimitPass,
     });
-    notes.push(
-      `medians of ${REPETITIONS} interleaved passes after ${WARMUP} warm-up passes, no GC forced between passes; MB/s counts audit event JSON`,
-    );
+    const targets: TargetResult[] = [
+      {
+        name: `filtered stream within ${FILTERED_MAX_RATIO}x the decode-and-parse floor`,
+        met: filtered.ratio.median <= FILTERED_MAX_RATIO,
+        detail: `${formatRatio(filtered.ratio)} floor in CPU time, ${formatRatio(filtered.wallRatio)} in wall time (target <= ${FILTERED_MAX_RATIO.toFixed(2)}x)`,
+      },
+      {
+        name: `unfiltered stream within ${UNFILTERED_MAX_RATIO}x the base64 + gunzip limit`,
+        met: unfiltered.ratio.median <= UNFILTERED_MAX_RATIO,
+        detail: `${formatRatio(unfiltered.ratio)} gunzip limit in CPU time, ${formatRatio(unfiltered.wallRatio)} in wall time (target <= ${UNFILTERED_MAX_RATIO.toFixed(2)}x)`,
+      },
+    ];
     return {
       tables: [
         {
-          columns: ["stream", "path", "events/s", "MB/s", "ms/payload", "ms/pass (min-max)", "x floor"],
-          rows,
+          columns: [
+            "stream",
+            "path",
+            "events/s",
+            "MB/s",
+            "us/delivery",
+            "ms/pass (min-max)",
+            "x baseline, wall",
+            "x baseline, CPU",
+          ],
+          rows: [...filtered.rows, ...unfiltered.rows],
         },
       ],
-      notes,
+      notes: [
+        ...filtered.notes,
+        ...unfiltered.notes,
+        `${REPETITIONS} passes of each after ${WARMUP} warm-up passes, interleaved, order rotated, no GC forced between ` +
+          "passes; x baseline = detector / baseline pass by pass: median (min-max), of wall time and of this " +
+          "process's CPU time; the targets are judged on CPU time, which other people's work on this shared machine " +
+          "does not add to; MB/s counts audit event JSON",
+      ],
       targets,
-      finalLine: `bench: filtered ${filtered.toFixed(2)}x floor, unfiltered ${unfilteredSpeedup.toFixed(2)}x faster than floor`,
+      finalLine: {
+        filtered: `${filtered.ratio.median.toFixed(2)}x floor`,
+        unfiltered: `${unfiltered.ratio.median.toFixed(2)}x gunzip limit`,
+      },
     };
   },
 };
