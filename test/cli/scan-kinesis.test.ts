@@ -1,0 +1,73 @@
+import { Buffer } from "node:buffer";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough, Readable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { runScan } from "../../functions/cli/run-scan.ts";
+import { type Finding, FindingSchema } from "../../functions/core/finding.ts";
+
+const SAMPLE = join(
+  import.meta.dirname,
+  "../../events/kinesis/batch-two-accounts-control-and-corrupt-record.json",
+);
+
+async function scanJson(paths: string[]): Promise<{ status: number; findings: Finding[]; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on("data", (chunk: Buffer) => out.push(chunk));
+  stderr.on("data", (chunk: Buffer) => err.push(chunk));
+  const status = await runScan(["--format", "json", "--sort", "input", ...paths], {
+    stdin: Readable.from([""]),
+    stdout,
+    stderr,
+    colour: false,
+  });
+  const findings = Buffer.concat(out)
+    .toString("utf8")
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => FindingSchema.parse(JSON.parse(line)));
+  return { status, findings, stderr: Buffer.concat(err).toString("utf8") };
+}
+
+/** The region and cluster ARN come from the stream record, which a bare subscription payload does not have. */
+function withoutStreamRegion({
+  region: _region,
+  clusterArn: _arn,
+  ...rest
+}: Finding): Omit<Finding, "region" | "clusterArn"> {
+  return rest;
+}
+
+describe("ephemeral-guard scan of a Kinesis event", () => {
+  it("gives the same findings as the CloudWatch Logs payloads inside it, and names the corrupt record", async () => {
+    const event = JSON.parse(readFileSync(SAMPLE, "utf8")) as {
+      Records: Array<{ kinesis: { data: string } }>;
+    };
+    const dir = mkdtempSync(join(tmpdir(), "eg-kinesis-"));
+    const payloads = event.Records.map((record, index) => {
+      const path = join(dir, `record-${index}.json`);
+      writeFileSync(path, JSON.stringify({ awslogs: { data: record.kinesis.data } }));
+      return path;
+    });
+
+    const fromStream = await scanJson([SAMPLE]);
+    const fromPayloads = await scanJson(payloads);
+
+    expect(fromStream.findings.length).toBeGreaterThanOrEqual(2);
+    expect(fromStream.findings.map(withoutStreamRegion)).toEqual(
+      fromPayloads.findings.map(withoutStreamRegion),
+    );
+    expect(new Set(fromStream.findings.map((f) => f.region))).toEqual(new Set(["eu-west-1"]));
+    expect(new Set(fromStream.findings.map((f) => f.account))).toEqual(
+      new Set(["111122223333", "444455556666"]),
+    );
+    // The corrupt record is a problem in both, and the only one.
+    expect(fromStream.status).toBe(2);
+    expect(fromPayloads.status).toBe(2);
+    expect(fromStream.stderr).toMatch(/Records\[2\] \(sequence \d{56}\): invalid-payload/);
+  });
+});
