@@ -1,3 +1,6 @@
+import type { Finding } from "./finding.ts";
+import { clusterIdentity } from "./remediation/cluster-placement.ts";
+
 /**
  * Where a delivery came from in AWS: the account that owns the cluster's log group, and the region. In central
  * mode (docs/scale.md) one detector reads the clusters of every account of an organization, and cluster names
@@ -78,4 +81,13 @@ export function clusterArn(origin: AwsOrigin, cluster: string | undefined): stri
     return undefined;
   const partition = origin.partition ?? partitionOfRegion(region);
   return `arn:${partition}:eks:${region}:${account}:cluster/${cluster}`;
+}
+
+/**
+ * The cluster a finding is about, as exactly-once keys, storm budgets and digests count it: its ARN in an
+ * organization deployment (two accounts' `prod` are two clusters), its name alone in a single-account one, so
+ * that keys written before findings named accounts stay valid (cluster-placement.ts's clusterIdentity).
+ */
+export function clusterKeyOf(finding: Finding): string {
+  return clusterIdentity(finding, finding.cluster) ?? "unknown";
 }

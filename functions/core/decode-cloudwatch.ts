@@ -90,15 +90,29 @@ function empty(form: DecodedInput["form"]): DecodedInput {
   return { form, records: [], problems: [], controlMessages: 0 };
 }
 
+/** What a transport says of where its data messages come from. */
+export interface Delivery {
+  region?: string;
+  partition?: string;
+  /**
+   * Take the account from the data message's `owner` (the account that owns the log group, which CloudWatch
+   * Logs writes and a sender cannot choose). Only for deliveries that gather several accounts (the
+   * organization's Kinesis stream): in a same-account subscription the owner is the function's own account,
+   * and naming it would change every exactly-once key single-account deployments have written
+   * (cluster-placement.ts clusterIdentity keys on the account when a finding names one).
+   */
+  accountFromOwner?: boolean;
+}
+
 /**
- * Where a data message's events come from: the account that owns the log group (`owner`, which CloudWatch Logs
- * writes and a sender cannot choose) and what the delivery said of region and partition. Undefined when
- * nothing is known, so that records of a plain file carry nothing. One object per data message, shared by its
- * records.
+ * Where a data message's events come from, per `delivery`. Undefined when nothing is known, so that records of
+ * a plain file carry nothing. One object per data message, shared by its records.
  */
-function originOf(owner: string | undefined, delivery: AwsOrigin): AwsOrigin | undefined {
-  const origin: AwsOrigin = { ...delivery };
-  if (isAccountId(owner)) origin.account = owner;
+function originOf(owner: string | undefined, delivery: Delivery): AwsOrigin | undefined {
+  const origin: AwsOrigin = {};
+  if (delivery.region) origin.region = delivery.region;
+  if (delivery.partition) origin.partition = delivery.partition;
+  if (delivery.accountFromOwner && isAccountId(owner)) origin.account = owner;
   return origin.account || origin.region ? origin : undefined;
 }
 
@@ -110,7 +124,7 @@ export function isDataMessage(value: unknown): boolean {
  * The decoded subscription payload. Each log event is checked on its own so that one bad entry costs one
  * record, not the batch (Powertools' envelope would reject the whole batch).
  */
-export function decodeDataMessage(value: unknown, position: string, delivery: AwsOrigin = {}): DecodedInput {
+export function decodeDataMessage(value: unknown, position: string, delivery: Delivery = {}): DecodedInput {
   const out = empty("cloudwatch-data-message");
   const parsed = DataMessageSchema.safeParse(value);
   if (!parsed.success) {
@@ -150,7 +164,7 @@ export function decodeDataMessage(value: unknown, position: string, delivery: Aw
  * The byte-level fast path (screen-data-message.ts) when the payload is laid out as CloudWatch writes it and
  * is a DATA_MESSAGE whose header passes the same schema; undefined sends it to the full parse.
  */
-function readScreened(raw: Buffer, position: string, delivery: AwsOrigin): DecodedInput | undefined {
+function readScreened(raw: Buffer, position: string, delivery: Delivery): DecodedInput | undefined {
   const screened = screenDataMessage(raw, position);
   if (!screened) return undefined;
   const header = DataMessageSchema.safeParse(screened.header);
@@ -187,7 +201,7 @@ export function decodeAwslogsData(
   position: string,
   maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES,
   /** Region and partition of the delivery, when known (the data message itself names only the account). */
-  delivery: AwsOrigin = {},
+  delivery: Delivery = {},
 ): DecodedInput {
   let raw: Buffer;
   try {
@@ -201,7 +215,7 @@ export function decodeAwslogsData(
 }
 
 /** The decompressed bytes of awslogs.data (a data message as JSON). */
-export function decodeInflatedData(raw: Buffer, position: string, delivery: AwsOrigin = {}): DecodedInput {
+export function decodeInflatedData(raw: Buffer, position: string, delivery: Delivery = {}): DecodedInput {
   const screened = readScreened(raw, position, delivery);
   if (screened) return screened;
   // Pure ASCII (the usual case) decodes as latin1, a plain copy, instead of through the UTF-8 decoder.

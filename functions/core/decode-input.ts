@@ -16,9 +16,10 @@ export interface DecodeOptions {
   /** Log group to attach when the input itself does not name one (JSON Lines, filter-log-events output). */
   logGroup?: string;
   /**
-   * The region of deliveries that do not say theirs: a CloudWatch Logs subscription names only the account
-   * (`owner`), and a same-account subscription's log group is in the detect function's own region (AWS_REGION).
-   * A Kinesis record's own region (awsRegion, eventSourceARN) comes first.
+   * The region of deliveries that do not say theirs: a same-account subscription's log group is in the detect
+   * function's own region (AWS_REGION). Its findings get that region and no account (decode-cloudwatch.ts
+   * Delivery says why), so their exactly-once keys stay as they were. A Kinesis record's own region
+   * (awsRegion, eventSourceARN) comes first.
    */
   region?: string;
 }

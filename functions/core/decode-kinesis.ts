@@ -1,8 +1,9 @@
 import type { Buffer } from "node:buffer";
 import * as z from "zod";
-import { type AwsOrigin, isRegion, originOfArn } from "./aws-origin.ts";
+import { isRegion, originOfArn } from "./aws-origin.ts";
 import {
   DEFAULT_MAX_DECOMPRESSED_BYTES,
+  type Delivery,
   decodeInflatedData,
   inflateAwslogsData,
   inflationProblem,
@@ -77,10 +78,11 @@ function claimedSequenceNumber(value: unknown): string | undefined {
 function deliveryOrigin(
   record: z.infer<typeof KinesisRecordSchema>,
   fallbackRegion: string | undefined,
-): AwsOrigin {
+): Delivery {
   const fromArn = originOfArn(record.eventSourceARN);
   const region = isRegion(record.awsRegion) ? record.awsRegion : (fromArn.region ?? fallbackRegion);
-  const origin: AwsOrigin = {};
+  // The stream gathers the organization's accounts: each payload's owner says whose cluster it is.
+  const origin: Delivery = { accountFromOwner: true };
   if (region) origin.region = region;
   if (fromArn.partition) origin.partition = fromArn.partition;
   return origin;

@@ -33,12 +33,16 @@ async function scanJson(paths: string[]): Promise<{ status: number; findings: Fi
   return { status, findings, stderr: Buffer.concat(err).toString("utf8") };
 }
 
-/** The region and cluster ARN come from the stream record, which a bare subscription payload does not have. */
+/**
+ * Where the cluster is comes from the stream (its region, and its payloads' owners as accounts), which a bare
+ * subscription payload does not give.
+ */
 function withoutStreamRegion({
   region: _region,
+  account: _account,
   clusterArn: _arn,
   ...rest
-}: Finding): Omit<Finding, "region" | "clusterArn"> {
+}: Finding): Omit<Finding, "region" | "clusterArn" | "account"> {
   return rest;
 }
 
