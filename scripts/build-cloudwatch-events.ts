@@ -86,7 +86,7 @@ function dataMessage(logEvents: LogEvent[], owner: string = OWNER): BuiltDocumen
 }
 
 /** A data message as CloudWatch Logs delivers it: base64 of gzip of its JSON. */
-function awslogsData(message: BuiltDocument): string {
+export function awslogsData(message: BuiltDocument): string {
   return gzipSync(Buffer.from(JSON.stringify(message), "utf8"), { level: 9 }).toString("base64");
 }
 
@@ -217,14 +217,17 @@ function sequenceNumber(index: number): string {
     .slice(0, 32)}`;
 }
 
-interface StreamRecord {
+export interface StreamRecord {
   /** base64 of what CloudWatch Logs put: gzip of a data message, or anything else for a corrupt record. */
   data: string;
   arrival: number;
 }
 
-/** The event Lambda hands detect from the stream: one batch of one shard, records in sequence order. */
-function kinesisEvent(records: readonly StreamRecord[]): BuiltDocument {
+/**
+ * The event Lambda hands detect from the stream: one batch of one shard, records in sequence order. Also what
+ * `npm run bench` feeds the detect handler (a batch of 100 records: awslogsData of each payload).
+ */
+export function kinesisEvent(records: readonly StreamRecord[]): BuiltDocument {
   return {
     Records: records.map((record, index) => {
       const sequence = sequenceNumber(index + 1);

@@ -82,6 +82,16 @@ export class Detector {
 
   /** Everything one decoded input holds: its problems, its control messages and its records. */
   ingest(decoded: DecodedInput): Finding[] {
+    // Nobody here hands deferred stream records back to be read again (detect does, through ingestTraced):
+    // each is a problem of its own rather than a record silently not read.
+    for (const item of decoded.deferred ?? []) {
+      this.addProblem({
+        position: item.position,
+        kind: "oversized-payload",
+        batchItem: item.batchItem,
+        message: `not read: ${item.reason}`,
+      });
+    }
     return this.ingestTraced(decoded).map((detected) => detected.finding);
   }
 

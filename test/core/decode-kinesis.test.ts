@@ -117,6 +117,25 @@ describe("Kinesis events of CloudWatch Logs payloads", () => {
     expect(retried.records.map((r) => r.batchItem)).toEqual(["101", "102"]);
   });
 
+  it("a scan that cannot hand deferred records back reports each as a problem instead of dropping it", () => {
+    const write = loadAuditJson("privileged-sysadmin-profile.json");
+    const padded = { ...write, auditID: "padded", annotations: { pad: "A".repeat(200_000) } };
+    const event = {
+      Records: [
+        record("100", data(dataMessage("111122223333", [padded]))),
+        record("101", data(dataMessage("444455556666", [write]))),
+      ],
+    };
+    const detector = new Detector(detectionConfig());
+    const findings = detector.ingest(
+      decodeKinesisEvent(event, "batch.json", { maxBatchDecompressedBytes: 100_000 }),
+    );
+    expect(findings.map((f) => f.auditID)).toEqual(["padded"]);
+    expect(detector.problems).toMatchObject([
+      { position: "batch.json Records[1] (sequence 101)", kind: "oversized-payload", batchItem: "101" },
+    ]);
+  });
+
   it("a record that alone decompresses past the per-record cap is rejected (it would never fit), the rest read", () => {
     const write = loadAuditJson("privileged-sysadmin-profile.json");
     const event = {
