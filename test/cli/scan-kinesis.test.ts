@@ -12,7 +12,10 @@ const SAMPLE = join(
   "../../events/kinesis/batch-two-accounts-control-and-corrupt-record.json",
 );
 
-async function scanJson(paths: string[]): Promise<{ status: number; findings: Finding[]; stderr: string }> {
+async function scanJson(
+  paths: string[],
+  stdinText = "",
+): Promise<{ status: number; findings: Finding[]; stderr: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out: Buffer[] = [];
@@ -20,7 +23,7 @@ async function scanJson(paths: string[]): Promise<{ status: number; findings: Fi
   stdout.on("data", (chunk: Buffer) => out.push(chunk));
   stderr.on("data", (chunk: Buffer) => err.push(chunk));
   const status = await runScan(["--format", "json", "--sort", "input", ...paths], {
-    stdin: Readable.from([""]),
+    stdin: Readable.from([stdinText]),
     stdout,
     stderr,
     colour: false,
@@ -73,5 +76,14 @@ describe("ephemeral-guard scan of a Kinesis event", () => {
     expect(fromStream.status).toBe(2);
     expect(fromPayloads.status).toBe(2);
     expect(fromStream.stderr).toMatch(/Records\[2\] \(sequence \d{56}\): invalid-payload/);
+  });
+
+  it("reads captured Kinesis events one per line (jq -c), each batch as a whole", async () => {
+    const compact = JSON.stringify(JSON.parse(readFileSync(SAMPLE, "utf8")));
+    const fromLines = await scanJson(["-"], `${compact}\n${compact}\n`);
+    const fromFile = await scanJson([SAMPLE]);
+    // The second copy is the same events: duplicates, not new findings.
+    expect(fromLines.findings).toEqual(fromFile.findings);
+    expect(fromLines.stderr).toMatch(/<stdin>:1 Records\[2\] \(sequence \d{56}\): invalid-payload/);
   });
 });
