@@ -2,6 +2,7 @@ import { Buffer } from "node:buffer";
 import { gzipSync } from "node:zlib";
 import type { Context } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { detectionConfig } from "../functions/core/detection-config.ts";
 import { type Finding, FindingSchema } from "../functions/core/finding.ts";
 import { loadAuditJson, readEventText } from "./helpers/events.ts";
 import { type DynamoPeer, idempotencyTable, startDynalite, stormTable } from "./peers/dynalite.ts";
@@ -206,5 +207,39 @@ describe("detect fed by the organization's Kinesis stream", () => {
     expect(await handler(event, lambdaContext())).toEqual({ batchItemFailures: [] });
     const findings = published().map((p) => p.finding.account);
     expect(findings.sort()).toEqual(["111122223333", "444455556666"]);
+  });
+
+  it("a compressible padded record cannot push the next account's write out of the batch: the write is handed back, then published", async () => {
+    const { detectInvocation } = await import("../functions/adapters/lambda/detect-invocation.ts");
+    const { stdoutFindingSink } = await import("../functions/adapters/lambda/finding-sinks.ts");
+    const { createObservability } = await import("../functions/adapters/lambda/observability.ts");
+    const { logger, metrics } = createObservability("detect");
+    const printed: string[] = [];
+    const deps = {
+      detection: detectionConfig(),
+      sink: stdoutFindingSink((line) => printed.push(line)),
+      logger,
+      metrics,
+      // The function's budget is 64 MB; 200 KB shows the same with a padding of 300 KB.
+      maxBatchDecompressedBytes: 200_000,
+    };
+    const padding = { kind: "Event", auditID: "pad", verb: "get", annotations: { pad: "A".repeat(300_000) } };
+    const write = {
+      ...loadAuditJson("privileged-sysadmin-profile.json"),
+      auditID: "0e000000-0000-4000-8000-000000000002",
+    };
+    const event = kinesisEvent([
+      ["300", payload("111122223333", [padding])],
+      ["301", payload("444455556666", [write])],
+    ]);
+    const first = await detectInvocation(event, deps);
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: "301" }]);
+    expect(first).toMatchObject({ deferred: 1, rejects: 0 });
+    expect(printed).toEqual([]);
+    // Lambda resumes at 301: alone at the head of its batch, it is read.
+    const again = await detectInvocation({ Records: event.Records.slice(1) }, deps);
+    expect(again.batchItemFailures).toEqual([]);
+    expect(printed).toHaveLength(1);
+    expect(printed[0]).toContain(write.auditID);
   });
 });

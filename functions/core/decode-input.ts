@@ -13,6 +13,8 @@ import { mayCarryMarker } from "./select-write.ts";
 
 export interface DecodeOptions {
   maxDecompressedBytes?: number;
+  /** A Kinesis batch's decompression budget, all records together (decode-kinesis.ts). */
+  maxBatchDecompressedBytes?: number;
   /** Log group to attach when the input itself does not name one (JSON Lines, filter-log-events output). */
   logGroup?: string;
   /**

@@ -47,6 +47,11 @@ export interface DetectDeps {
    * delivery names only their account. A Kinesis record names its own.
    */
   region?: string;
+  /**
+   * Decompressed bytes one Kinesis batch may read (decode-kinesis.ts); the default suits a 512 MB function.
+   * Lower in tests, so that a deferred record costs no 64 MB.
+   */
+  maxBatchDecompressedBytes?: number;
 }
 
 /** One entry of a Kinesis partial batch response: the sequence number of a record to be delivered again. */
@@ -169,7 +174,10 @@ async function publishSlice(
 export async function detectInvocation(event: unknown, deps: DetectDeps): Promise<InvocationSummary> {
   const { logger, metrics } = deps;
   const detector = new Detector(deps.detection, (problem) => logProblem(logger, problem));
-  const decoded = decodeDocument(event, "invocation", deps.region ? { region: deps.region } : {});
+  const decoded = decodeDocument(event, "invocation", {
+    ...(deps.region ? { region: deps.region } : {}),
+    ...(deps.maxBatchDecompressedBytes ? { maxBatchDecompressedBytes: deps.maxBatchDecompressedBytes } : {}),
+  });
   const done: Published = { result: emptyPublishOnceResult(), failures: [], failedBatchItems: new Set() };
   for (const slice of slicesOf(decoded, SLICE)) {
     const detected = detector.ingestTraced(slice);
@@ -177,9 +185,13 @@ export async function detectInvocation(event: unknown, deps: DetectDeps): Promis
     if (detected.length > 0) await publishSlice(deps.sink, detected, done);
   }
   const deferred = decoded.deferred ?? [];
-  for (const item of deferred) {
-    logger.warn("record deferred to a later batch", { position: item.position, reason: item.reason });
-    done.failedBatchItems.add(item.batchItem);
+  for (const item of deferred) done.failedBatchItems.add(item.batchItem);
+  if (deferred.length > 0) {
+    logger.warn("records deferred to a later batch: named in the partial batch response", {
+      deferredCount: deferred.length,
+      deferred: deferred.slice(0, MAX_LOGGED_FAILURES).map((item) => item.position),
+      reason: deferred[0]?.reason,
+    });
   }
 
   const stats = detector.stats;
