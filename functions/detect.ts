@@ -5,6 +5,7 @@ import { createIdempotencyStore } from "./adapters/aws/publish-findings-once.ts"
 import { awsClient } from "./adapters/lambda/aws-clients.ts";
 import { type DetectEnvironment, parseDetectEnvironment } from "./adapters/lambda/detect-environment.ts";
 import {
+  type BatchItemFailure,
   detectInvocation,
   type FindingSink,
   type InvocationSummary,
@@ -14,7 +15,8 @@ import { lambdaHandler } from "./adapters/lambda/lambda-handler.ts";
 import { createObservability } from "./adapters/lambda/observability.ts";
 
 /**
- * detect: CloudWatch Logs subscription deliveries of EKS audit logs in, ephemeral-container findings out
+ * detect: CloudWatch Logs subscription deliveries of EKS audit logs in (or, in an organization deployment,
+ * batches of the Kinesis stream the organization's log groups put them into), ephemeral-container findings out
  * to the alerts topic.
  */
 export const observability = createObservability("detect");
@@ -49,11 +51,20 @@ function productionDeps(): DetectDeps {
 export const handler = lambdaHandler({
   observability,
   deps: productionDeps,
-  run: (event, context, deps): Promise<InvocationSummary> =>
-    detectInvocation(event, {
+  run: async (
+    event,
+    context,
+    deps,
+  ): Promise<InvocationSummary | { batchItemFailures: BatchItemFailure[] }> => {
+    const summary = await detectInvocation(event, {
       detection: deps.environment.detection,
       sink: deps.sinkFor(context),
       logger: observability.logger,
       metrics: observability.metrics,
-    }),
+      ...(deps.environment.region ? { region: deps.environment.region } : {}),
+    });
+    // From a Kinesis event source mapping (FunctionResponseTypes: ReportBatchItemFailures), the response is
+    // exactly the partial batch response: Lambda reads nothing else from it.
+    return summary.batchItemFailures ? { batchItemFailures: summary.batchItemFailures } : summary;
+  },
 });

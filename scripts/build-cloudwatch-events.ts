@@ -1,6 +1,7 @@
 /**
- * Builds events/cloudwatch/*.json — what Lambda and `aws logs` hand over — from the single audit events in
- * events/audit, so the transport samples never drift from the cases they carry. Deterministic: inputs are
+ * Builds events/cloudwatch/*.json — what Lambda and `aws logs` hand over — and events/kinesis/*.json — what
+ * Lambda hands over from the organization's Kinesis stream — from the single audit events in events/audit, so
+ * the transport samples never drift from the cases they carry. Deterministic: inputs are
  * sorted, ids and timestamps derive from the events, and node's zlib gives the same gzip for the same input.
  * Run `npm run events:build` after changing events/audit; test/events/cloudwatch-events-in-step.test.ts
  * fails until you do.
@@ -14,6 +15,7 @@ import { gzipSync } from "node:zlib";
 
 export const EVENTS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "events");
 export const CLOUDWATCH_DIR = join(EVENTS_DIR, "cloudwatch");
+export const KINESIS_DIR = join(EVENTS_DIR, "kinesis");
 
 export const OWNER = "111122223333";
 export const LOG_GROUP = "/aws/eks/prod-eu1/cluster";
@@ -72,10 +74,10 @@ function byTime(samples: readonly AuditSample[]): AuditSample[] {
   return [...samples].sort((a, b) => a.timestamp - b.timestamp || (a.file < b.file ? -1 : 1));
 }
 
-function dataMessage(logEvents: LogEvent[]): BuiltDocument {
+function dataMessage(logEvents: LogEvent[], owner: string = OWNER): BuiltDocument {
   return {
     messageType: "DATA_MESSAGE",
-    owner: OWNER,
+    owner,
     logGroup: LOG_GROUP,
     logStream: LOG_STREAM,
     subscriptionFilters: [SUBSCRIPTION_FILTER],
@@ -83,10 +85,14 @@ function dataMessage(logEvents: LogEvent[]): BuiltDocument {
   };
 }
 
+/** A data message as CloudWatch Logs delivers it: base64 of gzip of its JSON. */
+export function awslogsData(message: BuiltDocument): string {
+  return gzipSync(Buffer.from(JSON.stringify(message), "utf8"), { level: 9 }).toString("base64");
+}
+
 /** `{"awslogs":{"data":…}}` exactly as Lambda receives it from a subscription filter. */
 export function awslogsEnvelope(message: BuiltDocument): BuiltDocument {
-  const data = gzipSync(Buffer.from(JSON.stringify(message), "utf8"), { level: 9 }).toString("base64");
-  return { awslogs: { data } };
+  return { awslogs: { data: awslogsData(message) } };
 }
 
 /** Where CloudWatch Logs cuts a message: its 256 KB event limit less the 26 bytes it counts per event. */
@@ -108,6 +114,23 @@ function withPaddedEnv(message: string, auditID: string): PaddableEvent {
   return event;
 }
 
+function controlMessage(timestamp: number): BuiltDocument {
+  return {
+    messageType: "CONTROL_MESSAGE",
+    owner: "CloudwatchLogs",
+    logGroup: "",
+    logStream: "",
+    subscriptionFilters: [],
+    logEvents: [
+      {
+        id: "",
+        timestamp,
+        message: "CWL CONTROL MESSAGE: Checking health of destination Lambda function.",
+      },
+    ],
+  };
+}
+
 const isWrite = (s: AuditSample) => s.event.verb === "patch" || s.event.verb === "update";
 
 /** Every CloudWatch sample, by file name under events/cloudwatch. */
@@ -120,23 +143,7 @@ export function buildCloudWatchEvents(eventsDir: string = EVENTS_DIR): Map<strin
   built.set("subscription-all-write-cases.json", awslogsEnvelope(dataMessage(writes.map(logEvent))));
 
   const first = writes[0];
-  built.set(
-    "control-message.json",
-    awslogsEnvelope({
-      messageType: "CONTROL_MESSAGE",
-      owner: "CloudwatchLogs",
-      logGroup: "",
-      logStream: "",
-      subscriptionFilters: [],
-      logEvents: [
-        {
-          id: "",
-          timestamp: first ? first.timestamp - 60_000 : 0,
-          message: "CWL CONTROL MESSAGE: Checking health of destination Lambda function.",
-        },
-      ],
-    }),
-  );
+  built.set("control-message.json", awslogsEnvelope(controlMessage(first ? first.timestamp - 60_000 : 0)));
 
   // A record torn mid-object between two good ones, before anything in it names a resource: unreadable, not a
   // cut write (subscription-cut-padded-write.json is one of those).
@@ -192,19 +199,111 @@ export function buildCloudWatchEvents(eventsDir: string = EVENTS_DIR): Map<strin
   return built;
 }
 
-export function writeCloudWatchEvents(eventsDir: string = EVENTS_DIR): string[] {
-  const dir = join(eventsDir, "cloudwatch");
+/** The central account's stream in an organization deployment (issue 10), and the member accounts. */
+export const CENTRAL_ACCOUNT = "999988887777";
+export const KINESIS_REGION = "eu-west-1";
+export const STREAM_ARN = `arn:aws:kinesis:${KINESIS_REGION}:${CENTRAL_ACCOUNT}:stream/ephemeral-guard-audit`;
+/** A second member account with a cluster of the same name as OWNER's: only the account tells them apart. */
+export const OTHER_OWNER = "444455556666";
+const SHARD = "shardId-000000000003";
+
+/** Kinesis sequence numbers are decimal strings of up to 128 digits; these are 56, like real ones. */
+function sequenceNumber(index: number): string {
+  return `4965${String(index).padStart(4, "0")}${"0".repeat(16)}${createHash("sha256")
+    .update(`sequence ${index}`)
+    .digest("hex")
+    .replace(/[a-f]/g, "")
+    .padEnd(32, "7")
+    .slice(0, 32)}`;
+}
+
+export interface StreamRecord {
+  /** base64 of what CloudWatch Logs put: gzip of a data message, or anything else for a corrupt record. */
+  data: string;
+  arrival: number;
+}
+
+/**
+ * The event Lambda hands detect from the stream: one batch of one shard, records in sequence order. Also what
+ * `npm run bench` feeds the detect handler (a batch of 100 records: awslogsData of each payload).
+ */
+export function kinesisEvent(records: readonly StreamRecord[]): BuiltDocument {
+  return {
+    Records: records.map((record, index) => {
+      const sequence = sequenceNumber(index + 1);
+      return {
+        kinesis: {
+          kinesisSchemaVersion: "1.0",
+          // CloudWatch Logs chooses the partition key; it is opaque to the reader.
+          partitionKey: createHash("sha256").update(record.data).digest("hex").slice(0, 32),
+          sequenceNumber: sequence,
+          data: record.data,
+          approximateArrivalTimestamp: record.arrival / 1000,
+        },
+        eventSource: "aws:kinesis",
+        eventVersion: "1.0",
+        eventID: `${SHARD}:${sequence}`,
+        eventName: "aws:kinesis:record",
+        invokeIdentityArn: `arn:aws:iam::${CENTRAL_ACCOUNT}:role/ephemeral-guard-detect`,
+        awsRegion: KINESIS_REGION,
+        eventSourceARN: STREAM_ARN,
+      };
+    }),
+  };
+}
+
+/** Every Kinesis sample, by file name under events/kinesis. */
+export function buildKinesisEvents(eventsDir: string = EVENTS_DIR): Map<string, BuiltDocument> {
+  const samples = readAuditSamples(eventsDir);
+  const built = new Map<string, BuiltDocument>();
+  const session = byTime(
+    ["kubectl-debug-restricted-profile.json", "kubectl-debug-general-target.json", "rbac-forbidden.json"].map(
+      (file) => sample(samples, file),
+    ),
+  );
+  const other = sample(samples, "privileged-sysadmin-profile.json");
+  const last = session[session.length - 1] ?? other;
+  // Two member accounts whose clusters share one name (/aws/eks/prod-eu1/cluster), a destination health
+  // check, and a record whose data is not gzip (a corrupt put): one shard's batch as detect receives it.
+  built.set(
+    "batch-two-accounts-control-and-corrupt-record.json",
+    kinesisEvent([
+      { data: awslogsData(dataMessage(session.map(logEvent))), arrival: last.timestamp + 900 },
+      { data: awslogsData(controlMessage(last.timestamp)), arrival: last.timestamp + 950 },
+      {
+        data: Buffer.from("not gzip: cut by a broken producer").toString("base64"),
+        arrival: last.timestamp + 990,
+      },
+      {
+        data: awslogsData(dataMessage([logEvent(other)], OTHER_OWNER)),
+        arrival: Math.max(other.timestamp, last.timestamp) + 1_000,
+      },
+    ]),
+  );
+  return built;
+}
+
+function writeSamples(eventsDir: string, folder: string, built: Map<string, BuiltDocument>): string[] {
+  const dir = join(eventsDir, folder);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const written: string[] = [];
-  for (const [file, document] of buildCloudWatchEvents(eventsDir)) {
+  for (const [file, document] of built) {
     writeFileSync(join(dir, file), `${JSON.stringify(document, null, 2)}\n`);
-    written.push(join("events", "cloudwatch", file));
+    written.push(join("events", folder, file));
   }
   return written;
 }
 
+export function writeCloudWatchEvents(eventsDir: string = EVENTS_DIR): string[] {
+  return writeSamples(eventsDir, "cloudwatch", buildCloudWatchEvents(eventsDir));
+}
+
+export function writeKinesisEvents(eventsDir: string = EVENTS_DIR): string[] {
+  return writeSamples(eventsDir, "kinesis", buildKinesisEvents(eventsDir));
+}
+
 const invokedPath = process.argv[1];
 if (invokedPath !== undefined && import.meta.url === pathToFileURL(resolve(invokedPath)).href) {
-  for (const file of writeCloudWatchEvents()) console.log(`wrote ${file}`);
+  for (const file of [...writeCloudWatchEvents(), ...writeKinesisEvents()]) console.log(`wrote ${file}`);
 }

@@ -22,6 +22,14 @@ one of those (docs/deploy.md).
 
 Messages that fail or cannot be read stay in the queue, and the exit status is then 2.
 
+Stream failures (organization deployments, detect reading a Kinesis stream): the message says where the failed
+batch was, not what it held. Replay reads the batch back from the stream (kinesis:GetShardIterator and
+kinesis:GetRecords on the stream, kms:Decrypt on its key) in the stream's region, from its first sequence
+number to its last, and runs it through detect's logic; findings already published are not published again.
+Limits: the records must still be in the stream (24 hours unless its retention was raised); a batch whose
+first record is gone cannot be read back, stays in the queue and is reported: find its audit events with
+ephemeral-guard hunt in the cluster's account. A batch is read with at most 50 GetRecords calls.
+
 Examples:
   ephemeral-guard replay --queue-url "$QUEUE_URL" --env-file detect-env.json --region eu-west-1
   npm run replay -- --queue-url "$QUEUE_URL" --env-file detect-env.json

@@ -194,6 +194,8 @@ function isDocumentLine(trimmed: string): boolean {
   return (
     trimmed.startsWith("[") ||
     trimmed.startsWith('{"events"') ||
+    // A captured Kinesis Lambda event (a batch of the organization's stream), one per line.
+    trimmed.startsWith('{"Records"') ||
     DOCUMENT_LINE_MARKERS.some((marker) => trimmed.includes(marker))
   );
 }

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { KinesisClient } from "@aws-sdk/client-kinesis";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { z } from "zod";
@@ -11,10 +12,12 @@ import { parseDetectEnvironment } from "../adapters/lambda/detect-environment.ts
 import { detectInvocation } from "../adapters/lambda/detect-invocation.ts";
 import { snsFindingSink, stormControl } from "../adapters/lambda/finding-sinks.ts";
 import { createObservability } from "../adapters/lambda/observability.ts";
+import { originOfArn } from "../core/aws-origin.ts";
 import { errorMessage } from "../core/decode-cloudwatch.ts";
 import { synopsis, UsageError } from "./command-options.ts";
 import { EXIT } from "./exit-codes.ts";
 import { parseReplayArgs, REPLAY_USAGE, type ReplayOptions } from "./parse-replay-args.ts";
+import { replayStreamBatch } from "./replay-stream-batch.ts";
 
 /**
  * `ephemeral-guard replay` (also `npm run replay`): the detect failure queue, replayed through detect's own
@@ -89,6 +92,17 @@ export async function runReplay(argv: readonly string[], io: ReplayIo): Promise<
   const sqs = new SQSClient(clientConfig);
   const sns = new SNSClient(clientConfig);
   const dynamo = new DynamoDBClient(clientConfig);
+  // A stream is read in its own region (its ARN says which), whatever region the rest uses.
+  const kinesisClients = new Map<string, KinesisClient>();
+  const kinesisFor = (streamArn: string): KinesisClient => {
+    const streamRegion = originOfArn(streamArn).region ?? region ?? "";
+    let client = kinesisClients.get(streamRegion);
+    if (!client) {
+      client = new KinesisClient(streamRegion ? { region: streamRegion } : clientConfig);
+      kinesisClients.set(streamRegion, client);
+    }
+    return client;
+  };
   try {
     const store = createIdempotencyStore(dynamo, environment.publish.idempotency);
     // Metrics belong to the function's invocations; a replay run reports on the terminal instead (Powertools
@@ -99,6 +113,13 @@ export async function runReplay(argv: readonly string[], io: ReplayIo): Promise<
     // A replayed storm is still a storm: the same budget as the function.
     const storm = stormControl(dynamo, environment.publish, logger, metrics);
     const topicArn = environment.publish.topicArn;
+    const detectDeps = {
+      detection: environment.detection,
+      logger,
+      metrics,
+      // A same-account subscription's payload names no region: the function's (from --env-file or the shell).
+      ...(environment.region ? { region: environment.region } : {}),
+    };
     let stats: Awaited<ReturnType<typeof replayFailedInvocations>>;
     try {
       stats = await replayFailedInvocations({
@@ -109,7 +130,23 @@ export async function runReplay(argv: readonly string[], io: ReplayIo): Promise<
         functionNameSuffix: "-detect",
         replay: async (event, deadlineMs) => {
           const sink = snsFindingSink(sns, topicArn, store, () => deadlineMs - Date.now(), storm);
-          await detectInvocation(event, { detection: environment.detection, sink, logger, metrics });
+          const summary = await detectInvocation(event, { ...detectDeps, sink });
+          // A Kinesis event in an async invocation's payload: what it names was not done.
+          if (summary.batchItemFailures?.length)
+            throw new Error(`${summary.batchItemFailures.length} stream record(s) not done`);
+        },
+        replayStream: async (batch, deadlineMs) => {
+          const sink = snsFindingSink(sns, topicArn, store, () => deadlineMs - Date.now(), storm);
+          const done = await replayStreamBatch(kinesisFor(batch.streamArn), batch, (event) =>
+            detectInvocation(event, { ...detectDeps, sink }),
+          );
+          logger.info("stream batch read back and replayed", {
+            streamArn: batch.streamArn,
+            shardId: batch.shardId,
+            startSequenceNumber: batch.startSequenceNumber,
+            endSequenceNumber: batch.endSequenceNumber,
+            ...done,
+          });
         },
         log: (event) => {
           if (event.kind === "replayed") logger.info("replayed", { ...event });
@@ -130,5 +167,6 @@ export async function runReplay(argv: readonly string[], io: ReplayIo): Promise<
     sqs.destroy();
     sns.destroy();
     dynamo.destroy();
+    for (const client of kinesisClients.values()) client.destroy();
   }
 }

@@ -155,6 +155,10 @@ export function buildFinding(facts: WriteFacts, scored: Scored): Finding {
   if (facts.occurrence !== undefined) finding.occurrence = facts.occurrence;
   if (facts.cluster) finding.cluster = omissions.text(facts.cluster, NAME, "cluster");
   if (facts.logGroup) finding.logGroup = omissions.text(facts.logGroup, TEXT, "logGroup");
+  // Checked where they were read (aws-origin.ts): an account id, a region and an ARN are never cut.
+  if (facts.account) finding.account = facts.account;
+  if (facts.region) finding.region = facts.region;
+  if (facts.clusterArn) finding.clusterArn = facts.clusterArn;
   if (facts.responseCode !== undefined) finding.responseCode = facts.responseCode;
   if (facts.responseMessage)
     finding.responseMessage = omissions.text(facts.responseMessage, TEXT, "responseMessage");

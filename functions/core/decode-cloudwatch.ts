@@ -1,6 +1,7 @@
 import { Buffer, isAscii } from "node:buffer";
 import { gunzipSync } from "node:zlib";
 import * as z from "zod";
+import { type AwsOrigin, isAccountId } from "./aws-origin.ts";
 import type { DecodedInput, InputProblem, LogRecord } from "./log-record.ts";
 import { screenDataMessage } from "./screen-data-message.ts";
 
@@ -89,6 +90,32 @@ function empty(form: DecodedInput["form"]): DecodedInput {
   return { form, records: [], problems: [], controlMessages: 0 };
 }
 
+/** What a transport says of where its data messages come from. */
+export interface Delivery {
+  region?: string;
+  partition?: string;
+  /**
+   * Take the account from the data message's `owner` (the account that owns the log group, which CloudWatch
+   * Logs writes and a sender cannot choose). Only for deliveries that gather several accounts (the
+   * organization's Kinesis stream): in a same-account subscription the owner is the function's own account,
+   * and naming it would change every exactly-once key single-account deployments have written
+   * (cluster-placement.ts clusterIdentity keys on the account when a finding names one).
+   */
+  accountFromOwner?: boolean;
+}
+
+/**
+ * Where a data message's events come from, per `delivery`. Undefined when nothing is known, so that records of
+ * a plain file carry nothing. One object per data message, shared by its records.
+ */
+function originOf(owner: string | undefined, delivery: Delivery): AwsOrigin | undefined {
+  const origin: AwsOrigin = {};
+  if (delivery.region) origin.region = delivery.region;
+  if (delivery.partition) origin.partition = delivery.partition;
+  if (delivery.accountFromOwner && isAccountId(owner)) origin.account = owner;
+  return origin.account || origin.region ? origin : undefined;
+}
+
 export function isDataMessage(value: unknown): boolean {
   return typeof value === "object" && value !== null && "messageType" in value && "logEvents" in value;
 }
@@ -97,7 +124,7 @@ export function isDataMessage(value: unknown): boolean {
  * The decoded subscription payload. Each log event is checked on its own so that one bad entry costs one
  * record, not the batch (Powertools' envelope would reject the whole batch).
  */
-export function decodeDataMessage(value: unknown, position: string): DecodedInput {
+export function decodeDataMessage(value: unknown, position: string, delivery: Delivery = {}): DecodedInput {
   const out = empty("cloudwatch-data-message");
   const parsed = DataMessageSchema.safeParse(value);
   if (!parsed.success) {
@@ -115,6 +142,7 @@ export function decodeDataMessage(value: unknown, position: string): DecodedInpu
     out.controlMessages = 1;
     return out;
   }
+  const origin = originOf(message.owner, delivery);
   message.logEvents.forEach((entry, index) => {
     const where = `${position} logEvents[${index}]`;
     const event = logEvent(entry);
@@ -126,6 +154,7 @@ export function decodeDataMessage(value: unknown, position: string): DecodedInpu
     if (event.timestamp !== undefined) record.timestamp = event.timestamp;
     if (message.logGroup) record.logGroup = message.logGroup;
     if (message.logStream) record.logStream = message.logStream;
+    if (origin) record.origin = origin;
     out.records.push(record);
   });
   return out;
@@ -135,17 +164,35 @@ export function decodeDataMessage(value: unknown, position: string): DecodedInpu
  * The byte-level fast path (screen-data-message.ts) when the payload is laid out as CloudWatch writes it and
  * is a DATA_MESSAGE whose header passes the same schema; undefined sends it to the full parse.
  */
-function readScreened(raw: Buffer, position: string): DecodedInput | undefined {
+function readScreened(raw: Buffer, position: string, delivery: Delivery): DecodedInput | undefined {
   const screened = screenDataMessage(raw, position);
   if (!screened) return undefined;
   const header = DataMessageSchema.safeParse(screened.header);
   if (!header.success || header.data.messageType !== "DATA_MESSAGE") return undefined;
-  const { logGroup, logStream } = header.data;
+  const { logGroup, logStream, owner } = header.data;
+  const origin = originOf(owner, delivery);
   for (const record of screened.records) {
     if (logGroup) record.logGroup = logGroup;
     if (logStream) record.logStream = logStream;
+    if (origin) record.origin = origin;
   }
   return { form: "cloudwatch-subscription", records: screened.records, problems: [], controlMessages: 0 };
+}
+
+/** Why awslogs.data could not be inflated: too large, or not base64 gzip. */
+export function inflationProblem(
+  error: unknown,
+  position: string,
+  maxDecompressedBytes: number,
+): InputProblem {
+  const oversized = error instanceof RangeError || /larger than|maxOutputLength/i.test(String(error));
+  return oversized
+    ? problem(
+        position,
+        "oversized-payload",
+        `awslogs.data decompresses to more than ${maxDecompressedBytes} bytes`,
+      )
+    : problem(position, "invalid-payload", `awslogs.data is not base64 gzip: ${errorMessage(error)}`);
 }
 
 /** `{"awslogs":{"data":"<base64 gzip>"}}`, as Lambda receives it from a subscription filter. */
@@ -153,25 +200,23 @@ export function decodeAwslogsData(
   data: string,
   position: string,
   maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES,
+  /** Region and partition of the delivery, when known (the data message itself names only the account). */
+  delivery: Delivery = {},
 ): DecodedInput {
   let raw: Buffer;
   try {
     raw = inflateAwslogsData(data, maxDecompressedBytes);
   } catch (error) {
-    const oversized = error instanceof RangeError || /larger than|maxOutputLength/i.test(String(error));
     const out = empty("cloudwatch-subscription");
-    out.problems.push(
-      oversized
-        ? problem(
-            position,
-            "oversized-payload",
-            `awslogs.data decompresses to more than ${maxDecompressedBytes} bytes`,
-          )
-        : problem(position, "invalid-payload", `awslogs.data is not base64 gzip: ${errorMessage(error)}`),
-    );
+    out.problems.push(inflationProblem(error, position, maxDecompressedBytes));
     return out;
   }
-  const screened = readScreened(raw, position);
+  return decodeInflatedData(raw, position, delivery);
+}
+
+/** The decompressed bytes of awslogs.data (a data message as JSON). */
+export function decodeInflatedData(raw: Buffer, position: string, delivery: Delivery = {}): DecodedInput {
+  const screened = readScreened(raw, position, delivery);
   if (screened) return screened;
   // Pure ASCII (the usual case) decodes as latin1, a plain copy, instead of through the UTF-8 decoder.
   const json = isAscii(raw) ? raw.toString("latin1") : raw.toString("utf8");
@@ -183,7 +228,7 @@ export function decodeAwslogsData(
     out.problems.push(problem(position, "invalid-json", `awslogs.data is not JSON: ${errorMessage(error)}`));
     return out;
   }
-  return { ...decodeDataMessage(value, position), form: "cloudwatch-subscription" };
+  return { ...decodeDataMessage(value, position, delivery), form: "cloudwatch-subscription" };
 }
 
 /** The output of `aws logs filter-log-events` (or get-log-events): `{"events":[{"message":…}]}`. */

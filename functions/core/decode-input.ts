@@ -7,13 +7,23 @@ import {
   errorMessage,
   isDataMessage,
 } from "./decode-cloudwatch.ts";
+import { decodeKinesisEvent, isKinesisEvent } from "./decode-kinesis.ts";
 import type { DecodedInput, LogRecord } from "./log-record.ts";
 import { mayCarryMarker } from "./select-write.ts";
 
 export interface DecodeOptions {
   maxDecompressedBytes?: number;
+  /** A Kinesis batch's decompression budget, all records together (decode-kinesis.ts). */
+  maxBatchDecompressedBytes?: number;
   /** Log group to attach when the input itself does not name one (JSON Lines, filter-log-events output). */
   logGroup?: string;
+  /**
+   * The region of deliveries that do not say theirs: a same-account subscription's log group is in the detect
+   * function's own region (AWS_REGION). Its findings get that region and no account (decode-cloudwatch.ts
+   * Delivery says why), so their exactly-once keys stay as they were. A Kinesis record's own region
+   * (awsRegion, eventSourceARN) comes first.
+   */
+  region?: string;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -24,6 +34,10 @@ function looksLikeAuditEvent(value: unknown): boolean {
   return (
     isRecord(value) && (value.kind === "Event" || (typeof value.auditID === "string" && "verb" in value))
   );
+}
+
+function regionOnly(region: string | undefined): { region?: string } {
+  return region ? { region } : {};
 }
 
 function withLogGroup(record: LogRecord, logGroup: string | undefined): LogRecord {
@@ -49,9 +63,11 @@ export function decodeDocument(value: unknown, position: string, options: Decode
       envelope.data.awslogs.data,
       position,
       options.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
+      regionOnly(options.region),
     );
   }
-  if (isDataMessage(value)) return decodeDataMessage(value, position);
+  if (isKinesisEvent(value)) return decodeKinesisEvent(value, position, options);
+  if (isDataMessage(value)) return decodeDataMessage(value, position, regionOnly(options.region));
   if (isRecord(value) && Array.isArray(value.events))
     return decodeFilterLogEvents(value, position, options.logGroup);
   if (looksLikeAuditEvent(value)) {
@@ -85,7 +101,7 @@ export function decodeDocument(value: unknown, position: string, options: Decode
         position,
         kind: "unknown-shape",
         message:
-          "not an audit event, an EventList, a CloudWatch Logs subscription event or data message, nor filter-log-events output",
+          "not an audit event, an EventList, a CloudWatch Logs subscription event or data message, a Kinesis event, nor filter-log-events output",
       },
     ],
     controlMessages: 0,

@@ -46,6 +46,12 @@ function zeroes<K extends string>(keys: readonly K[]): Record<K, number> {
   return Object.fromEntries(keys.map((key) => [key, 0])) as Record<K, number>;
 }
 
+/** A finding and, when it came in a Kinesis batch, the sequence number of its stream record. */
+export interface Detected {
+  finding: Finding;
+  batchItem?: string;
+}
+
 /**
  * Turns records into findings, one record at a time, so a bad record costs only itself. Keeps the auditIDs
  * it has reported to drop duplicate deliveries within its lifetime (one CLI run, one Lambda invocation).
@@ -76,14 +82,33 @@ export class Detector {
 
   /** Everything one decoded input holds: its problems, its control messages and its records. */
   ingest(decoded: DecodedInput): Finding[] {
+    // Nobody here hands deferred stream records back to be read again (detect does, through ingestTraced):
+    // each is a problem of its own rather than a record silently not read.
+    for (const item of decoded.deferred ?? []) {
+      this.addProblem({
+        position: item.position,
+        kind: "oversized-payload",
+        batchItem: item.batchItem,
+        message: `not read: ${item.reason}`,
+      });
+    }
+    return this.ingestTraced(decoded).map((detected) => detected.finding);
+  }
+
+  /**
+   * As ingest, each finding with the stream record it came from (a Kinesis batch's sequence number), so that
+   * what could not be published names exactly its records in a partial batch response.
+   */
+  ingestTraced(decoded: DecodedInput): Detected[] {
     this.stats.controlMessages += decoded.controlMessages;
     for (const problem of decoded.problems) this.addProblem(problem);
-    const findings: Finding[] = [];
+    const detected: Detected[] = [];
     for (const record of decoded.records) {
       const finding = this.process(record);
-      if (finding) findings.push(finding);
+      if (!finding) continue;
+      detected.push(record.batchItem === undefined ? { finding } : { finding, batchItem: record.batchItem });
     }
-    return findings;
+    return detected;
   }
 
   process(record: LogRecord): Finding | undefined {
@@ -136,7 +161,12 @@ export class Detector {
     if (reason) return this.skip(reason);
     // Not the auditID alone: a client can choose it (event-key.ts). The text only counts for a cut event.
     const occurrence = eventOccurrence(event, cut ? record.text : undefined);
-    const key = eventKey(event.auditID, occurrence);
+    // Per account and region too: in an organization's stream, two accounts' events are never each other's
+    // duplicates, whatever auditID a client chose.
+    const origin = record.origin;
+    const key = origin?.account
+      ? `${origin.account}:${origin.region ?? ""}:${eventKey(event.auditID, occurrence)}`
+      : eventKey(event.auditID, occurrence);
     if (this.reported.has(key)) return this.skip("duplicate");
     this.reported.add(key);
 
@@ -149,6 +179,7 @@ export class Detector {
         cut,
         record.timestamp,
         occurrence,
+        record.origin,
       );
       finding = buildFinding(facts, scoreWrite(facts, this.config));
     } catch (error) {

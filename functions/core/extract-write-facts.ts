@@ -1,4 +1,5 @@
 import type { AuditEvent, UserInfo } from "./audit-event-schema.ts";
+import { type AwsOrigin, clusterArn } from "./aws-origin.ts";
 import { actorKind, isKubectlUserAgent } from "./classify-identity.ts";
 import type { Owner } from "./finding.ts";
 import {
@@ -369,6 +370,8 @@ export function extractWriteFacts(
   loggedAt?: number,
   /** What tells this event from another with the same auditID (event-key.ts). */
   occurrence?: string,
+  /** The account and region the delivery came from (aws-origin.ts). */
+  origin?: AwsOrigin,
 ): WriteFacts {
   const annotations = event.annotations ?? {};
   const truncated = annotations[TRUNCATED] === "true";
@@ -443,6 +446,10 @@ export function extractWriteFacts(
   if (logGroup) facts.logGroup = logGroup;
   const cluster = clusterFromLogGroup(logGroup) ?? fallbackCluster;
   if (cluster) facts.cluster = cluster;
+  if (origin?.account) facts.account = origin.account;
+  if (origin?.region) facts.region = origin.region;
+  const arnOfCluster = origin ? clusterArn(origin, cluster) : undefined;
+  if (arnOfCluster) facts.clusterArn = arnOfCluster;
   if (event.responseStatus?.code !== undefined) facts.responseCode = event.responseStatus.code;
   if (event.responseStatus?.message) facts.responseMessage = event.responseStatus.message;
   if (annotations[DECISION]) facts.authorizationDecision = annotations[DECISION];

@@ -1,3 +1,5 @@
+import type { AwsOrigin } from "./aws-origin.ts";
+
 /**
  * One candidate audit event as delivered, before it is parsed. `text` is kept raw so that the detector can
  * reject what cannot match with a substring test instead of a full JSON parse.
@@ -17,6 +19,13 @@ export interface LogRecord {
    * timestamps (they come after the bodies): its finding's time is this one.
    */
   timestamp?: number;
+  /** The account (the delivery's `owner`) and region of the cluster's log group, when the transport said so. */
+  origin?: AwsOrigin;
+  /**
+   * The Kinesis sequence number of the stream record that carried it: what a partial batch response names
+   * when this record's finding could not be published.
+   */
+  batchItem?: string;
 }
 
 export const INPUT_PROBLEM_KINDS = [
@@ -36,6 +45,8 @@ export type InputProblemKind = (typeof INPUT_PROBLEM_KINDS)[number];
 /** A piece of input that could not be read (or, for cut-event, not whole). Never thrown: returned beside what could be read. */
 export interface InputProblem {
   position: string;
+  /** The Kinesis sequence number of the stream record it is about, when it came in one. */
+  batchItem?: string;
   kind: InputProblemKind;
   message: string;
 }
@@ -47,6 +58,7 @@ export type InputForm =
   | "audit-event"
   | "audit-event-list"
   | "json-lines"
+  | "kinesis"
   | "unknown";
 
 export interface DecodedInput {
@@ -55,6 +67,18 @@ export interface DecodedInput {
   problems: InputProblem[];
   /** CloudWatch reachability checks: skipped on purpose, counted. */
   controlMessages: number;
+  /**
+   * Stream records not read in this pass (a Kinesis batch over its decompression budget): not problems, they are
+   * handed back to be read again (detect names them in its partial batch response).
+   */
+  deferred?: DeferredItem[];
+}
+
+export interface DeferredItem {
+  /** The Kinesis sequence number. */
+  batchItem: string;
+  position: string;
+  reason: string;
 }
 
 const EKS_LOG_GROUP = /^\/aws\/eks\/([^/]+)\/cluster$/;

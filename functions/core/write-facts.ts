@@ -89,6 +89,11 @@ export interface WriteFacts {
   requestURI?: string;
   logGroup?: string;
   cluster?: string;
+  /** The AWS account that owns the cluster's log group, when the delivery said (aws-origin.ts). */
+  account?: string;
+  region?: string;
+  /** `arn:<partition>:eks:<region>:<account>:cluster/<name>`: the cluster across accounts, when all are known. */
+  clusterArn?: string;
   actor: IdentityFacts & {
     sourceIPs: string[];
     userAgent?: string;

@@ -153,8 +153,11 @@ describe("ephemeral-guard scan", () => {
     const problems = result.stderr
       .split("\n")
       .filter((line) => /: (invalid-|unknown-shape|oversized)/.test(line));
-    expect(problems).toHaveLength(2);
+    expect(problems).toHaveLength(3);
     expect(problems.join("\n")).toMatch(/batch-with-broken-line\.jsonl:\d+: invalid-json/);
+    expect(problems.join("\n")).toMatch(
+      /batch-two-accounts-control-and-corrupt-record\.json Records\[2\] \(sequence \d+\): invalid-payload/,
+    );
     expect(problems.join("\n")).toMatch(
       /subscription-batch-with-broken-record\.json logEvents\[\d+\]: invalid-json/,
     );

@@ -121,4 +121,18 @@ describe("SNS loopback peer", () => {
     ).rejects.toMatchObject({ message: expect.stringMatching(/invalid characters/) });
     expect(sns.published).toEqual([]);
   });
+
+  it("refuses a message with more than 10 attributes, as SNS does, and takes one with 10", async () => {
+    const attributes = (count: number) =>
+      Object.fromEntries(
+        Array.from({ length: count }, (_, index) => [`a${index}`, { DataType: "String", StringValue: "v" }]),
+      );
+    await expect(
+      client.send(new PublishCommand({ TopicArn: TOPIC, Message: "m", MessageAttributes: attributes(11) })),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/exceeds the allowed maximum \[10\]/) });
+    await client.send(
+      new PublishCommand({ TopicArn: TOPIC, Message: "m", MessageAttributes: attributes(10) }),
+    );
+    expect(sns.published).toHaveLength(1);
+  });
 });

@@ -142,6 +142,15 @@ function readAttributes(params: Record<string, string>, prefix: string): Record<
     }
     attributes[name] = { dataType, value };
   }
+  // SNS takes at most 10 message attributes per message.
+  const count = Object.keys(attributes).length;
+  if (count > 10) {
+    throw new SnsRequestError(
+      400,
+      "InvalidParameterValue",
+      `Number of message attributes [${count}] exceeds the allowed maximum [10].`,
+    );
+  }
   return attributes;
 }
 

@@ -1,4 +1,5 @@
 import type { SNSClient } from "@aws-sdk/client-sns";
+import { clusterKeyOf } from "../../core/aws-origin.ts";
 import { type Finding, findingKey } from "../../core/finding.ts";
 import { runBounded } from "../../core/run-bounded.ts";
 import { severityRank } from "../../core/severity.ts";
@@ -46,9 +47,12 @@ export { createBatchSettlingStore as createIdempotencyStore } from "./settle-in-
  * cannot be built, claimed or published fails alone, and every other finding is still published.
  */
 
-/** `<cluster>:<eventKey>`: not the auditID alone, which a client can choose (core/event-key.ts). */
+/**
+ * `<cluster>:<eventKey>`: not the auditID alone, which a client can choose (core/event-key.ts). The cluster is
+ * its ARN when the finding names its account (core/aws-origin.ts clusterKeyOf), else its name as before.
+ */
 export function idempotencyKey(finding: Finding): string {
-  return `${finding.cluster ?? "unknown"}:${findingKey(finding)}`;
+  return `${clusterKeyOf(finding)}:${findingKey(finding)}`;
 }
 
 export interface PublishOnceDeps {

@@ -1,11 +1,16 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import * as z from "zod";
+import { type KinesisBatchInfo, KinesisBatchInfoSchema } from "./read-stream-batch.ts";
 
 /**
  * Replays detect invocations that Lambda gave up on. Its on-failure destination wraps each failed async
  * invocation in a record whose `requestPayload` is the original event; this feeds that event to the detect
  * logic again and deletes the message only once it succeeded. The idempotency table makes a replay of an
  * event whose findings were partly (or entirely) published before publish nothing twice.
+ *
+ * In an organization deployment detect also reads a Kinesis stream, and the stream mapping's on-failure
+ * destination records where the failed batch was (`KinesisBatchInfo`: stream, shard, sequence numbers), not
+ * its data: those records are handed to `replayStream`, which reads the batch back from the stream.
  */
 
 /** What Lambda writes to an on-failure destination (fields this tool needs). */
@@ -16,14 +21,19 @@ const DestinationRecordSchema = z.object({
     condition: z.string().optional(),
     approximateInvokeCount: z.number().optional(),
   }),
-  requestPayload: z.unknown().refine((value) => value !== undefined, "requestPayload is missing"),
+  requestPayload: z.unknown().optional(),
+  KinesisBatchInfo: KinesisBatchInfoSchema.optional(),
 });
+
+type DestinationRecord = z.infer<typeof DestinationRecordSchema>;
 
 export interface ReplayOptions {
   sqs: SQSClient;
   queueUrl: string;
   /** Runs the detect logic on one original event; throws when it did not fully succeed. */
   replay: (event: unknown, deadlineMs: number) => Promise<void>;
+  /** Reads a failed stream batch back and runs the detect logic on it; throws when it did not fully succeed. */
+  replayStream?: (batch: KinesisBatchInfo, deadlineMs: number) => Promise<void>;
   /** Stop after this many messages (bounds one run). */
   maxMessages: number;
   /** How long a received message stays hidden from other readers while it is replayed. */
@@ -77,6 +87,8 @@ export async function replayFailedInvocations(options: ReplayOptions): Promise<R
         const parsed = DestinationRecordSchema.safeParse(JSON.parse(message.Body ?? ""));
         if (!parsed.success) throw new Error(z.prettifyError(parsed.error));
         record = parsed.data;
+        if (record.requestPayload === undefined && record.KinesisBatchInfo === undefined)
+          throw new Error("neither requestPayload nor KinesisBatchInfo: nothing to replay");
         if (!functionName(record.requestContext.functionArn).endsWith(options.functionNameSuffix)) {
           throw new Error(`a failure of ${record.requestContext.functionArn}, not of a detect function`);
         }
@@ -87,7 +99,7 @@ export async function replayFailedInvocations(options: ReplayOptions): Promise<R
       }
       const requestId = record.requestContext.requestId;
       try {
-        await options.replay(record.requestPayload, Date.now() + options.visibilityTimeoutSeconds * 1000);
+        await replayOne(options, record, Date.now() + options.visibilityTimeoutSeconds * 1000);
       } catch (error) {
         stats.failed++;
         log({ kind: "failed", messageId, ...(requestId ? { requestId } : {}), reason: reasonOf(error) });
@@ -99,4 +111,15 @@ export async function replayFailedInvocations(options: ReplayOptions): Promise<R
     }
   }
   return stats;
+}
+
+async function replayOne(
+  options: ReplayOptions,
+  record: DestinationRecord,
+  deadlineMs: number,
+): Promise<void> {
+  const batch = record.KinesisBatchInfo;
+  if (batch === undefined) return options.replay(record.requestPayload, deadlineMs);
+  if (!options.replayStream) throw new Error("a stream batch, and this replay does not read streams");
+  return options.replayStream(batch, deadlineMs);
 }

@@ -71,6 +71,10 @@ export function findingMessage(finding: Finding): FindingMessage {
     cluster: text(finding.cluster ?? "unknown"),
     namespace: text(finding.pod.namespace),
     actorKind: text(finding.actor.kind),
+    // Organization deployments: subscribers' filter policies can route by the cluster's account and region.
+    // With storm's, these make SNS's limit of 10 attributes.
+    ...(finding.account ? { account: text(finding.account) } : {}),
+    ...(finding.region ? { region: text(finding.region) } : {}),
   };
   const json = findingJson(finding, MAX_FINDING_MESSAGE_BYTES - messageBytes({ body: "", attributes }));
   return { id: finding.auditID, body: json.text, attributes, finding: json.finding };

@@ -1,4 +1,5 @@
 import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { clusterKeyOf } from "../../core/aws-origin.ts";
 import type { Finding } from "../../core/finding.ts";
 import {
   type StormNotice,
@@ -140,7 +141,7 @@ export interface StormMarks {
 
 /** The cluster a finding is counted under; the same name as in its idempotency key and `cluster` attribute. */
 export function stormCluster(finding: Finding): string {
-  return finding.cluster ?? "unknown";
+  return clusterKeyOf(finding);
 }
 
 /** Counts each cluster's findings and marks those past the budget. Never throws: a failed count fails open. */

@@ -62,6 +62,16 @@ const DetectEnvironmentSchema = z
     RULE_OVERRIDES: optionalText,
     /** Set by the Lambda runtime, never by `serverless invoke local`. */
     AWS_LAMBDA_RUNTIME_API: optionalText,
+    /**
+     * Set by the Lambda runtime: the region of a same-account subscription's log groups, which its delivery
+     * does not name (findings' region and clusterArn). Anything not shaped like a region is refused at init.
+     */
+    AWS_REGION: optionalText.pipe(
+      z
+        .string()
+        .regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, "an AWS region such as eu-west-1")
+        .optional(),
+    ),
   })
   .superRefine((env, context) => {
     if (env.PUBLISH_MODE === "stdout" && env.AWS_LAMBDA_RUNTIME_API) {
@@ -103,6 +113,8 @@ export type PublishTarget =
 export interface DetectEnvironment {
   publish: PublishTarget;
   detection: DetectionConfig;
+  /** The function's own region (AWS_REGION), when set. */
+  region?: string;
 }
 
 /**
@@ -163,5 +175,5 @@ export function parseDetectEnvironment(env: Record<string, string | undefined>):
               }
             : {}),
         };
-  return { publish, detection: detection.data };
+  return { publish, detection: detection.data, ...(vars.AWS_REGION ? { region: vars.AWS_REGION } : {}) };
 }

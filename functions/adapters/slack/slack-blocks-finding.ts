@@ -110,6 +110,23 @@ function sourceIpText(ips: readonly string[]): string {
   return `${connected}\nforwarded for ${mrkdwnCodeList(ips.slice(0, -1), { max: 800, maxEach: 100 })}`;
 }
 
+/**
+ * Account and region, when the finding names them (organization deployments): cluster names repeat across
+ * accounts, so the name alone does not say which `prod` to look at. In the Cluster field, as a section holds
+ * at most 10 fields.
+ */
+function whereText(finding: Finding): string | undefined {
+  const parts = [finding.account && `account ${finding.account}`, finding.region].filter(Boolean);
+  return parts.length > 0 ? parts.join(", ") : undefined;
+}
+
+function clusterText(finding: Finding): string {
+  const name = finding.cluster ? mrkdwnCode(finding.cluster, { max: 300 }) : "_unknown_";
+  const where = whereText(finding);
+  // Account ids and regions are checked shapes (digits, letters, dashes): nothing to escape.
+  return where ? `${name}\n${where}` : name;
+}
+
 function outcomeText(finding: Finding): string {
   const code = finding.responseCode !== undefined ? ` (HTTP ${finding.responseCode})` : "";
   return `${OUTCOME_TEXT[finding.outcome].field}${code}`;
@@ -120,7 +137,7 @@ function summaryFields(finding: Finding): string[] {
   return [
     field("Severity", `${style.emoji} ${finding.severity} (score ${finding.score})`),
     field("Outcome", outcomeText(finding)),
-    field("Cluster", finding.cluster ? mrkdwnCode(finding.cluster, { max: 300 }) : "_unknown_"),
+    field("Cluster", clusterText(finding)),
     field("Namespace/pod", podText(finding)),
     field("Actor", actorText(finding)),
     field("IAM ARN", arnText(finding)),
@@ -286,7 +303,10 @@ const TEST_NOTE =
 export function findingNotificationText(finding: Finding): string {
   const style = SEVERITY_STYLE[finding.severity];
   const pod = mrkdwnCode(`${finding.pod.namespace}/${finding.pod.name}`, { max: 300 });
-  const cluster = finding.cluster ? ` on ${mrkdwnCode(finding.cluster, { max: 200 })}` : "";
+  const where = whereText(finding);
+  const cluster = finding.cluster
+    ? ` on ${mrkdwnCode(finding.cluster, { max: 200 })}${where ? ` (${where})` : ""}`
+    : "";
   const actor = mrkdwnCode(finding.actor.username, { max: 300 });
   const line = `${style.emoji} ${style.label}: ${OUTCOME_TEXT[finding.outcome].headline}: ${pod}${cluster} by ${actor}`;
   return finding.test === true ? `${TEST_PREFIX} (not a real finding): ${line}` : line;

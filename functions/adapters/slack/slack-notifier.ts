@@ -1,6 +1,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { z } from "zod";
+import { clusterKeyOf } from "../../core/aws-origin.ts";
 import { CoverageAlertSchema } from "../../core/cluster-coverage/coverage-alert.ts";
 import { type Finding, FindingSchema, findingKey } from "../../core/finding.ts";
 import { RemediationOutcomeSchema } from "../../core/remediation-outcome.ts";
@@ -98,7 +99,8 @@ const MESSAGE_TYPES = {
     schema: FindingSchema,
     auditID: (finding) => finding.auditID,
     key: findingKey,
-    cluster: (finding) => finding.cluster,
+    // As detect's storm budget counts it (storm-budget.ts), so that digests gather the right members.
+    cluster: clusterKeyOf,
     finding: (finding) => finding,
     render: findingSlackMessage,
     line: findingNotificationText,

@@ -89,6 +89,20 @@ describe("finding message", () => {
     expect(message).toMatchObject({ unfurl_links: false, unfurl_media: false });
   });
 
+  it("names the account and region of a cluster whose name repeats across the organization's accounts", () => {
+    const central = {
+      ...finding,
+      account: "444455556666",
+      region: "ap-southeast-2",
+      clusterArn: "arn:aws:eks:ap-southeast-2:444455556666:cluster/prod-eu",
+    };
+    expect(joined(central)).toContain("`prod-eu`\naccount 444455556666, ap-southeast-2");
+    expect(findingSlackMessage(central, options).text).toContain(
+      "on `prod-eu` (account 444455556666, ap-southeast-2) by",
+    );
+    expect(joined(finding)).not.toMatch(/account \d{12}/);
+  });
+
   it("says so when the audit policy did not log the body", () => {
     const metadataOnly = findingFrom(loadAuditJson("metadata-level-no-body"));
     expect(joined(metadataOnly)).toContain("_unknown: the audit policy did not record the request body");
