@@ -289,6 +289,26 @@ function centralIngestion(central, { service, stage, alarmActions }) {
         },
       },
     },
+    // A batch whose records decompress past detect's per-invocation budget hands the rest back to Lambda
+    // (detect-invocation.ts, RecordsDeferred): nothing is lost, but a padded, compressible write is what does
+    // it, and while it lasts the other accounts' records wait behind it.
+    DetectRecordsDeferredAlarm: {
+      Type: "AWS::CloudWatch::Alarm",
+      Properties: {
+        AlarmDescription: `ephemeral-guard ${stage}: detect handed stream records back over its decompression budget (a padded write?): see its "records deferred to a later batch" log lines`,
+        Namespace: "EphemeralGuard",
+        MetricName: "RecordsDeferred",
+        Dimensions: [{ Name: "service", Value: "detect" }],
+        Statistic: "Sum",
+        Period: 300,
+        EvaluationPeriods: 1,
+        Threshold: 0,
+        ComparisonOperator: "GreaterThanThreshold",
+        TreatMissingData: "notBreaching",
+        AlarmActions: alarmActions,
+        OKActions: alarmActions,
+      },
+    },
     // Alerts arrive late when the mapping falls behind (a flood, throttling, a failing batch being retried).
     DetectStreamIteratorAgeAlarm: {
       Type: "AWS::CloudWatch::Alarm",

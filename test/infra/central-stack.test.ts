@@ -78,6 +78,7 @@ const ADDED = [
   "AuditDestination",
   "DetectReadsAuditStream",
   "DetectAuditStreamMapping",
+  "DetectRecordsDeferredAlarm",
   "DetectStreamIteratorAgeAlarm",
   "RemediateAssumesMemberRoles",
 ];
@@ -355,6 +356,13 @@ describe("organization mode (ingestion=kinesis)", () => {
       Namespace: "AWS/Lambda",
       MetricName: "IteratorAge",
       Dimensions: [{ Name: "FunctionName", Value: { Ref: "DetectLambdaFunction" } }],
+    });
+    // A padded write that decompresses past detect's budget delays other accounts' records: it alarms.
+    expect(resource(central, "DetectRecordsDeferredAlarm").Properties).toMatchObject({
+      Namespace: "EphemeralGuard",
+      MetricName: "RecordsDeferred",
+      Dimensions: [{ Name: "service", Value: "detect" }],
+      Threshold: 0,
     });
   });
 
