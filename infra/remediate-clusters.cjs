@@ -3,7 +3,10 @@
 // - an EKS access entry per cluster mapping the remediate role to the Kubernetes group
 //   `ephemeral-guard-remediator`, which infra/k8s/remediator-rbac.yaml lets get and delete pods.
 // Nothing is created while remediationMode is `off`; `dry-run` and `enforce` need named clusters to reach, or
-// the packaging fails. Set remediationAccessEntries=false for clusters whose
+// the packaging fails, except in organization mode (ingestion=kinesis) with memberRemediationRoleName set: a
+// central account may have no clusters of its own, and remediate then acts only on member clusters, through
+// their member roles (infra/central-ingestion.cjs), with nothing granted on this account's clusters.
+// Set remediationAccessEntries=false for clusters whose
 // authentication mode is CONFIG_MAP only: map the role in aws-auth instead (infra/k8s/aws-auth-snippet.yaml).
 "use strict";
 
@@ -22,6 +25,17 @@ async function optionalParam(resolveVariable, name, fallback) {
   }
 }
 
+/**
+ * Organization mode with member remediation: remediate has clusters to act on in the member accounts even when
+ * this account lists none. The parameters themselves are checked in infra/deploy-params.cjs (the role name only
+ * with ingestion=kinesis, and with an external id).
+ */
+async function reachesMembers(resolveVariable) {
+  const ingestion = await optionalParam(resolveVariable, "ingestion", "subscription");
+  const roleName = (await optionalParam(resolveVariable, "memberRemediationRoleName", "")).trim();
+  return ingestion === "kinesis" && roleName !== "";
+}
+
 module.exports = async ({ resolveVariable }) => {
   const mode = String(await resolveVariable("param:remediationMode"));
   if (!MODES.includes(mode)) {
@@ -37,13 +51,27 @@ module.exports = async ({ resolveVariable }) => {
   if (mode === "off") {
     return { Outputs: { RemediatedClusters: { Value: "(none: remediationMode is off)" } } };
   }
+  if (clusters.length === 0 && (await reachesMembers(resolveVariable))) {
+    // Nothing on this account's clusters: no access entry, no DescribeCluster. A finding on one of them (coverage
+    // still watches every cluster of the region) is not acted on: remediate cannot look the cluster up, and its
+    // outcome says a human must act.
+    return {
+      Outputs: {
+        RemediatedClusters: {
+          Value: "(none in this account: remediate acts on member clusters only, through their member roles)",
+        },
+      },
+    };
+  }
   if (clusters.length === 0) {
     // Empty `clusters` makes coverage watch every cluster of the region, but access entries and the
     // DescribeCluster permission are made per named cluster: remediate could not reach any pod.
     throw new Error(
       `remediationMode=${mode} has no cluster to act on: the clusters parameter is empty, and remediate reaches ` +
         "a cluster only through the access entry and DescribeCluster permission made for each listed cluster. " +
-        'Name the clusters to remediate (--param="clusters=prod-eu,prod-us") or set remediationMode=off.',
+        'Name the clusters to remediate (--param="clusters=prod-eu,prod-us"), set remediationMode=off, or, for ' +
+        "a central account that remediates only member accounts' clusters, use organization mode with " +
+        'memberRemediationRoleName (--param="ingestion=kinesis" --param="memberRemediationRoleName=…").',
     );
   }
   const resources = {};

@@ -17,13 +17,16 @@ import { type SnsServer, startSnsServer } from "./peers/sns-server.ts";
  * The coverage function as a member stack deploys it (serverless.member.yml): the same handler and the same
  * mechanism as in a single-account stack, its filters delivering to the central account's CloudWatch Logs
  * destination instead of detect, and its alerts, naming the member account, published to the member's topic.
- * Everything over the real protocols, configured only through the environment the stack sets.
+ * Everything over the real protocols, configured only through the environment the stack sets. The destination
+ * grants the organization, so its filters must carry the member's CentralSubscriptionRole: the CloudWatch Logs
+ * peer refuses a put to another account's destination without a role, as the service does for such a destination.
  */
 
 const REGION = "eu-west-1";
 const MEMBER_ACCOUNT = "444455556666";
 const CENTRAL_ACCOUNT = "111122223333";
 const DESTINATION = `arn:aws:logs:${REGION}:${CENTRAL_ACCOUNT}:destination:ephemeral-guard-prod-audit`;
+const SUBSCRIPTION_ROLE = `arn:aws:iam::${MEMBER_ACCOUNT}:role/StackSet-ephemeral-guard-m-CentralSubscriptionRole-1A2B3C4D`;
 const STACK = "StackSet-ephemeral-guard-member-0a1b2c3d";
 const FILTER_NAME = `${STACK}-${SUBSCRIPTION_FILTER_NAME_SUFFIX}`;
 const TOPIC_ARN = `arn:aws:sns:${REGION}:${MEMBER_ACCOUNT}:ephemeral-guard-member-prod-alerts`;
@@ -88,6 +91,7 @@ beforeAll(async () => {
     COVERAGE_TABLE: "coverage",
     IDEMPOTENCY_TABLE: "idempotency",
     SUBSCRIPTION_DESTINATION_ARN: DESTINATION,
+    SUBSCRIPTION_ROLE_ARN: SUBSCRIPTION_ROLE,
     ACCOUNT_ID: MEMBER_ACCOUNT,
     STACK_NAME: STACK,
     COVERAGE_CLUSTERS: "",
@@ -129,7 +133,7 @@ function addCluster(name: string, logTypes: ("audit" | "api")[] = ["audit"]): vo
 }
 
 describe("coverage in a member stack", () => {
-  it("subscribes every cluster's audit log to the central destination, and puts it back when pointed away", async () => {
+  it("subscribes every cluster's audit log to the central destination with the member's role, and puts it back when pointed away", async () => {
     vi.useFakeTimers({ now: START, toFake: ["Date"] });
     try {
       addCluster("payments");
@@ -142,10 +146,10 @@ describe("coverage in a member stack", () => {
       expect(filter()).toMatchObject({
         destinationArn: DESTINATION,
         filterPattern: SUBSCRIPTION_FILTER_PATTERN,
+        roleArn: SUBSCRIPTION_ROLE,
       });
       const put = logs.requests.find((request) => request.operation === "PutSubscriptionFilter");
-      // A Logs destination in another account: no roleArn (and so no iam:PassRole) is involved.
-      expect(put?.input).not.toHaveProperty("roleArn");
+      expect(put).toMatchObject({ status: 200, input: { roleArn: SUBSCRIPTION_ROLE } });
       expect(sns.published).toEqual([]);
 
       // Someone in the member account points the filter at their own sink: the next run puts it back and says so.
@@ -166,6 +170,7 @@ describe("coverage in a member stack", () => {
       expect(filter()).toMatchObject({
         destinationArn: DESTINATION,
         filterPattern: SUBSCRIPTION_FILTER_PATTERN,
+        roleArn: SUBSCRIPTION_ROLE,
       });
       const [message] = sns.published;
       expect(message?.topicArn).toBe(TOPIC_ARN);
@@ -178,6 +183,48 @@ describe("coverage in a member stack", () => {
       });
       expect(alert.summary).toContain(`payments (${MEMBER_ACCOUNT}, ${REGION})`);
       expect(message?.messageAttributes.account?.value).toBe(MEMBER_ACCOUNT);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("a filter of ours without the role (made before the destination granted the organization) gets it, and only once", async () => {
+    // Left without a role, the filter is refused by the organization destination: the cluster would go blind.
+    const at = START + 2 * 60 * 60_000;
+    vi.useFakeTimers({ now: at, toFake: ["Date"] });
+    try {
+      addCluster("ledger");
+      const { handler } = await import("../functions/coverage.ts");
+      const filter = () =>
+        logs.subscriptionFilters(logGroup("ledger")).find((item) => item.filterName === FILTER_NAME);
+      await handler(scheduled(at), context());
+      expect(filter()?.roleArn).toBe(SUBSCRIPTION_ROLE);
+
+      logs.seedSubscriptionFilter({
+        logGroupName: logGroup("ledger"),
+        filterName: FILTER_NAME,
+        filterPattern: SUBSCRIPTION_FILTER_PATTERN,
+        destinationArn: DESTINATION,
+      });
+      logs.requests.length = 0;
+      vi.setSystemTime(at + 10 * 60_000);
+      const repaired = (await handler(scheduled(at + 10 * 60_000), context())) as CoverageSummary;
+      expect(repaired.filtersPut).toBe(1);
+      expect(filter()).toMatchObject({ destinationArn: DESTINATION, roleArn: SUBSCRIPTION_ROLE });
+      expect(
+        logs.requests.filter((request) => request.operation === "PutSubscriptionFilter").map((r) => r.input),
+      ).toEqual([expect.objectContaining({ logGroupName: logGroup("ledger"), roleArn: SUBSCRIPTION_ROLE })]);
+      // A release's update, not tampering: nobody is paged about it (other clusters of earlier cases may be).
+      const about = (cluster: string) =>
+        sns.published.filter(
+          (message) => CoverageAlertSchema.parse(JSON.parse(message.message)).cluster === cluster,
+        );
+      expect(about("ledger")).toEqual([]);
+
+      // The role read back matches: the next run leaves the filter alone.
+      vi.setSystemTime(at + 20 * 60_000);
+      const settled = (await handler(scheduled(at + 20 * 60_000), context())) as CoverageSummary;
+      expect(settled.filtersPut).toBe(0);
     } finally {
       vi.useRealTimers();
     }

@@ -40,7 +40,7 @@ const CENTRAL_REGION = "us-east-1";
 const MEMBER_REGION = "eu-west-1";
 const CLUSTER = "prod";
 const ROLE_NAME = "ephemeral-guard-remediator";
-const EXTERNAL_ID = "eg-3f9c1d2a";
+const EXTERNAL_ID = "eg-7d1f3c9a0b2e4f68";
 const MEMBER_ROLE = `arn:aws:iam::${MEMBER_ACCOUNT}:role/${ROLE_NAME}-${MEMBER_REGION}`;
 /** The Lambda role remediate runs as in the central account, and its session credentials. */
 const CENTRAL_ROLE = `arn:aws:iam::${CENTRAL_ACCOUNT}:role/ephemeral-guard-prod-RemediateRole-1A2B3C`;

@@ -212,6 +212,19 @@ describe("detect's subscription filter: what to do about a log group", () => {
     });
   });
 
+  it("gives ours the organization destination's role when it has none or another, and keeps it once it has it", () => {
+    const member = { ...desired, destinationArn: "arn:destination", roleArn: "arn:role/subscription" };
+    const update = { action: "put", reason: "update-role" };
+    expect(planSubscription([{ ...member, roleArn: undefined }], member)).toEqual(update);
+    expect(planSubscription([{ ...member, roleArn: "arn:role/other" }], member)).toEqual(update);
+    expect(planSubscription([{ ...member }], member)).toEqual({ action: "keep" });
+    // detect (a Lambda destination) takes no role: none there is as it should be, one is removed by the put.
+    expect(planSubscription([{ ...desired }], { ...desired, roleArn: undefined })).toEqual({
+      action: "keep",
+    });
+    expect(planSubscription([{ ...desired, roleArn: "arn:role/x" }], desired)).toEqual(update);
+  });
+
   it("never displaces a filter it does not own, however the slots are filled", () => {
     const others = [
       { filterName: "siem", destinationArn: "x", filterPattern: "" },

@@ -173,10 +173,11 @@ function withoutArtifactKeys(template: Template): Template {
 let single: Template;
 let central: Template;
 let member: Template;
+let membersOnly: Template;
 let refused: Run;
 
 beforeAll(async () => {
-  const [singleRun, centralRun, memberRun, refusedRun] = await Promise.all([
+  const [singleRun, centralRun, memberRun, refusedRun, membersOnlyRun] = await Promise.all([
     osls({}),
     osls({ ingestion: "kinesis", organizationId: ORG }),
     osls({
@@ -188,13 +189,24 @@ beforeAll(async () => {
       memberRemediationExternalId: EXTERNAL_ID,
     }),
     osls({ ingestion: "kinesis" }),
+    // A central account without clusters of its own, remediating its members' clusters only.
+    osls({
+      ingestion: "kinesis",
+      organizationId: ORG,
+      remediationMode: "enforce",
+      memberRemediationRoleName: ROLE_NAME,
+      memberRemediationExternalId: EXTERNAL_ID,
+    }),
   ]);
-  if (!singleRun.template || !centralRun.template || !memberRun.template) {
-    throw new Error(`packaging failed:\n${singleRun.output}\n${centralRun.output}\n${memberRun.output}`);
+  if (!singleRun.template || !centralRun.template || !memberRun.template || !membersOnlyRun.template) {
+    throw new Error(
+      `packaging failed:\n${singleRun.output}\n${centralRun.output}\n${memberRun.output}\n${membersOnlyRun.output}`,
+    );
   }
   single = singleRun.template;
   central = centralRun.template;
   member = memberRun.template;
+  membersOnly = membersOnlyRun.template;
   refused = refusedRun;
 }, 240_000);
 
@@ -392,6 +404,43 @@ describe("organization mode (ingestion=kinesis)", () => {
     expect(resource(member, "RemediateRole").Properties.RoleName).toEqual({
       "Fn::Sub": `ephemeral-guard-ci-\${AWS::Region}-remediate`,
     });
+  });
+
+  it("packages a central account with no clusters of its own that remediates member clusters only, granting nothing on its own clusters", () => {
+    // remediate runs, subscribed to findings, and may assume the member roles exactly as with clusters of its own.
+    expect(membersOnly.Resources).toHaveProperty("RemediateLambdaFunction");
+    expect(membersOnly.Resources).toHaveProperty("RemediateSubscription");
+    expect(resource(membersOnly, "RemediateAssumesMemberRoles")).toEqual(
+      resource(member, "RemediateAssumesMemberRoles"),
+    );
+    expect(
+      (
+        resource(membersOnly, "RemediateLambdaFunction").Properties.Environment as {
+          Variables: Record<string, unknown>;
+        }
+      ).Variables,
+    ).toMatchObject({
+      REMEDIATION_MODE: "enforce",
+      MEMBER_ROLE_NAME: ROLE_NAME,
+      MEMBER_ROLE_EXTERNAL_ID: EXTERNAL_ID,
+    });
+    // Nothing on this account's clusters: no access entry, no eks:DescribeCluster for remediate.
+    expect(
+      Object.values(membersOnly.Resources).filter((item) => item.Type === "AWS::EKS::AccessEntry"),
+    ).toEqual([]);
+    expect(membersOnly.Resources).not.toHaveProperty("RemediateDescribeClusters");
+    const remediateGrants = Object.values(membersOnly.Resources)
+      .filter(
+        (item) =>
+          (item.Type === "AWS::IAM::Policy" &&
+            JSON.stringify(item.Properties.Roles) === JSON.stringify([{ Ref: "RemediateRole" }])) ||
+          item === membersOnly.Resources.RemediateRole,
+      )
+      .flatMap(statementsOf)
+      .flatMap((statement) => asList(statement.Action));
+    expect(remediateGrants).not.toContain("eks:DescribeCluster");
+    expect(remediateGrants).toContain("sts:AssumeRole");
+    expect(danglingReferences(membersOnly)).toEqual([]);
   });
 
   it("grants no wildcard action and no unconditioned wildcard resource in anything it adds", () => {

@@ -153,12 +153,16 @@ describe("member stack template", () => {
         expect(types.has(absent), absent).toBe(false);
       }
     }
-    expect(ofType(coverageOnly, "AWS::IAM::Role").map(([name]) => name)).toEqual(["CoverageRole"]);
+    expect(
+      ofType(coverageOnly, "AWS::IAM::Role")
+        .map(([name]) => name)
+        .sort(),
+    ).toEqual(["CentralSubscriptionRole", "CoverageRole"]);
     expect(
       ofType(remediation, "AWS::IAM::Role")
         .map(([name]) => name)
         .sort(),
-    ).toEqual(["CoverageRole", "MemberRemediationRole"]);
+    ).toEqual(["CentralSubscriptionRole", "CoverageRole", "MemberRemediationRole"]);
   });
 
   it("points every filter at the central destination in the region the stack runs in, which only it may subscribe to", () => {
@@ -180,15 +184,62 @@ describe("member stack template", () => {
     );
     const targets = subscribe.flatMap((statement) => [statement.Resource].flat());
     expect(targets).toContainEqual(variables.SUBSCRIPTION_DESTINATION_ARN);
-    // Log groups: only EKS control-plane ones; no other destination; no role to pass, so no PassRole.
+    // Log groups: only EKS control-plane ones; no other destination.
     const destination = JSON.stringify(variables.SUBSCRIPTION_DESTINATION_ARN);
     for (const target of targets.filter((item) => JSON.stringify(item) !== destination)) {
       expect(substitute(target, "eu-west-1")).toMatch(/:log-group:\/aws\/eks\/\*\/cluster(:\*)?$/);
     }
     const all = identityStatements(coverageOnly).flatMap(([, statement]) => actionsOf(statement));
-    expect(all).not.toContain("iam:PassRole");
     expect(all).not.toContain("logs:DeleteSubscriptionFilter");
     expect(all).not.toContain("logs:PutAccountPolicy");
+  });
+
+  it("every filter carries the member's own subscription role, which the organization's destination requires", () => {
+    for (const template of [coverageOnly, remediation]) {
+      const variables = (
+        resource(template, "CoverageLambdaFunction").Properties.Environment as {
+          Variables: Record<string, unknown>;
+        }
+      ).Variables;
+      expect(variables.SUBSCRIPTION_ROLE_ARN).toEqual({ "Fn::GetAtt": ["CentralSubscriptionRole", "Arn"] });
+    }
+  });
+
+  it("the subscription role is CloudWatch Logs' alone, and may only put log events into this region's EKS control-plane log groups", () => {
+    const role = resource(coverageOnly, "CentralSubscriptionRole");
+    expect(role.Properties).not.toHaveProperty("RoleName");
+    expect(role.Properties).not.toHaveProperty("ManagedPolicyArns");
+    expect((role.Properties.AssumeRolePolicyDocument as { Statement: Statement[] }).Statement).toEqual([
+      {
+        Sid: "CloudWatchLogsOnly",
+        Effect: "Allow",
+        Principal: { Service: "logs.amazonaws.com" },
+        Action: "sts:AssumeRole",
+      },
+    ]);
+    const grants = grantsOf(coverageOnly, "CentralSubscriptionRole");
+    expect(grants.flatMap(actionsOf)).toEqual(["logs:PutLogEvents"]);
+    const targets = grants.flatMap((statement) => [statement.Resource].flat());
+    expect(targets.map((target) => substitute(target, "eu-west-1"))).toEqual([
+      `arn:aws:logs:eu-west-1:${MEMBER_ACCOUNT}:log-group:/aws/eks/*/cluster:*`,
+    ]);
+    expect(grants.every((statement) => statement.Effect === "Allow" && !statement.Condition)).toBe(true);
+  });
+
+  it("coverage may pass exactly the subscription role, and only to CloudWatch Logs: no other role of the account through it", () => {
+    for (const template of [coverageOnly, remediation]) {
+      const passes = identityStatements(template).filter(([, statement]) =>
+        actionsOf(statement).includes("iam:PassRole"),
+      );
+      expect(passes.map(([name]) => name)).toEqual(["CoverageRole (CoverageDestinationPolicy)"]);
+      const [, pass] = passes[0] ?? [];
+      expect(pass).toMatchObject({
+        Effect: "Allow",
+        Action: "iam:PassRole",
+        Resource: { "Fn::GetAtt": ["CentralSubscriptionRole", "Arn"] },
+        Condition: { StringEquals: { "iam:PassedToService": "logs.amazonaws.com" } },
+      });
+    }
   });
 
   it("grants no wildcard actions, and wildcard resources only where IAM has no narrower one", () => {

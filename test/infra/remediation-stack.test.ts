@@ -399,6 +399,37 @@ describe("per-cluster resources (infra/remediate-clusters.cjs)", () => {
     },
   );
 
+  it.each(["enforce", "dry-run"])(
+    "lets a central account with no clusters of its own run remediationMode=%s for its members' clusters, granting nothing on its own",
+    async (mode) => {
+      const result: Partial<Template> & { Outputs?: unknown } = await generate({
+        resolveVariable: resolver({
+          remediationMode: mode,
+          clusters: "",
+          ingestion: "kinesis",
+          memberRemediationRoleName: "ephemeral-guard-remediation",
+        }),
+      });
+      expect(result.Resources ?? {}).toEqual({});
+      expect(JSON.stringify(result.Outputs)).toContain("member clusters only");
+    },
+  );
+
+  it.each([
+    ["organization mode without member roles", { ingestion: "kinesis", memberRemediationRoleName: "" }],
+    [
+      "a member role name outside organization mode",
+      { ingestion: "subscription", memberRemediationRoleName: "ephemeral-guard-remediation" },
+    ],
+  ])(
+    "still refuses an empty cluster list in %s: remediate would reach no pod at all",
+    async (_case, params) => {
+      await expect(
+        generate({ resolveVariable: resolver({ remediationMode: "enforce", clusters: "", ...params }) }),
+      ).rejects.toThrow("remediationMode=enforce has no cluster to act on");
+    },
+  );
+
   it("rejects an unknown mode instead of deploying something half-configured", async () => {
     await expect(
       generate({ resolveVariable: resolver({ remediationMode: "delete", clusters: "x" }) }),

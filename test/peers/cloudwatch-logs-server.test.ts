@@ -259,6 +259,35 @@ describe("CloudWatch Logs loopback peer, through the real SDK client", () => {
     expect(logs.subscriptionFilters(GROUP).map((f) => f.filterName)).toEqual(["ours-ephemeral-containers"]);
   });
 
+  it("refuses a filter to another account's (organization) destination without a role, and a role with a Lambda destination", async () => {
+    logs.createLogGroup(GROUP);
+    const destination = "arn:aws:logs:us-east-1:111122223333:destination:central-audit";
+    const role = "arn:aws:iam::123456789012:role/central-subscription";
+    const put = (destinationArn: string, roleArn?: string) =>
+      client.send(
+        new PutSubscriptionFilterCommand({
+          logGroupName: GROUP,
+          filterName: "ours-ephemeral-containers",
+          filterPattern: SUBSCRIPTION_FILTER_PATTERN,
+          destinationArn,
+          ...(roleArn === undefined ? {} : { roleArn }),
+        }),
+      );
+    await expect(put(destination)).rejects.toMatchObject({
+      name: "InvalidParameterException",
+      message: expect.stringContaining("Role ARN is required"),
+    });
+    await expect(put("arn:aws:lambda:us-east-1:123456789012:function:detect", role)).rejects.toMatchObject({
+      name: "InvalidParameterException",
+    });
+    expect(logs.subscriptionFilters(GROUP)).toEqual([]);
+    await put(destination, role);
+    const described = await client.send(new DescribeSubscriptionFiltersCommand({ logGroupName: GROUP }));
+    expect(described.subscriptionFilters?.map((f) => [f.destinationArn, f.roleArn])).toEqual([
+      [destination, role],
+    ]);
+  });
+
   it("describes log groups by prefix with paging, and log streams by last event time", async () => {
     for (const name of ["a", "b", "c"]) logs.createLogGroup(`/aws/eks/${name}/cluster`);
     logs.createLogGroup("/aws/lambda/detect");

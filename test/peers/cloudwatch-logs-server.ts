@@ -19,7 +19,12 @@ import { RequestBodyTooLargeError, readRequestBody } from "./read-request-body.t
  * - Logs Insights: StartQuery over up to 50 log groups (times in seconds, both inclusive), GetQueryResults
  *   moving Scheduled → Running → Complete one step per poll (no timers), partial rows while Running, at most
  *   `rowCap` rows (10,000) with `recordsMatched` counting every match, StopQuery, and a concurrent-query limit.
- * - DescribeSubscriptionFilters, PutSubscriptionFilter (at most 2 per log group), DeleteSubscriptionFilter.
+ * - DescribeSubscriptionFilters, PutSubscriptionFilter (at most 2 per log group, roleArn kept and described),
+ *   DeleteSubscriptionFilter. Every Logs destination of another account is taken to grant an organization
+ *   (aws:PrincipalOrgID), as the central stack's does: like the service for such a destination, a put without
+ *   roleArn is refused with InvalidParameterException ("Role ARN is required when creating subscription filter
+ *   against destination with Organization access policy"); so is a roleArn with a Lambda destination. The
+ *   destination's policy itself and the role's trust and permissions are not evaluated.
  * - DescribeLogGroups, DescribeLogStreams (orderBy LastEventTime, lastEventTimestamp).
  * - Injected errors (`fail`) and injected query outcomes (`failQueries`), a hook before each answer.
  */
@@ -136,6 +141,13 @@ export interface CloudWatchLogsServer {
   /** Overrides what DescribeLogStreams reports for a stream (the service updates it lazily). */
   setLogStream(logGroup: string, logStreamName: string, fields: Partial<LogStreamRecord>): void;
   subscriptionFilters(logGroup: string): SubscriptionFilterRecord[];
+  /**
+   * Stores a filter as it stands, past PutSubscriptionFilter's checks (creating the log group as needed): one made
+   * while its destination still granted accounts one by one, before it granted the organization, has no role.
+   */
+  seedSubscriptionFilter(
+    filter: Omit<SubscriptionFilterRecord, "distribution" | "creationTime"> & { distribution?: string },
+  ): void;
   /** Answers matching requests with an error from now on (see LogsFailure.times). */
   fail(failure: LogsFailure): void;
   /** The next `times` queries started end as `status` instead of Complete. */
@@ -170,6 +182,13 @@ class LogsError extends Error {
 }
 
 const invalid = (message: string) => new LogsError(400, "InvalidParameterException", message);
+
+/** `arn:<partition>:<service>:<region>:<account>:…`: the service and account of a destination ARN. */
+function destinationOwner(arn: string): { service: string; account: string; resource: string } | undefined {
+  const [, service, account, resource] = /^arn:[^:]+:([^:]+):[^:]*:(\d{12}):([^:]+)/.exec(arn) ?? [];
+  if (service === undefined || account === undefined || resource === undefined) return undefined;
+  return { service, account, resource };
+}
 const notFound = (message: string) => new LogsError(400, "ResourceNotFoundException", message);
 
 /** Parses an operation's input, answering InvalidParameterException the way the service does. */
@@ -537,6 +556,22 @@ export async function startCloudWatchLogsServer(
       if (error instanceof UnsupportedFilterPatternError) throw invalid(error.message);
       throw error;
     }
+    const owner = destinationOwner(input.destinationArn);
+    if (owner?.service === "lambda" && input.roleArn !== undefined) {
+      throw invalid("destinationArn for vendor lambda cannot be used with roleArn");
+    }
+    // A destination of another account grants the organization (see the header): the service needs a role of
+    // the sender account to check that it belongs to it.
+    if (
+      owner?.service === "logs" &&
+      owner.resource === "destination" &&
+      owner.account !== accountId &&
+      input.roleArn === undefined
+    ) {
+      throw invalid(
+        "Role ARN is required when creating subscription filter against destination with Organization access policy",
+      );
+    }
     const record: SubscriptionFilterRecord = {
       filterName: input.filterName,
       logGroupName: group.name,
@@ -732,6 +767,11 @@ export async function startCloudWatchLogsServer(
     },
     subscriptionFilters(logGroup) {
       return [...(groups.get(logGroup)?.filters ?? [])];
+    },
+    seedSubscriptionFilter(filter) {
+      const group = createLogGroup(filter.logGroupName);
+      const record = { distribution: "ByLogStream", creationTime: Date.now(), ...filter };
+      group.filters = [...group.filters.filter((item) => item.filterName !== filter.filterName), record];
     },
     fail(failure) {
       failures.push({ ...failure });

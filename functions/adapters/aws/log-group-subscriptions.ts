@@ -68,6 +68,7 @@ export async function readSubscriptionFilters(
         filterName: filter.filterName ?? "",
         destinationArn: filter.destinationArn ?? "",
         filterPattern: filter.filterPattern ?? "",
+        ...(filter.roleArn ? { roleArn: filter.roleArn } : {}),
       });
     }
     nextToken = output.nextToken;
@@ -100,6 +101,8 @@ export async function putSubscriptionFilter(
         filterName: desired.filterName,
         filterPattern: desired.filterPattern,
         destinationArn: desired.destinationArn,
+        // The organization destination's check role (member stacks); a Lambda destination takes none.
+        ...(desired.roleArn === undefined ? {} : { roleArn: desired.roleArn }),
       }),
     );
     return { put: true };

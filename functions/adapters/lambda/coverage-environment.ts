@@ -12,7 +12,7 @@ import { DEFAULT_IDEMPOTENCY_TTL_SECONDS } from "./detect-environment.ts";
  * The coverage function's configuration, read once per container. serverless.yml sets it from the stack
  * (topic, tables, detect's ARN, the stack name) and the deploy-time parameters (clusters, excludedClusters,
  * coverageSilenceMinutes); serverless.member.yml sets the central account's Logs destination instead of
- * detect's ARN. A wrong value stops the function at init.
+ * detect's ARN, and the role its filters carry. A wrong value stops the function at init.
  */
 
 const csv = z
@@ -38,6 +38,12 @@ const LAMBDA_ARN =
 const DESTINATION_ARN =
   /^arn:(aws|aws-cn|aws-us-gov):logs:([a-z]{2}(?:-[a-z]+)+-\d+):(\d{12}):destination:[^:*\s]{1,512}$/;
 
+/**
+ * `arn:<partition>:iam::<account>:role/<path/name>`: in a member stack, the role CloudWatch Logs assumes to check
+ * that this account may deliver to the central destination (serverless.member.yml, CentralSubscriptionRole).
+ */
+const ROLE_ARN = /^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role\/[\w+=,.@/-]{1,512}$/;
+
 const optional = z
   .string()
   .optional()
@@ -58,6 +64,16 @@ const EnvironmentSchema = z
     ),
     SUBSCRIPTION_DESTINATION_ARN: optional.pipe(
       z.string().regex(DESTINATION_ARN, "must be a CloudWatch Logs destination ARN").optional(),
+    ),
+    /**
+     * Required with SUBSCRIPTION_DESTINATION_ARN: the central destination grants the whole organization, and
+     * CloudWatch Logs then refuses a filter without a role of the sender account. Refused with detect's ARN.
+     */
+    SUBSCRIPTION_ROLE_ARN: optional.pipe(
+      z
+        .string()
+        .regex(ROLE_ARN, "must be an IAM role ARN (the member stack's CentralSubscriptionRole)")
+        .optional(),
     ),
     /** The stack's account (AWS::AccountId), named in coverage alerts; optional in a single-account stack. */
     ACCOUNT_ID: optional.pipe(
@@ -94,6 +110,30 @@ const EnvironmentSchema = z
         code: "custom",
         path: ["DETECT_FUNCTION_ARN"],
         message: `exactly one of DETECT_FUNCTION_ARN and SUBSCRIPTION_DESTINATION_ARN must be set (${set.length} are)`,
+      });
+    }
+    if (env.SUBSCRIPTION_DESTINATION_ARN !== undefined && env.SUBSCRIPTION_ROLE_ARN === undefined) {
+      context.addIssue({
+        code: "custom",
+        path: ["SUBSCRIPTION_ROLE_ARN"],
+        message:
+          "is required with SUBSCRIPTION_DESTINATION_ARN: CloudWatch Logs refuses a filter to an organization's destination without a role of this account",
+      });
+    }
+    if (env.DETECT_FUNCTION_ARN !== undefined && env.SUBSCRIPTION_ROLE_ARN !== undefined) {
+      context.addIssue({
+        code: "custom",
+        path: ["SUBSCRIPTION_ROLE_ARN"],
+        message:
+          "must not be set with DETECT_FUNCTION_ARN: a filter delivering to a Lambda function takes no role",
+      });
+    }
+    const [, , roleAccount] = ROLE_ARN.exec(env.SUBSCRIPTION_ROLE_ARN ?? "") ?? [];
+    if (roleAccount !== undefined && env.ACCOUNT_ID !== undefined && roleAccount !== env.ACCOUNT_ID) {
+      context.addIssue({
+        code: "custom",
+        path: ["SUBSCRIPTION_ROLE_ARN"],
+        message: `is a role of account ${roleAccount}, but the log groups are in ${env.ACCOUNT_ID}: CloudWatch Logs needs a role of the sender account`,
       });
     }
     for (const [name, value, pattern] of set) {
@@ -151,6 +191,7 @@ export function parseCoverageEnvironment(env: Record<string, string | undefined>
       filterName: `${vars.STACK_NAME}-${SUBSCRIPTION_FILTER_NAME_SUFFIX}`,
       destinationArn,
       filterPattern: SUBSCRIPTION_FILTER_PATTERN,
+      ...(vars.SUBSCRIPTION_ROLE_ARN === undefined ? {} : { roleArn: vars.SUBSCRIPTION_ROLE_ARN }),
     },
     filtersPerLogGroup: vars.SUBSCRIPTION_FILTERS_PER_LOG_GROUP,
     silenceMs: vars.SILENCE_MINUTES * 60_000,

@@ -69,11 +69,18 @@ const EnvironmentSchema = z.object({
       .regex(/^[\w+=,.@-]{1,48}$/, "MEMBER_ROLE_NAME must be an IAM role name of at most 48 characters")
       .optional(),
   ),
-  /** What the member roles' trust policy requires as sts:ExternalId (memberRemediationExternalId). */
+  /**
+   * What the member roles' trust policy requires as sts:ExternalId (memberRemediationExternalId). At least 16
+   * characters, as the member stacks require of remediationExternalId (infra/member-params.cjs): a shorter one
+   * can match no member role, so it stops remediate at start-up rather than at the first member finding.
+   */
   MEMBER_ROLE_EXTERNAL_ID: optionalText.pipe(
     z
       .string()
-      .regex(/^[\w+=,.@:/-]{2,1224}$/, "MEMBER_ROLE_EXTERNAL_ID must be 2-1224 of the characters STS accepts")
+      .regex(
+        /^[\w+=,.@:/-]{16,1224}$/,
+        "MEMBER_ROLE_EXTERNAL_ID must be 16-1224 of the characters STS accepts (letters, digits, + = , . @ : / - _), as the member stacks require of remediationExternalId: a shorter one matches no member role",
+      )
       .optional(),
   ),
 });

@@ -31,6 +31,8 @@ const REPAIR_TEXT: Record<NonNullable<CoverageAlert["repair"]>["reason"], string
   create: "detect's subscription filter was missing and has been created again",
   redirect: "detect's subscription filter delivered elsewhere and has been pointed back at detect",
   "update-pattern": "detect's subscription filter had an outdated pattern and has been updated",
+  "update-role":
+    "detect's subscription filter lacked the role the organization's destination requires and has been updated",
 };
 
 function field(label: string, value: string): string {

@@ -68,7 +68,7 @@ export const CoverageAlertSchema = z.object({
   /** What coverage put right on the subscription in this check. */
   repair: z
     .object({
-      reason: z.enum(["create", "redirect", "update-pattern"]),
+      reason: z.enum(["create", "redirect", "update-pattern", "update-role"]),
       previousDestination: z.string().max(LIMITS.arn).optional(),
     })
     .optional(),

@@ -71,7 +71,10 @@ interface TransitionRule {
   store: boolean;
 }
 
-/** Repairs that mean someone tampered with detect's filter (a pattern update is a release, not news). */
+/**
+ * Repairs that mean someone tampered with detect's filter. A pattern or role update is a release, not news: the
+ * organization destination refuses a put without the role, so nobody can strip it, only a release adds it.
+ */
 const TAMPER_REPAIRS: readonly PutReason[] = ["create", "redirect"];
 
 const TRANSITION_RULES: readonly TransitionRule[] = [

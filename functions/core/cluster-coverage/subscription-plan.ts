@@ -9,21 +9,32 @@ export interface ExistingFilter {
   filterName: string;
   destinationArn: string;
   filterPattern: string;
+  /** The role CloudWatch Logs assumes for the filter, when it has one. */
+  roleArn?: string | undefined;
 }
 
 export interface DesiredFilter {
   filterName: string;
   destinationArn: string;
   filterPattern: string;
+  /**
+   * The role passed with the filter: in a member stack, the one CloudWatch Logs assumes to check that this
+   * account may deliver to the central destination, which grants the whole organization (AWS refuses such a
+   * filter without it). None for detect in a single-account stack (a Lambda destination takes no role).
+   */
+  roleArn?: string | undefined;
 }
 
 /**
  * Why a put is needed:
  * - `create`: no filter of ours (new cluster, or someone deleted it);
  * - `redirect`: ours, but delivering somewhere else than detect (someone pointed it away);
- * - `update-pattern`: ours and to detect, with another pattern (a new release changed it).
+ * - `update-pattern`: ours and to detect, with another pattern (a new release changed it);
+ * - `update-role`: ours, to detect and with its pattern, but with another role or none (made by a release that
+ *   passed none, or before the destination granted the organization): the organization destination refuses
+ *   deliveries without it.
  */
-export type PutReason = "create" | "redirect" | "update-pattern";
+export type PutReason = "create" | "redirect" | "update-pattern" | "update-role";
 
 export type SubscriptionPlan =
   | { action: "keep" }
@@ -48,6 +59,8 @@ export function planSubscription(
       return { action: "put", reason: "redirect", previousDestination: ours.destinationArn };
     }
     if (ours.filterPattern !== desired.filterPattern) return { action: "put", reason: "update-pattern" };
+    // Absent and empty are the same: CloudWatch Logs reports no role for a filter made without one.
+    if ((ours.roleArn ?? "") !== (desired.roleArn ?? "")) return { action: "put", reason: "update-role" };
     return { action: "keep" };
   }
   const others = existing.map((filter) => filter.filterName);

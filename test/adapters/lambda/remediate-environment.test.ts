@@ -89,12 +89,21 @@ describe("remediate environment", () => {
         ...REQUIRED,
         ACCOUNT_ID: "111122223333",
         MEMBER_ROLE_NAME: "ephemeral-guard-remediator",
-        MEMBER_ROLE_EXTERNAL_ID: "eg-3f9c1d2a",
+        MEMBER_ROLE_EXTERNAL_ID: "eg-7d1f3c9a0b2e4f68",
       }),
     ).toMatchObject({
       account: "111122223333",
-      members: { roleName: "ephemeral-guard-remediator", externalId: "eg-3f9c1d2a" },
+      members: { roleName: "ephemeral-guard-remediator", externalId: "eg-7d1f3c9a0b2e4f68" },
     });
+    // The shortest the member stacks accept.
+    expect(
+      parseRemediateEnvironment({
+        ...REQUIRED,
+        ACCOUNT_ID: "111122223333",
+        MEMBER_ROLE_NAME: "ephemeral-guard-remediator",
+        MEMBER_ROLE_EXTERNAL_ID: "eg-7d1f3c9a0b2e4",
+      }).members?.externalId,
+    ).toBe("eg-7d1f3c9a0b2e4");
     const single = parseRemediateEnvironment({
       ...REQUIRED,
       ACCOUNT_ID: "111122223333",
@@ -109,10 +118,23 @@ describe("remediate environment", () => {
       { MEMBER_ROLE_NAME: "ephemeral-guard-remediator", ACCOUNT_ID: "111122223333" },
       "MEMBER_ROLE_EXTERNAL_ID",
     ],
-    [{ MEMBER_ROLE_NAME: "ephemeral-guard-remediator", MEMBER_ROLE_EXTERNAL_ID: "eg-1" }, "ACCOUNT_ID"],
+    [
+      { MEMBER_ROLE_NAME: "ephemeral-guard-remediator", MEMBER_ROLE_EXTERNAL_ID: "eg-7d1f3c9a0b2e4f68" },
+      "ACCOUNT_ID",
+    ],
     [{ MEMBER_ROLE_NAME: "role/with/slashes" }, "MEMBER_ROLE_NAME"],
     [{ MEMBER_ROLE_NAME: "r".repeat(49) }, "MEMBER_ROLE_NAME"],
     [{ MEMBER_ROLE_EXTERNAL_ID: "x" }, "MEMBER_ROLE_EXTERNAL_ID"],
+    // 15 characters: every member stack refuses it (remediationExternalId), so no member role would match.
+    [
+      {
+        MEMBER_ROLE_NAME: "ephemeral-guard-remediator",
+        ACCOUNT_ID: "111122223333",
+        MEMBER_ROLE_EXTERNAL_ID: "eg-7d1f3c9a0b2e",
+      },
+      "MEMBER_ROLE_EXTERNAL_ID must be 16-1224",
+    ],
+    [{ MEMBER_ROLE_EXTERNAL_ID: "eg-7d1f3c9a0b2e4f68*" }, "MEMBER_ROLE_EXTERNAL_ID"],
     [{ ACCOUNT_ID: "1111-2222-3333" }, "ACCOUNT_ID"],
   ])("refuses a member setting that cannot work: %o naming %s", (override, field) => {
     expect(() => parseRemediateEnvironment({ ...REQUIRED, ...override })).toThrow(ConfigurationError);
