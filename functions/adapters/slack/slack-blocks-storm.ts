@@ -24,6 +24,24 @@ const STORM_COLOR = "#5B2A86";
 
 /** EKS cluster names; only such a name is put into a command for people to paste into a shell. */
 const EKS_CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/;
+/**
+ * An organization deployment counts storms per cluster ARN (core/aws-origin.ts clusterKeyOf): its parts give
+ * the name, account and region that the link and the command need. Only this exact shape is taken apart.
+ */
+const CLUSTER_ARN =
+  /^arn:(aws(?:-[a-z]+)*):eks:([a-z]{2}(?:-[a-z]+)+-\d{1,2}):(\d{12}):cluster\/([0-9A-Za-z][A-Za-z0-9_-]{0,99})$/;
+
+interface StormCluster {
+  name: string;
+  account?: string;
+  region?: string;
+}
+
+function stormCluster(cluster: string): StormCluster {
+  const parts = CLUSTER_ARN.exec(cluster);
+  if (!parts) return { name: cluster };
+  return { name: parts[4] as string, account: parts[3] as string, region: parts[2] as string };
+}
 
 export interface StormMessageOptions {
   /** The Lambda's region, for the Logs Insights link. */
@@ -34,8 +52,14 @@ function field(label: string, value: string): string {
   return `*${label}*\n${value}`;
 }
 
+/** The cluster's name, with its account and region when the storm is counted per cluster ARN. */
 function clusterCode(cluster: string): string {
-  return mrkdwnCode(cluster, { max: 200 });
+  const { name, account, region } = stormCluster(cluster);
+  const where =
+    account && region
+      ? ` (account ${mrkdwnCode(account, { max: 20 })}, ${mrkdwnCode(region, { max: 30 })})`
+      : "";
+  return `${mrkdwnCode(name, { max: 200 })}${where}`;
 }
 
 function windowText(start: string, end: string): string {
@@ -105,7 +129,8 @@ function rankedBlock(title: string, ranked: readonly Ranked[]): SlackBlock {
 /** Where the storm's audit events are: the members' log group, else the cluster's standard EKS log group. */
 function logGroupOf(digest: StormDigest): string | undefined {
   if (digest.logGroup) return digest.logGroup;
-  return EKS_CLUSTER_NAME.test(digest.cluster) ? `/aws/eks/${digest.cluster}/cluster` : undefined;
+  const { name } = stormCluster(digest.cluster);
+  return EKS_CLUSTER_NAME.test(name) ? `/aws/eks/${name}/cluster` : undefined;
 }
 
 /** Lists every write to ephemeral containers in the range, cut events included (they are still text). */
@@ -115,22 +140,30 @@ export const STORM_WINDOW_QUERY =
 
 function listBlock(digest: StormDigest, options: StormMessageOptions): SlackBlock {
   const { start, end } = digestRange(digest);
+  const cluster = stormCluster(digest.cluster);
+  // A member account's cluster: its log group is in that account and region, where the link and the hunt go.
+  const region = cluster.region ?? options.region;
   const url = logsInsightsRangeUrl({
-    region: options.region,
+    region,
     logGroup: logGroupOf(digest),
     query: STORM_WINDOW_QUERY,
     start,
     end,
   });
   const lines = ["*List them all*"];
+  const inAccount = cluster.account ? ` (in account ${mrkdwnCode(cluster.account, { max: 20 })})` : "";
   // The URL is built from validated parts and contains none of `<>|`; `&` is still escaped as Slack asks.
   lines.push(
     url
-      ? `🔎 <${url.replace(/&/g, "&amp;")}|Open the storm window in CloudWatch Logs Insights>`
+      ? `🔎 <${url.replace(/&/g, "&amp;")}|Open the storm window in CloudWatch Logs Insights>${inAccount}`
       : "🔎 _No Logs Insights link: the log group or region is unknown_",
   );
-  if (EKS_CLUSTER_NAME.test(digest.cluster)) {
-    lines.push(`\`\`\`ephemeral-guard hunt --cluster ${digest.cluster} --start ${start} --end ${end}\`\`\``);
+  if (EKS_CLUSTER_NAME.test(cluster.name)) {
+    const regionOption = cluster.region ? ` --region ${cluster.region}` : "";
+    const credentials = cluster.account ? `with credentials for account ${cluster.account}: ` : "";
+    lines.push(
+      `${credentials ? `_${credentials}_\n` : ""}\`\`\`ephemeral-guard hunt --cluster ${cluster.name}${regionOption} --start ${start} --end ${end}\`\`\``,
+    );
   } else {
     lines.push(`_The cluster name ${clusterCode(digest.cluster)} is not an EKS name: no command to paste._`);
   }
