@@ -402,7 +402,8 @@ describe("remediate across accounts", () => {
     centralKube.putPod(livePodOf(plain));
     centralKube.putPod(livePodOf(central));
 
-    await remediateHandler({ policy: { rateLimit: 10 } })(deliver(plain, central));
+    // The central account lists its own cluster, as a stack that remediates its own clusters too must.
+    await remediateHandler({ policy: { rateLimit: 10, clusters: [CLUSTER] } })(deliver(plain, central));
 
     expect(sts.calls).toEqual([]);
     expect(memberKube.requests).toEqual([]);
@@ -413,6 +414,19 @@ describe("remediate across accounts", () => {
     expect(outcomes().map((outcome) => [outcome.result, outcome.account])).toEqual([
       ["deleted", undefined],
       ["deleted", undefined],
+    ]);
+  });
+
+  it("a central stack that remediates member clusters only leaves a finding on its own cluster to a human, untouched", async () => {
+    const own = { ...sampleFinding(), account: CENTRAL_ACCOUNT, region: CENTRAL_REGION };
+    centralKube.putPod(livePodOf(own));
+
+    await remediateHandler({ policy: { rateLimit: 10 } })(deliver(own));
+
+    expect(sts.calls).toEqual([]);
+    expect(centralKube.deletes()).toEqual([]);
+    expect(outcomes().map((outcome) => [outcome.result, outcome.reason])).toEqual([
+      ["skipped", "cluster-not-configured"],
     ]);
   });
 

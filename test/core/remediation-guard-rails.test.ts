@@ -116,6 +116,15 @@ describe("finding guard-rails", () => {
     expect(verdict.action === "proceed" ? "proceed" : verdict.reason).toBe(expected);
   });
 
+  it("a central stack that remediates member clusters only leaves its own clusters to a human", () => {
+    const policy = remediationPolicy({ clusters: [] });
+    const own = checkFinding({ finding: critical, cluster: "prod-eu", policy, reachesMembers: true });
+    expect(own.action === "skip" && own.reason).toBe("cluster-not-configured");
+    expect(own.action === "skip" && own.detail).toMatch(/remediates member accounts' clusters only/);
+    // Without member roles an empty list cannot be deployed with remediation on; the rule does not apply.
+    expect(checkFinding({ finding: critical, cluster: "prod-eu", policy }).action).toBe("proceed");
+  });
+
   it("asks for a human in the protected-namespace detail", () => {
     const finding = { ...critical, pod: { ...critical.pod, namespace: "kube-system" } };
     const verdict = checkFinding({ finding, cluster: "prod-eu", policy: remediationPolicy() });

@@ -100,6 +100,19 @@ export const FINDING_RULES: readonly Rule<FindingContext>[] = [
       `Cluster ${placement?.kind === "remote" ? placement.arn : ""} is in another account or region, and remediate is not configured to reach one (memberRemediationRoleName): a human must delete ${podRef(finding)} if needed.`,
   },
   {
+    // An organization's central stack may remediate member clusters only (no clusters of its own listed, so no
+    // access entry here): a finding about one of its own clusters is for a human, said as such rather than
+    // met as an unreachable cluster.
+    reason: "cluster-not-configured",
+    blocks: ({ cluster, policy, placement, reachesMembers }) =>
+      placement?.kind !== "remote" &&
+      cluster !== undefined &&
+      policy.clusters.length === 0 &&
+      reachesMembers === true,
+    detail: ({ cluster, finding }) =>
+      `Cluster ${cluster} is in remediate's own account, which remediates member accounts' clusters only (no clusters listed, no access entry): a human must delete ${podRef(finding)} if needed.`,
+  },
+  {
     // The list names the clusters of remediate's own account; a member's clusters are the ones its member
     // stack gives the member role access to.
     reason: "cluster-not-configured",
