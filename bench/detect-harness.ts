@@ -97,6 +97,8 @@ export interface Invocation {
   cpuMs: number;
   /** The invocation's error, when it failed (a flood that outlasts the invocation fails it). */
   failure?: string;
+  /** What the handler returned (from a Kinesis event, the partial batch response). */
+  response?: unknown;
 }
 
 export interface DetectHarness {
@@ -162,13 +164,13 @@ export async function withDetectHandler<T>(work: (harness: DetectHarness) => Pro
       async invoke(event: unknown): Promise<Invocation> {
         const cpuStart = process.cpuUsage();
         const started = performance.now();
-        const failure = await quietly(() => handler(event, lambdaContext(Date.now() + TIMEOUT_MS))).then(
-          () => undefined,
-          (error: unknown) => (error instanceof Error ? error.message : String(error)),
+        const outcome = await quietly(() => handler(event, lambdaContext(Date.now() + TIMEOUT_MS))).then(
+          (response: unknown) => ({ response }),
+          (error: unknown) => ({ failure: error instanceof Error ? error.message : String(error) }),
         );
         const wallMs = performance.now() - started;
         const cpu = process.cpuUsage(cpuStart);
-        return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, ...(failure ? { failure } : {}) };
+        return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, ...outcome };
       },
     });
   } finally {

@@ -49,7 +49,7 @@ function eventId(random: RandomSource): string {
   return random.digits(56);
 }
 
-function deliverySize(size: DeliverySize, random: RandomSource): number {
+export function deliverySize(size: DeliverySize, random: RandomSource): number {
   if (typeof size === "number") return size;
   const total = size.reduce((sum, entry) => sum + entry.weight, 0);
   let roll = random.int(total);

@@ -5,6 +5,7 @@ import { deliveriesSection } from "./sections/deliveries.ts";
 import { deployedBundleSection } from "./sections/deployed-bundle.ts";
 import { endToEndSection } from "./sections/end-to-end.ts";
 import { filteredStagesSection } from "./sections/filtered-stages.ts";
+import { kinesisBatchSection } from "./sections/kinesis-batch.ts";
 import { memorySection } from "./sections/memory.ts";
 import { throughputSection } from "./sections/throughput.ts";
 
@@ -19,6 +20,7 @@ const SECTIONS: readonly Section[] = [
   memorySection,
   deliveriesSection,
   endToEndSection,
+  kinesisBatchSection,
   deployedBundleSection,
 ];
 
