@@ -149,8 +149,22 @@ export async function startPeers(): Promise<Peers> {
   };
 }
 
+/**
+ * One set of peers for every section that runs the handler: detect.ts builds its clients once, like a warm
+ * Lambda container, so a second set of peers would meet clients still pointed at the first (which stopped).
+ * stopDetectPeers() ends them when the bench is done.
+ */
+let sharedPeers: Promise<Peers> | undefined;
+
+export async function stopDetectPeers(): Promise<void> {
+  const peers = sharedPeers;
+  sharedPeers = undefined;
+  if (peers) (await peers).stop();
+}
+
 export async function withDetectHandler<T>(work: (harness: DetectHarness) => Promise<T>): Promise<T> {
-  const peers = await startPeers();
+  sharedPeers ??= startPeers();
+  const peers = await sharedPeers;
   const saved = { ...process.env };
   Object.assign(process.env, peers.environment);
   try {
@@ -174,7 +188,6 @@ export async function withDetectHandler<T>(work: (harness: DetectHarness) => Pro
       },
     });
   } finally {
-    peers.stop();
     process.env = saved;
   }
 }

@@ -1,4 +1,4 @@
-import { withDetectHandler } from "./detect-harness.ts";
+import { stopDetectPeers, withDetectHandler } from "./detect-harness.ts";
 import { findingsDelivery } from "./sections/end-to-end.ts";
 
 /** `node --import tsx --cpu-prof bench/profile-e2e.ts [findings]`: one delivery through detect, for profiling. */
@@ -9,3 +9,4 @@ await withDetectHandler(async (harness) => {
   const result = await harness.invoke(event);
   console.error(JSON.stringify({ size, ...result }));
 });
+await stopDetectPeers();

@@ -1,4 +1,5 @@
 import os from "node:os";
+import { stopDetectPeers } from "./detect-harness.ts";
 import { hasExposedGc } from "./measure.ts";
 import { finalLine, type Section, type SectionResult, type Table } from "./section.ts";
 import { deliveriesSection } from "./sections/deliveries.ts";
@@ -92,7 +93,9 @@ async function main(): Promise<void> {
   console.log(finalLine(Object.assign({}, ...results.map((result) => result.finalLine ?? {}))));
 }
 
-main().catch((error: unknown) => {
-  console.error("bench failed:", error);
-  process.exitCode = 1;
-});
+main()
+  .catch((error: unknown) => {
+    console.error("bench failed:", error);
+    process.exitCode = 1;
+  })
+  .finally(() => stopDetectPeers());
