@@ -4,6 +4,7 @@ import type { Context } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { detectionConfig } from "../functions/core/detection-config.ts";
 import { type Finding, FindingSchema } from "../functions/core/finding.ts";
+import { captureJsonLogs } from "./helpers/captured-logs.ts";
 import { loadAuditJson, readEventText } from "./helpers/events.ts";
 import { type DynamoPeer, idempotencyTable, startDynalite, stormTable } from "./peers/dynalite.ts";
 import { type SnsServer, startSnsServer } from "./peers/sns-server.ts";
@@ -127,14 +128,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   output = [];
-  for (const stream of [process.stdout, process.stderr]) {
-    vi.spyOn(stream, "write").mockImplementation((chunk: string | Uint8Array) => {
-      for (const line of String(chunk).split("\n")) {
-        if (line.trim().startsWith("{")) output.push(JSON.parse(line) as Record<string, unknown>);
-      }
-      return true;
-    });
-  }
+  captureJsonLogs(output);
   await sns.recover();
   sns.clear();
   await dynamo.clearTable(TABLE);

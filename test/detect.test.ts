@@ -3,6 +3,7 @@ import { gzipSync } from "node:zlib";
 import type { Context } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { type Finding, FindingSchema } from "../functions/core/finding.ts";
+import { captureJsonLogs } from "./helpers/captured-logs.ts";
 import { detectFile, EVENTS_DIR, readEventText } from "./helpers/events.ts";
 import { type DynamoPeer, idempotencyTable, startDynalite } from "./peers/dynalite.ts";
 import { type SnsServer, startSnsServer } from "./peers/sns-server.ts";
@@ -120,15 +121,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   output = [];
-  // Powertools writes INFO and EMF to stdout, WARN and ERROR to stderr.
-  for (const stream of [process.stdout, process.stderr]) {
-    vi.spyOn(stream, "write").mockImplementation((chunk: string | Uint8Array) => {
-      for (const line of String(chunk).split("\n")) {
-        if (line.trim().startsWith("{")) output.push(JSON.parse(line) as Record<string, unknown>);
-      }
-      return true;
-    });
-  }
+  captureJsonLogs(output);
   await sns.recover();
   sns.clear();
   await dynamo.clearTable(TABLE);
