@@ -14,10 +14,10 @@ import { type RemediationPolicyInput, remediationPolicy } from "../functions/cor
 import { type RemediationOutcome, RemediationOutcomeSchema } from "../functions/core/remediation-outcome.ts";
 import { createRemediateHandler } from "../functions/remediation/remediate-invocation.ts";
 import { remediationIdempotency, wireRemediation } from "../functions/remediation/wiring.ts";
+import { livePodOf } from "./helpers/live-pod.ts";
 import { type DynamoPeer, idempotencyTable, startDynalite } from "./peers/dynalite.ts";
 import { type EksServer, startEksServer } from "./peers/eks-server.ts";
 import {
-  type FakePod,
   type KubernetesApiServer,
   podPath,
   startKubernetesApiServer,
@@ -88,34 +88,6 @@ function memberFinding(changes: Partial<Finding> = {}): Finding {
     account: MEMBER_ACCOUNT,
     region: MEMBER_REGION,
     clusterArn: `arn:aws:eks:${MEMBER_REGION}:${MEMBER_ACCOUNT}:cluster/${CLUSTER}`,
-    ...changes,
-  };
-}
-
-function livePodOf(finding: Finding, changes: Partial<FakePod> = {}): FakePod {
-  const owner = finding.pod.owner;
-  return {
-    namespace: finding.pod.namespace,
-    name: finding.pod.name,
-    uid: finding.pod.uid ?? "uid-from-api",
-    ownerReferences: owner
-      ? [
-          {
-            apiVersion: "apps/v1",
-            kind: owner.kind,
-            name: owner.name,
-            uid: owner.uid ?? "",
-            controller: true,
-          },
-        ]
-      : [],
-    ephemeralContainers: finding.containers.map((container) => ({
-      name: container.name,
-      ...(container.image === undefined ? {} : { image: container.image }),
-      ...(container.targetContainerName === undefined
-        ? {}
-        : { targetContainerName: container.targetContainerName }),
-    })),
     ...changes,
   };
 }

@@ -19,6 +19,7 @@ import {
   type RemediateSummary,
 } from "../functions/remediation/remediate-invocation.ts";
 import { remediationIdempotency, wireRemediation } from "../functions/remediation/wiring.ts";
+import { livePodOf } from "./helpers/live-pod.ts";
 import {
   type DynamoPeer,
   idempotencyTable,
@@ -68,35 +69,6 @@ function findingFrom(file: string): Finding {
 
 /** The critical sample: `kubectl debug --profile=sysadmin` on a Deployment's pod. */
 const PRIVILEGED = "privileged-sysadmin-profile.json";
-
-/** The pod as the API server holds it, matching the finding (same uid, owner and ephemeral container). */
-function livePodOf(finding: Finding, changes: Partial<FakePod> = {}): FakePod {
-  const owner = finding.pod.owner;
-  return {
-    namespace: finding.pod.namespace,
-    name: finding.pod.name,
-    uid: finding.pod.uid ?? "uid-from-api",
-    ownerReferences: owner
-      ? [
-          {
-            apiVersion: "apps/v1",
-            kind: owner.kind,
-            name: owner.name,
-            uid: owner.uid ?? "",
-            controller: true,
-          },
-        ]
-      : [],
-    ephemeralContainers: finding.containers.map((container) => ({
-      name: container.name,
-      ...(container.image === undefined ? {} : { image: container.image }),
-      ...(container.targetContainerName === undefined
-        ? {}
-        : { targetContainerName: container.targetContainerName }),
-    })),
-    ...changes,
-  };
-}
 
 /** The same finding under another audit ID: a new write, not a redelivery. */
 function anotherWrite(finding: Finding, index: number): Finding {
