@@ -211,12 +211,40 @@ class ScreenedOutRecord implements LogRecord {
 }
 
 /**
+ * Whether every event may carry the marker (the marker lies between its start and the next event's), so
+ * that the screen would set nothing aside. Such a payload (all a subscription filter on the marker passes)
+ * is read faster by one JSON.parse of the whole message than message by message: in the bench's filtered
+ * stream the message-by-message read cost about 20% more than the whole parse. It stops at the first event
+ * without a marker, so an unfiltered payload pays for one or two marker searches.
+ */
+function noneToSetAside(raw: Buffer, eventStarts: readonly number[], firstMarker: number): boolean {
+  if (eventStarts.length === 0) return false;
+  let marker = firstMarker;
+  for (let index = 0; index < eventStarts.length; index++) {
+    const start = eventStarts[index] ?? 0;
+    const end = eventStarts[index + 1] ?? raw.length;
+    if (marker !== -1 && marker < start) marker = nextMarker(raw, start);
+    if (marker === -1 || marker >= end) return false;
+  }
+  return true;
+}
+
+/**
  * Reads the records of a DATA_MESSAGE laid out as CloudWatch Logs writes it, or returns undefined for the
  * caller to parse it in full. Positions are named as the full parse names them.
  */
 export function screenDataMessage(raw: Buffer, position: string): ScreenedMessage | undefined {
   const keyAt = raw.indexOf(LOG_EVENTS_KEY);
   if (keyAt === -1) return undefined;
+  let at = keyAt + LOG_EVENTS_KEY.length;
+  // `{"id":"` is short and rare outside event starts, so finding all of them is cheaper than finding each
+  // message's end; every one of them after the array's start must be the start of the next event.
+  const eventStarts = raw[at] === CLOSE_BRACKET ? [] : indexesOf(raw, EVENT_START, at);
+  if (eventStarts.length > 0 && eventStarts[0] !== at) return undefined;
+  // The first marker at or after the current message; reused while it lies beyond the messages before it.
+  // Only the first one in each message is looked for: in a filtered stream every message holds several.
+  let marker = nextMarker(raw, at);
+  if (noneToSetAside(raw, eventStarts, marker)) return undefined;
   let header: unknown;
   try {
     // Valid only if the key really is the last member of the top-level object.
@@ -225,18 +253,10 @@ export function screenDataMessage(raw: Buffer, position: string): ScreenedMessag
     return undefined;
   }
   const records: LogRecord[] = [];
-  const decoder = new MessageDecoder(raw);
-  let at = keyAt + LOG_EVENTS_KEY.length;
-  if (raw[at] === CLOSE_BRACKET) {
+  if (eventStarts.length === 0) {
     return at + 2 === raw.length && raw[at + 1] === CLOSE_BRACE ? { header, records } : undefined;
   }
-  // `{"id":"` is short and rare outside event starts, so finding all of them is cheaper than finding each
-  // message's end; every one of them after the array's start must be the start of the next event.
-  const eventStarts = indexesOf(raw, EVENT_START, at);
-  if (eventStarts[0] !== at) return undefined;
-  // The first marker at or after the current message; reused while it lies beyond the messages before it.
-  // Only the first one in each message is looked for: in a filtered stream every message holds several.
-  let marker = nextMarker(raw, at);
+  const decoder = new MessageDecoder(raw);
   // Only messages set aside need the escape check (see above), so a filtered stream, whose messages are all
   // decoded, skips that search of the whole payload; it runs once, after the loop.
   let setAside = false;

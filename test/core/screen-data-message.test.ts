@@ -180,6 +180,18 @@ describe("CloudWatch payload fast path", () => {
     for (const raw of cases) expectSameAsFullParse(raw);
   });
 
+  it("reads a delivery whose every message carries the marker (what the subscription filter passes) by the whole parse", () => {
+    // Nothing to set aside: the screen steps back, and the one JSON.parse of the whole message gives the records.
+    for (const messages of [[writeText], [writeText, writeText, `{"n":"${MARKER}"}`, writeText]]) {
+      const fast = expectSameAsFullParse(JSON.stringify(dataMessage(messages.map(logEvent))));
+      expect(screenedCount(fast)).toBe(0);
+      expect(fast.records.map((record) => record.text)).toEqual(messages);
+    }
+    // One message without it and the screen reads the delivery, setting that one aside.
+    const mixed = [writeText, leaseText, writeText];
+    expect(screenedCount(expectSameAsFullParse(JSON.stringify(dataMessage(mixed.map(logEvent)))))).toBe(1);
+  });
+
   it("cuts messages from one string of the whole payload, once there are several to decode", () => {
     // Each payload starts with an ordinary event, so that a screened-out record shows the fast path ran
     // (a message it failed to decode would have sent the whole payload to the full parse instead).
