@@ -6,6 +6,7 @@ import {
 import { decodeDocument } from "../../functions/core/decode-input.ts";
 import { detectionConfig } from "../../functions/core/detection-config.ts";
 import { Detector } from "../../functions/core/detector.ts";
+import { SCREEN_SEARCHES } from "../../functions/core/screen-data-message.ts";
 import { CLUSTER } from "../make-events.ts";
 import { makeStream, type PayloadBatch } from "../make-payloads.ts";
 import {
@@ -46,6 +47,24 @@ export function gunzipLimitPass(batch: PayloadBatch): number {
     bytes += inflateAwslogsData(payload.awslogs.data, DEFAULT_MAX_DECOMPRESSED_BYTES).length;
   }
   return bytes;
+}
+
+/**
+ * The floor of reading the unfiltered stream without decoding it (screen-data-message.ts): gunzip every payload,
+ * then make over each one the three searches the screen makes when it sets messages aside (event starts, the
+ * marker, escapes that could spell it), with Buffer#indexOf as the screen does, counting the hits and nothing
+ * else. What the detector takes over this is the rest of its work; what this takes over the gunzip limit is the
+ * searches' own cost.
+ */
+export function searchesFloorPass(batch: PayloadBatch): number {
+  let hits = 0;
+  for (const payload of batch.payloads) {
+    const raw = inflateAwslogsData(payload.awslogs.data, DEFAULT_MAX_DECOMPRESSED_BYTES);
+    for (const needle of SCREEN_SEARCHES) {
+      for (let at = raw.indexOf(needle); at !== -1; at = raw.indexOf(needle, at + 1)) hits++;
+    }
+  }
+  return hits;
 }
 
 /**
@@ -95,6 +114,8 @@ interface StreamResult {
   notes: string[];
   /** Pass by pass, CPU time: what the targets are judged on. */
   ratio: RatioRange;
+  /** The second baseline over the first, pass by pass, CPU time, when there is one. */
+  secondRatio?: RatioRange;
   /** Pass by pass, wall time: shown beside it. */
   wallRatio: RatioRange;
 }
@@ -105,9 +126,11 @@ interface Baseline {
   run(batch: PayloadBatch): number;
 }
 
-function measureStream(stream: StreamCase, base: Baseline): StreamResult {
+/** `second`: another baseline timed in the same passes, shown against the first (a floor of the design). */
+function measureStream(stream: StreamCase, base: Baseline, second?: Baseline): StreamResult {
   const batch = makeStream(stream.spec);
   const baseline: Contender = { name: base.name, run: () => base.run(batch) };
+  const other: Contender | undefined = second && { name: second.name, run: () => second.run(batch) };
   const notes: string[] = [];
   const totals = { records: 0, problems: 0 };
   const findings = detectorPass(batch, totals);
@@ -127,30 +150,44 @@ function measureStream(stream: StreamCase, base: Baseline): StreamResult {
       `${findings.toLocaleString("en-US")} findings`,
   );
   const detector: Contender = { name: "detector", run: () => detectorPass(batch) };
-  const { timings, samples, cpuSamples } = timeInterleaved([baseline, detector], {
+  const contenders = other ? [baseline, other, detector] : [baseline, detector];
+  const { timings, samples, cpuSamples } = timeInterleaved(contenders, {
     warmup: WARMUP,
     repetitions: REPETITIONS,
     collectBetweenPasses: false,
   });
   const ratio = ratios(cpuSamples.get("detector") ?? [], cpuSamples.get(baseline.name) ?? []);
   const wallRatio = ratios(samples.get("detector") ?? [], samples.get(baseline.name) ?? []);
+  const over = (name: string, cpu: boolean) =>
+    ratios(
+      (cpu ? cpuSamples : samples).get(name) ?? [],
+      (cpu ? cpuSamples : samples).get(baseline.name) ?? [],
+    );
+  const secondRatio = other && over(other.name, true);
   const rows: string[][] = [];
-  for (const contender of [baseline, detector]) {
+  for (const contender of contenders) {
     const timing = timings.get(contender.name);
     if (!timing) continue;
     const ms = timing.medianMs;
+    const label =
+      contender === baseline ? base.label : contender === other ? (second?.label ?? "") : "detector";
     rows.push([
       stream.name,
-      contender === baseline ? base.label : "detector",
+      label,
       perSecond(batch.events, ms),
       ((batch.messageBytes / (1024 * 1024) / ms) * 1000).toFixed(1),
       ((ms * 1000) / batch.payloads.length).toFixed(0),
       `${ms.toFixed(1)} (${timing.minMs.toFixed(1)}-${timing.maxMs.toFixed(1)})`,
-      contender === baseline ? "1.00" : formatRatio(wallRatio),
-      contender === baseline ? "1.00" : formatRatio(ratio),
+      contender === baseline ? "1.00" : formatRatio(over(contender.name, false)),
+      contender === baseline ? "1.00" : formatRatio(over(contender.name, true)),
     ]);
   }
-  return { rows, notes, ratio, wallRatio };
+  if (other && second) {
+    notes.push(
+      `${stream.name}: detector over ${second.label}: ${formatRatio(ratios(cpuSamples.get("detector") ?? [], cpuSamples.get(other.name) ?? []))} in CPU time`,
+    );
+  }
+  return { rows, notes, ratio, wallRatio, ...(secondRatio ? { secondRatio } : {}) };
 }
 
 export interface ThroughputRatios {
@@ -168,11 +205,11 @@ export const throughputSection: Section = {
       label: "floor: b64 + gunzip + parse all",
       run: floorPass,
     });
-    const unfiltered = measureStream(streamNamed("unfiltered"), {
-      name: "gunzip",
-      label: "limit: b64 + gunzip",
-      run: gunzipLimitPass,
-    });
+    const unfiltered = measureStream(
+      streamNamed("unfiltered"),
+      { name: "gunzip", label: "limit: b64 + gunzip", run: gunzipLimitPass },
+      { name: "searches", label: "floor: b64 + gunzip + 3 searches", run: searchesFloorPass },
+    );
     const targets: TargetResult[] = [
       {
         name: `filtered stream within ${FILTERED_MAX_RATIO}x the decode-and-parse floor`,
@@ -182,7 +219,9 @@ export const throughputSection: Section = {
       {
         name: `unfiltered stream within ${UNFILTERED_MAX_RATIO}x the base64 + gunzip limit`,
         met: unfiltered.ratio.median <= UNFILTERED_MAX_RATIO,
-        detail: `${formatRatio(unfiltered.ratio)} gunzip limit in CPU time, ${formatRatio(unfiltered.wallRatio)} in wall time (target <= ${UNFILTERED_MAX_RATIO.toFixed(2)}x)`,
+        detail:
+          `${formatRatio(unfiltered.ratio)} gunzip limit in CPU time, ${formatRatio(unfiltered.wallRatio)} in wall time (target <= ${UNFILTERED_MAX_RATIO.toFixed(2)}x` +
+          `${unfiltered.secondRatio ? `; the screen's 3 searches after gunzip alone: ${formatRatio(unfiltered.secondRatio)}` : ""})`,
       },
     ];
     return {
