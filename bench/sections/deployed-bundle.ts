@@ -66,7 +66,7 @@ async function coldStart(
   const env = functionEnvironment(variables);
   const ms: number[] = [];
   for (let attempt = 0; attempt < COLD_STARTS; attempt++) {
-    // NODE_OPTIONS as deployed (--enable-source-maps) is part of what init costs.
+    // NODE_OPTIONS as deployed (none by default) is part of what init costs.
     const nodeOptions = env.NODE_OPTIONS ? env.NODE_OPTIONS.split(" ") : [];
     const { stdout } = await run(process.execPath, [...nodeOptions, CHILD, file], {
       env,
@@ -249,8 +249,8 @@ export const deployedBundleSection: Section = {
         const file = join(UNPACK_DIR, name, code.name);
         mkdirSync(dirname(file), { recursive: true });
         writeFileSync(file, code.data);
-        // Beside it as in the zip: with --enable-source-maps (NODE_OPTIONS as deployed) Node reads and parses the
-        // map when the handler loads, and that is part of init.
+        // Beside it as in the zip: should NODE_OPTIONS enable source maps, Node reads and parses the map when the
+        // handler loads, and that is part of init.
         if (map) writeFileSync(join(UNPACK_DIR, name, map.name), map.data);
         const zipBytes = readFileSync(join(out, zipName)).length;
         const cold = await coldStart(file, fn.Properties.Environment?.Variables ?? {});
