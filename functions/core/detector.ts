@@ -46,6 +46,14 @@ function zeroes<K extends string>(keys: readonly K[]): Record<K, number> {
   return Object.fromEntries(keys.map((key) => [key, 0])) as Record<K, number>;
 }
 
+/*
+ * Made once and copied per detector: detect makes one detector per delivery, and Object.fromEntries per
+ * detector was ~1.7 ms of a filtered bench pass (1,000 deliveries); a spread copy of a fixed-shape object
+ * is a fraction of that. Frozen so that no detector's counts can leak into the next one's.
+ */
+const NO_FINDINGS_BY_SEVERITY: Readonly<Record<Severity, number>> = Object.freeze(zeroes(SEVERITIES));
+const NOTHING_SKIPPED: Readonly<Record<SkipReason, number>> = Object.freeze(zeroes(SKIP_REASONS));
+
 /** A finding and, when it came in a Kinesis batch, the sequence number of its stream record. */
 export interface Detected {
   finding: Finding;
@@ -60,8 +68,8 @@ export class Detector {
   readonly stats: DetectionStats = {
     records: 0,
     findings: 0,
-    findingsBySeverity: zeroes(SEVERITIES),
-    skipped: zeroes(SKIP_REASONS),
+    findingsBySeverity: { ...NO_FINDINGS_BY_SEVERITY },
+    skipped: { ...NOTHING_SKIPPED },
     controlMessages: 0,
     problems: 0,
   };

@@ -186,6 +186,35 @@ describe("batches", () => {
     expect(skippedOnly(detector.stats)).toEqual({ "other-resource": 6, unparseable: 1 });
   });
 
+  it("one delivery's counts never leak into the next delivery's detector (the zeroed stats are copies)", () => {
+    const text = readEventText("jsonl/mixed-cluster-traffic.jsonl");
+    const first = new Detector(detectionConfig());
+    first.ingest(decodeText(text, "first.jsonl"));
+    expect(first.stats.findings).toBeGreaterThan(0);
+    expect(Object.values(first.stats.skipped).some((count) => count > 0)).toBe(true);
+    const second = new Detector(detectionConfig());
+    expect(second.stats).toEqual({
+      records: 0,
+      findings: 0,
+      findingsBySeverity: { info: 0, low: 0, medium: 0, high: 0, critical: 0 },
+      skipped: {
+        "other-resource": 0,
+        "read-verb": 0,
+        "other-verb": 0,
+        "earlier-stage": 0,
+        "excluded-identity": 0,
+        duplicate: 0,
+        unparseable: 0,
+      },
+      controlMessages: 0,
+      problems: 0,
+    });
+    // Same keys in the same order as before the copies: stats are printed and sent as metrics in this order.
+    expect(Object.keys(second.stats.skipped)).toEqual(Object.keys(first.stats.skipped));
+    second.ingest(decodeText(text, "second.jsonl"));
+    expect(second.stats).toEqual(first.stats);
+  });
+
   it("mixed cluster traffic: each record is a finding or counted under one skip reason", () => {
     const { findings, stats } = detectFile("jsonl/mixed-cluster-traffic.jsonl");
     expect(findings.map((f) => [f.actor.username, f.outcome, f.severity])).toEqual([
