@@ -66,26 +66,6 @@ export type AuditEvent = z.infer<typeof AuditEventSchema>;
  * the ones reported.
  */
 const STAGES: ReadonlySet<unknown> = new Set(AuditStageSchema.options);
-const OBJECT_REF_FIELDS = [
-  "resource",
-  "namespace",
-  "name",
-  "uid",
-  "apiGroup",
-  "apiVersion",
-  "resourceVersion",
-  "subresource",
-] as const;
-const RESPONSE_STATUS_TEXT_FIELDS = ["status", "reason", "message"] as const;
-const EVENT_TEXT_FIELDS = [
-  "apiVersion",
-  "level",
-  "requestURI",
-  "userAgent",
-  "requestReceivedTimestamp",
-  "stageTimestamp",
-] as const;
-
 type Fields = Record<string, unknown>;
 
 function isFields(value: unknown): value is Fields {
@@ -99,13 +79,38 @@ function isOptionalString(value: unknown): boolean {
 /** Loops rather than every() with a callback: these run for every field of every event with the marker. */
 function isStringArray(value: unknown): boolean {
   if (!Array.isArray(value)) return false;
-  for (const item of value) if (typeof item !== "string") return false;
+  for (let i = 0; i < value.length; i++) if (typeof value[i] !== "string") return false;
   return true;
 }
 
-function allOptionalStrings(fields: Fields, names: readonly string[]): boolean {
-  for (const name of names) if (!isOptionalString(fields[name])) return false;
-  return true;
+/*
+ * The optional text fields are read by name rather than by looping over lists of names: a keyed load with a
+ * changing key is a megamorphic lookup on every field of every event with the marker, and the named loads
+ * measured a little faster on the filtered bench (A/B on detection alone: 24.4 -> 24.2 ms a pass; parseAuditEvent is ~1 ms of it). The schema above stays the definition
+ * (test/core/parse-audit-event.test.ts checks the two agree on mutated events).
+ */
+function objectRefAsIs(ref: unknown): boolean {
+  return (
+    isFields(ref) &&
+    isOptionalString(ref.resource) &&
+    isOptionalString(ref.namespace) &&
+    isOptionalString(ref.name) &&
+    isOptionalString(ref.uid) &&
+    isOptionalString(ref.apiGroup) &&
+    isOptionalString(ref.apiVersion) &&
+    isOptionalString(ref.resourceVersion) &&
+    isOptionalString(ref.subresource)
+  );
+}
+
+function responseStatusAsIs(status: unknown): boolean {
+  return (
+    isFields(status) &&
+    (status.code === undefined || Number.isSafeInteger(status.code)) &&
+    isOptionalString(status.status) &&
+    isOptionalString(status.reason) &&
+    isOptionalString(status.message)
+  );
 }
 
 function recordOf(value: unknown, accepts: (item: unknown) => boolean): boolean {
@@ -134,15 +139,17 @@ function isAuditEventAsIs(value: unknown): value is AuditEvent {
     value.auditID.length > 0 &&
     STAGES.has(value.stage) &&
     typeof value.verb === "string" &&
-    allOptionalStrings(value, EVENT_TEXT_FIELDS) &&
+    isOptionalString(value.apiVersion) &&
+    isOptionalString(value.level) &&
+    isOptionalString(value.requestURI) &&
+    isOptionalString(value.userAgent) &&
+    isOptionalString(value.requestReceivedTimestamp) &&
+    isOptionalString(value.stageTimestamp) &&
     isUserInfo(value.user) &&
     (value.impersonatedUser === undefined || isUserInfo(value.impersonatedUser)) &&
     (value.sourceIPs === undefined || isStringArray(value.sourceIPs)) &&
-    (objectRef === undefined || (isFields(objectRef) && allOptionalStrings(objectRef, OBJECT_REF_FIELDS))) &&
-    (responseStatus === undefined ||
-      (isFields(responseStatus) &&
-        (responseStatus.code === undefined || Number.isSafeInteger(responseStatus.code)) &&
-        allOptionalStrings(responseStatus, RESPONSE_STATUS_TEXT_FIELDS))) &&
+    (objectRef === undefined || objectRefAsIs(objectRef)) &&
+    (responseStatus === undefined || responseStatusAsIs(responseStatus)) &&
     (value.annotations === undefined || recordOf(value.annotations, (item) => typeof item === "string"))
   );
 }
