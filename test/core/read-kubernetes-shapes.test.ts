@@ -74,6 +74,10 @@ function expectSameAsSchema(kind: Kind, value: unknown): boolean {
     expect(schema.success).toBe(true);
     expect(fast.data).toStrictEqual(schema.data);
   }
+  // Field order too (isDeepStrictEqual ignores it): the hand-written readers copy fields in the schema's order,
+  // so nothing that lists a parsed shape's fields can tell which one read it.
+  const [fastJson, schemaJson] = [JSON.stringify(fast.data), JSON.stringify(schema.data)];
+  if (fastJson !== schemaJson) expect(fastJson).toBe(schemaJson);
   return true;
 }
 
@@ -218,6 +222,70 @@ describe("Kubernetes shape readers", () => {
       ),
       { numRuns: 1000 },
     );
+  });
+
+  it("agree with the schemas on hostile shapes: huge lists, deep nesting, odd entries among thousands", () => {
+    let deep: unknown = { type: "Unconfined" };
+    for (let level = 0; level < 300; level++) deep = { type: "Localhost", nested: deep };
+    const many = <T>(count: number, make: (index: number) => T): T[] =>
+      Array.from({ length: count }, (_, index) => make(index));
+    const env = many(1_000, (index) => ({
+      name: `V${index}`,
+      valueFrom: { secretKeyRef: { name: `s${index}`, key: "k" } },
+    }));
+    const mounts = many(1_000, (index) => ({ name: `vol-${index}`, mountPath: `/m/${index}` }));
+    const hostile: Array<{ kind: Kind; value: unknown }> = [
+      {
+        kind: "containerSpec",
+        value: {
+          name: "d",
+          command: many(2_000, (index) => `arg${index}`),
+          env,
+          envFrom: many(1_000, (index) => ({ secretRef: { name: `s${index}` } })),
+          volumeMounts: mounts,
+          resources: deep,
+          securityContext: deep,
+        },
+      },
+      // One odd entry at the end of thousands of good ones: the reader gives way to the schema, which drops it.
+      { kind: "containerSpec", value: { name: "d", env: [...env, null] } },
+      { kind: "containerSpec", value: { name: "d", volumeMounts: [...mounts, { name: 7 }] } },
+      { kind: "containerSpec", value: { name: "d", command: [...many(1_000, String), 1] } },
+      { kind: "containerSpec", value: { name: "d", env: [{ valueFrom: { secretKeyRef: deep } }] } },
+      {
+        kind: "securityContext",
+        value: {
+          capabilities: { add: many(2_000, (index) => `CAP_${index}`), drop: ["ALL"] },
+          seccompProfile: deep,
+          seLinuxOptions: { type: "spc_t", extra: deep },
+          windowsOptions: { hostProcess: true, nested: deep },
+        },
+      },
+      { kind: "securityContext", value: { capabilities: { add: [...many(1_000, String), null] } } },
+      { kind: "securityContext", value: { runAsUser: Number.POSITIVE_INFINITY } },
+      { kind: "securityContext", value: { runAsUser: Number.NaN, privileged: "true" } },
+      { kind: "securityContext", value: { seccompProfile: { type: deep } } },
+      {
+        kind: "pod",
+        value: {
+          metadata: {
+            name: "p",
+            ownerReferences: many(1_000, (index) => ({ kind: "R", name: `r${index}` })),
+          },
+          spec: {
+            securityContext: { runAsUser: 0, seccompProfile: deep, seLinuxOptions: { level: "s0" } },
+            volumes: many(1_000, (index) => ({ name: `v${index}`, secret: deep })),
+            ephemeralContainers: many(300, () => deep),
+          },
+        },
+      },
+      { kind: "pod", value: { spec: { securityContext: { runAsGroup: "0" } } } },
+      { kind: "pod", value: { spec: { securityContext: { windowsOptions: { hostProcess: 1 } } } } },
+    ];
+    let answered = 0;
+    for (const { kind, value } of hostile) if (expectSameAsSchema(kind, value)) answered++;
+    // The well-formed ones (however large or deep their passed-through values) take the fast path.
+    expect(answered).toBe(4);
   });
 
   it("fall back to the lenient schemas for malformed input, so a bad field cannot hide the rest", () => {
