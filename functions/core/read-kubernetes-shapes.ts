@@ -23,15 +23,6 @@ import {
 const MISMATCH: unique symbol = Symbol("mismatch");
 type Read = (value: unknown) => unknown;
 
-const string: Read = (value) => (typeof value === "string" ? value : MISMATCH);
-const boolean: Read = (value) => (typeof value === "boolean" ? value : MISMATCH);
-/** z.unknown(): the value itself. */
-const anything: Read = (value) => value;
-
-function optional(read: Read): Read {
-  return (value) => (value === undefined ? undefined : read(value));
-}
-
 /** An array of items; the input array itself when reading changed no item (strings, say). */
 function arrayOf(read: Read): Read {
   return (value) => {
@@ -54,12 +45,9 @@ function listOf(read: Read): Read {
   return (value) => (value === undefined ? [] : array(value));
 }
 
-const optionalString = optional(string);
-const optionalBoolean = optional(boolean);
-
 /*
- * Every shape below is read by hand, one function per shape with named fields, rather than with object():
- * the combinators' shared closures make each field load, store and reader call megamorphic, and the
+ * Every shape below is read by hand, one function per shape with named fields, rather than with a generic
+ * object(shape) combinator (as the container and securityContext were until 2026-12): its shared closures make each field load, store and reader call megamorphic, and the
  * container, securityContext and pod readers run for every write. Measured on the filtered bench
  * (detection alone, A/B): 23.5-23.8 -> 21.3-22.1 ms a pass. Each checks every field it names first, then
  * copies them in the schema's order, leaving out those that are absent, as object() did.
@@ -297,7 +285,7 @@ function readOwnerReference(value: unknown): unknown {
   if (!fields) return MISMATCH;
   const { kind, name, uid, controller } = fields;
   if (typeof kind !== "string" || typeof name !== "string") return MISMATCH;
-  if (optionalString(uid) === MISMATCH || optionalBoolean(controller) === MISMATCH) return MISMATCH;
+  if (!isOptionalString(uid) || !isOptionalBoolean(controller)) return MISMATCH;
   const out: Fields = { kind, name };
   if (uid !== undefined) out.uid = uid;
   if (controller !== undefined) out.controller = controller;
@@ -323,7 +311,7 @@ function readVolume(value: unknown): unknown {
   if (fields.hostPath !== undefined) out.hostPath = fields.hostPath;
   if (fields.csi !== undefined) {
     const csi = fieldsOf(fields.csi);
-    if (!csi || optionalString(csi.driver) === MISMATCH) return MISMATCH;
+    if (!csi || !isOptionalString(csi.driver)) return MISMATCH;
     out.csi = csi.driver === undefined ? {} : { driver: csi.driver };
   }
   if (fields.projected !== undefined) {
@@ -341,28 +329,20 @@ const containerStatuses = listOf((value) => {
   const fields = fieldsOf(value);
   return fields && typeof fields.name === "string" ? { name: fields.name } : MISMATCH;
 });
-const anyList = arrayOf(anything);
-
-/** Copies the optional fields named, all of one type, or returns false if one has another type. */
-function copyFields(from: Fields, to: Fields, names: readonly string[], type: "string" | "boolean"): boolean {
-  for (const name of names) {
-    const value = from[name];
-    if (value === undefined) continue;
-    if (typeof value !== type) return false;
-    to[name] = value;
-  }
-  return true;
-}
 
 function readMetadata(value: unknown): unknown {
   const fields = fieldsOf(value);
   if (!fields) return MISMATCH;
+  const { name, namespace, uid } = fields;
+  if (!isOptionalString(name) || !isOptionalString(namespace) || !isOptionalString(uid)) return MISMATCH;
   const out: Fields = {};
-  if (!copyFields(fields, out, ["name", "namespace", "uid"], "string")) return MISMATCH;
+  if (name !== undefined) out.name = name;
+  if (namespace !== undefined) out.namespace = namespace;
+  if (uid !== undefined) out.uid = uid;
   if (fields.annotations !== undefined) {
     const annotations = fieldsOf(fields.annotations);
     const mirror = annotations?.["kubernetes.io/config.mirror"];
-    if (!annotations || optionalString(mirror) === MISMATCH) return MISMATCH;
+    if (!annotations || !isOptionalString(mirror)) return MISMATCH;
     out.annotations = mirror === undefined ? {} : { "kubernetes.io/config.mirror": mirror };
   }
   const owners = ownerReferences(fields.ownerReferences);
@@ -374,13 +354,22 @@ function readMetadata(value: unknown): unknown {
 function readSpec(value: unknown): unknown {
   const fields = fieldsOf(value);
   if (!fields) return MISMATCH;
-  const out: Fields = {};
+  const { serviceAccountName, hostNetwork, hostPID, hostIPC, shareProcessNamespace } = fields;
   if (
-    !copyFields(fields, out, ["serviceAccountName"], "string") ||
-    !copyFields(fields, out, ["hostNetwork", "hostPID", "hostIPC", "shareProcessNamespace"], "boolean")
+    !isOptionalString(serviceAccountName) ||
+    !isOptionalBoolean(hostNetwork) ||
+    !isOptionalBoolean(hostPID) ||
+    !isOptionalBoolean(hostIPC) ||
+    !isOptionalBoolean(shareProcessNamespace)
   ) {
     return MISMATCH;
   }
+  const out: Fields = {};
+  if (serviceAccountName !== undefined) out.serviceAccountName = serviceAccountName;
+  if (hostNetwork !== undefined) out.hostNetwork = hostNetwork;
+  if (hostPID !== undefined) out.hostPID = hostPID;
+  if (hostIPC !== undefined) out.hostIPC = hostIPC;
+  if (shareProcessNamespace !== undefined) out.shareProcessNamespace = shareProcessNamespace;
   if (fields.securityContext !== undefined) {
     const context = podSecurityContext(fields.securityContext);
     if (context === MISMATCH) return MISMATCH;
@@ -390,9 +379,9 @@ function readSpec(value: unknown): unknown {
   if (podVolumes === MISMATCH) return MISMATCH;
   out.volumes = podVolumes;
   if (fields.ephemeralContainers !== undefined) {
-    const ephemeral = anyList(fields.ephemeralContainers);
-    if (ephemeral === MISMATCH) return MISMATCH;
-    out.ephemeralContainers = ephemeral;
+    // z.array(z.unknown()): the list itself, whatever it holds.
+    if (!Array.isArray(fields.ephemeralContainers)) return MISMATCH;
+    out.ephemeralContainers = fields.ephemeralContainers;
   }
   return out;
 }
