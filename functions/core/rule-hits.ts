@@ -27,9 +27,17 @@ export function withUnlisted(hits: RuleHit[], unlisted: number, what: string): R
   return hits;
 }
 
-/** `values` quoted and joined, the first `max` of them, then how many more: `"a", "b" and 3 more`. */
-export function quotedList(values: readonly string[], max: number, quote: (value: string) => string): string {
-  const shown = values.length > max ? values.slice(0, max) : values;
-  const text = shown.map(quote).join(", ");
+/**
+ * `values` quoted and joined, the first `max` of them, then how many more: `"a", "b" and 3 more`. Reads only
+ * the first `max` values: a write's list of containers is the attacker's to make as long as they like, and
+ * this runs on every write (no array of all the names is made first).
+ */
+export function quotedList<T>(values: readonly T[], max: number, quote: (value: T) => string): string {
+  const shown = Math.min(values.length, max);
+  let text = "";
+  for (let i = 0; i < shown; i++) {
+    const quoted = quote(values[i] as T);
+    text = i === 0 ? quoted : `${text}, ${quoted}`;
+  }
   return values.length > max ? `${text} and ${formatCount(values.length - max)} more` : text;
 }

@@ -287,11 +287,7 @@ export const RULES: readonly Rule[] = [
     runbook:
       "Ask the actor why they debugged the pod; if nobody expected it, treat the pod as compromised: delete it (its controller replaces it) and rotate what it could reach",
     evaluate: (facts) => {
-      const names = quotedList(
-        facts.containers.map((c) => c.spec.name),
-        MAX_LISTED_HITS_PER_RULE,
-        (name) => `"${name}"`,
-      );
+      const names = quotedList(facts.containers, MAX_LISTED_HITS_PER_RULE, (c) => `"${c.spec.name}"`);
       const what = names ? `ephemeral container ${names}` : "an ephemeral container";
       return [
         {
