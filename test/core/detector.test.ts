@@ -253,6 +253,29 @@ describe("batches", () => {
   });
 });
 
+describe("ingest and ingestTraced", () => {
+  it("every sample, the cut, broken and duplicate ones too: ingest gives exactly ingestTraced's findings, stats and problems", () => {
+    const files = allSampleFiles();
+    expect(files.length).toBeGreaterThan(20);
+    for (const file of files) {
+      const text = readEventText(file);
+      const plain = new Detector(detectionConfig());
+      const traced = new Detector(detectionConfig());
+      // Twice each: the second delivery's records are duplicates.
+      const findings = [plain.ingest(decodeText(text, file)), plain.ingest(decodeText(text, file))].flat();
+      const tracedFindings = [
+        traced.ingestTraced(decodeText(text, file)),
+        traced.ingestTraced(decodeText(text, file)),
+      ]
+        .flat()
+        .map((detected) => detected.finding);
+      expect(findings, file).toEqual(tracedFindings);
+      expect(plain.stats, file).toEqual(traced.stats);
+      expect(plain.problems, file).toEqual(traced.problems);
+    }
+  });
+});
+
 describe("deep nesting", () => {
   it("a securityContext nested 9,000 levels deep (kube-apiserver accepts 10,000) does not throw out of detection", () => {
     let deep = "{}";
