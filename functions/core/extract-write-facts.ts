@@ -264,13 +264,14 @@ function containerFacts(
   const parsedContext =
     spec.securityContext === undefined ? undefined : readSecurityContext(spec.securityContext);
   const securityContext = parsedContext?.success ? parsedContext.data : undefined;
-  const mounts: MountFact[] = spec.volumeMounts.map((mount) => {
+  const mounts: MountFact[] = [];
+  for (const mount of spec.volumeMounts) {
     const fact: MountFact = { volume: mount.name, kind: volumeKind(volumes, mount.name) };
     if (mount.mountPath) fact.mountPath = mount.mountPath;
     const audience = fact.kind === "service-account-token" ? tokenAudience(volumes, mount.name) : undefined;
     if (audience) fact.audience = audience;
-    return fact;
-  });
+    mounts.push(fact);
+  }
   // Loops rather than flatMap and spreads: this runs for every added container of every write.
   let secrets: Set<string> | undefined;
   for (const env of spec.env) {
@@ -292,7 +293,14 @@ function containerFacts(
 
 function controllerOwner(pod: Pod | undefined): Owner | undefined {
   const owners = pod?.metadata?.ownerReferences ?? [];
-  const owner = owners.find((ref) => ref.controller === true) ?? owners[0];
+  // A loop rather than find() with a callback: this runs for every write.
+  let owner = owners[0];
+  for (const ref of owners) {
+    if (ref.controller === true) {
+      owner = ref;
+      break;
+    }
+  }
   if (!owner) return undefined;
   const result: Owner = { kind: owner.kind, name: owner.name };
   if (owner.uid) result.uid = owner.uid;

@@ -66,6 +66,15 @@ export function cutIdentifier(value: string, max: number): string {
   return `${cutText(value, max - digest.length - 1)}#${digest}`;
 }
 
+/**
+ * Whether every value is at most `maxLength` long. A loop rather than every() with a callback: a finding
+ * checks six or so lists this way, and the closure was made anew for each (~12,000 a filtered bench pass).
+ */
+function allWithin(values: readonly string[], maxLength: number): boolean {
+  for (let i = 0; i < values.length; i++) if ((values[i] as string).length > maxLength) return false;
+  return true;
+}
+
 /** What a finding leaves out, collected while it is built or shrunk; `result()` is its `omitted` field. */
 export class Omissions {
   containers = 0;
@@ -131,8 +140,7 @@ export class Omissions {
     path: string,
     why?: string,
   ): string[] {
-    if (values.length <= maxItems && values.every((value) => value.length <= maxLength))
-      return values as string[];
+    if (values.length <= maxItems && allWithin(values, maxLength)) return values as string[];
     const out: string[] = [];
     const count = Math.min(values.length, maxItems);
     for (let i = 0; i < count; i++) out.push(this.text(values[i] as string, maxLength, `${path}[]`, why));

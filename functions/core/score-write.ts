@@ -44,12 +44,13 @@ const EFFECT_ORDER: readonly RuleEffect[] = ["floor", "raise", "lower", "ceiling
 /** Score bands: each level owns 20 points; within a band, more and stronger evidence scores higher. */
 const BAND_START: Record<Severity, number> = { info: 0, low: 20, medium: 40, high: 60, critical: 80 };
 
+/** A loop rather than reduce() with a callback: this runs for every write. */
 function scoreWithinBand(severity: Severity, fired: Fired[]): number {
-  const evidence = fired.reduce((sum, { rule, hits }) => {
-    if (rule.effect === "floor") return sum + severityRank(rule.level) * hitCount(hits);
-    if (rule.effect === "raise") return sum + 2;
-    return sum;
-  }, 0);
+  let evidence = 0;
+  for (const { rule, hits } of fired) {
+    if (rule.effect === "floor") evidence += severityRank(rule.level) * hitCount(hits);
+    else if (rule.effect === "raise") evidence += 2;
+  }
   const width = severity === "critical" ? 20 : 19;
   return BAND_START[severity] + Math.min(width, evidence);
 }
