@@ -36,3 +36,16 @@ describe("quotedList", () => {
     expect(quotedList(names, 0, (name) => `"${name}"`)).toBe(" and 4 more");
   });
 });
+
+describe("formatCount", () => {
+  it("writes counts as en-US does (the cut event's reason used toLocaleString), without loading locale data", () => {
+    fc.assert(
+      fc.property(fc.nat({ max: Number.MAX_SAFE_INTEGER }), (value) => {
+        expect(formatCount(value)).toBe(value.toLocaleString("en-US"));
+      }),
+      { numRuns: 300 },
+    );
+    expect(formatCount(262_144)).toBe("262,144");
+    expect(formatCount(999)).toBe("999");
+  });
+});
