@@ -47,7 +47,7 @@ export function inflateAwslogsData(data: string, maxOutputLength: number): Buffe
   return gunzipPayload(decodeBase64(data), maxOutputLength);
 }
 
-const DataMessageSchema = z.looseObject({
+export const DataMessageSchema = z.looseObject({
   messageType: z.enum(["DATA_MESSAGE", "CONTROL_MESSAGE"]),
   owner: z.string().optional(),
   logGroup: z.string().optional(),
@@ -59,6 +59,48 @@ const DataMessageSchema = z.looseObject({
 export const AwslogsEnvelopeSchema = z.looseObject({
   awslogs: z.looseObject({ data: z.string() }),
 });
+
+type DataMessage = z.infer<typeof DataMessageSchema>;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isOptionalString(value: unknown): boolean {
+  return value === undefined || typeof value === "string";
+}
+
+/*
+ * The two schemas above decide once per delivery, and zod's safeParse copies what it checks: 1.8 ms of a filtered
+ * bench pass of 1,000 deliveries (2% of it), to no use, since nothing here changes what it reads. These give
+ * the same verdicts on the value itself (test/core/decode-cloudwatch-checks.test.ts compares them on any JSON
+ * value); the schemas still say what is wrong when they refuse.
+ */
+
+/** awslogs.data when the value passes AwslogsEnvelopeSchema, else undefined. */
+export function awslogsDataOf(value: unknown): string | undefined {
+  if (!isObject(value) || !isObject(value.awslogs)) return undefined;
+  const data = value.awslogs.data;
+  return typeof data === "string" ? data : undefined;
+}
+
+/** The value itself when it passes DataMessageSchema, else undefined. */
+export function asDataMessage(value: unknown): DataMessage | undefined {
+  if (!isObject(value)) return undefined;
+  const { messageType, owner, logGroup, logStream, subscriptionFilters, logEvents } = value;
+  if (messageType !== "DATA_MESSAGE" && messageType !== "CONTROL_MESSAGE") return undefined;
+  if (!isOptionalString(owner) || !isOptionalString(logGroup) || !isOptionalString(logStream))
+    return undefined;
+  if (!Array.isArray(logEvents)) return undefined;
+  if (subscriptionFilters !== undefined) {
+    if (!Array.isArray(subscriptionFilters)) return undefined;
+    // Indexed, not every(): a hole is undefined to the schema too.
+    for (let index = 0; index < subscriptionFilters.length; index++) {
+      if (typeof subscriptionFilters[index] !== "string") return undefined;
+    }
+  }
+  return value as DataMessage;
+}
 
 const FilterLogEventsSchema = z.looseObject({
   events: z.array(z.unknown()),
@@ -126,18 +168,13 @@ export function isDataMessage(value: unknown): boolean {
  */
 export function decodeDataMessage(value: unknown, position: string, delivery: Delivery = {}): DecodedInput {
   const out = empty("cloudwatch-data-message");
-  const parsed = DataMessageSchema.safeParse(value);
-  if (!parsed.success) {
-    out.problems.push(
-      problem(
-        position,
-        "invalid-payload",
-        `not a CloudWatch Logs data message: ${z.prettifyError(parsed.error)}`,
-      ),
-    );
+  const message = asDataMessage(value);
+  if (message === undefined) {
+    const parsed = DataMessageSchema.safeParse(value);
+    const why = parsed.success ? "not a data message" : z.prettifyError(parsed.error);
+    out.problems.push(problem(position, "invalid-payload", `not a CloudWatch Logs data message: ${why}`));
     return out;
   }
-  const message = parsed.data;
   if (message.messageType === "CONTROL_MESSAGE") {
     out.controlMessages = 1;
     return out;
@@ -167,9 +204,9 @@ export function decodeDataMessage(value: unknown, position: string, delivery: De
 function readScreened(raw: Buffer, position: string, delivery: Delivery): DecodedInput | undefined {
   const screened = screenDataMessage(raw, position);
   if (!screened) return undefined;
-  const header = DataMessageSchema.safeParse(screened.header);
-  if (!header.success || header.data.messageType !== "DATA_MESSAGE") return undefined;
-  const { logGroup, logStream, owner } = header.data;
+  const header = asDataMessage(screened.header);
+  if (header === undefined || header.messageType !== "DATA_MESSAGE") return undefined;
+  const { logGroup, logStream, owner } = header;
   const origin = originOf(owner, delivery);
   for (const record of screened.records) {
     if (logGroup) record.logGroup = logGroup;

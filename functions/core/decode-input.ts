@@ -1,5 +1,5 @@
 import {
-  AwslogsEnvelopeSchema,
+  awslogsDataOf,
   DEFAULT_MAX_DECOMPRESSED_BYTES,
   decodeAwslogsData,
   decodeDataMessage,
@@ -50,8 +50,8 @@ function withLogGroup(record: LogRecord, logGroup: string | undefined): LogRecor
  */
 export function decodeDocument(value: unknown, position: string, options: DecodeOptions = {}): DecodedInput {
   if (isRecord(value) && "awslogs" in value) {
-    const envelope = AwslogsEnvelopeSchema.safeParse(value);
-    if (!envelope.success) {
+    const data = awslogsDataOf(value);
+    if (data === undefined) {
       return {
         form: "cloudwatch-subscription",
         records: [],
@@ -60,7 +60,7 @@ export function decodeDocument(value: unknown, position: string, options: Decode
       };
     }
     return decodeAwslogsData(
-      envelope.data.awslogs.data,
+      data,
       position,
       options.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
       regionOnly(options.region),
