@@ -3,7 +3,7 @@ import { gunzipSync } from "node:zlib";
 import * as z from "zod";
 import { type AwsOrigin, isAccountId } from "./aws-origin.ts";
 import type { DecodedInput, InputProblem, LogRecord } from "./log-record.ts";
-import { screenDataMessage } from "./screen-data-message.ts";
+import { MIN_SCREENED_BYTES, screenDataMessage } from "./screen-data-message.ts";
 
 /** Decompressed payloads above this are refused: a subscription payload is at most 1 MB compressed. */
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024;
@@ -202,6 +202,7 @@ export function decodeDataMessage(value: unknown, position: string, delivery: De
  * is a DATA_MESSAGE whose header passes the same schema; undefined sends it to the full parse.
  */
 function readScreened(raw: Buffer, position: string, delivery: Delivery): DecodedInput | undefined {
+  if (raw.length < MIN_SCREENED_BYTES) return undefined;
   const screened = screenDataMessage(raw, position);
   if (!screened) return undefined;
   const header = asDataMessage(screened.header);

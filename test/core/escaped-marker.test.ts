@@ -6,7 +6,7 @@ import { decodeDocument } from "../../functions/core/decode-input.ts";
 import { detectionConfig } from "../../functions/core/detection-config.ts";
 import { Detector } from "../../functions/core/detector.ts";
 import type { DecodedInput } from "../../functions/core/log-record.ts";
-import { screenDataMessage } from "../../functions/core/screen-data-message.ts";
+import { MIN_SCREENED_BYTES, screenDataMessage } from "../../functions/core/screen-data-message.ts";
 import { mayCarryMarker, SUBRESOURCE_MARKER } from "../../functions/core/select-write.ts";
 import { detectText, loadAuditJson, readEventText } from "../helpers/events.ts";
 
@@ -48,6 +48,8 @@ const variants: Array<[string, string]> = [
 
 function dataMessage(messages: string[]): Record<string, unknown> {
   return {
+    // Past MIN_SCREENED_BYTES, so that Lambda's path screens it (smaller deliveries are parsed whole).
+    padding: "p".repeat(MIN_SCREENED_BYTES),
     messageType: "DATA_MESSAGE",
     owner: "111122223333",
     logGroup: "/aws/eks/prod/cluster",

@@ -8,7 +8,7 @@ import { decodeDocument } from "../../functions/core/decode-input.ts";
 import { detectionConfig } from "../../functions/core/detection-config.ts";
 import { Detector } from "../../functions/core/detector.ts";
 import type { DecodedInput } from "../../functions/core/log-record.ts";
-import { isScreenedOut } from "../../functions/core/screen-data-message.ts";
+import { isScreenedOut, MIN_SCREENED_BYTES } from "../../functions/core/screen-data-message.ts";
 
 /**
  * The byte-level fast path for CloudWatch payloads (screen-data-message.ts) must give exactly what parsing the
@@ -61,8 +61,15 @@ function payload(raw: string): { awslogs: { data: string } } {
   return { awslogs: { data: gzipSync(raw).toString("base64") } };
 }
 
+/**
+ * A header member that takes the delivery past MIN_SCREENED_BYTES: smaller ones are parsed whole, and these
+ * tests are about the screen. It changes no record.
+ */
+const SCREENED_SIZE = { padding: "p".repeat(MIN_SCREENED_BYTES) };
+
 function dataMessage(logEvents: unknown[], header: Record<string, unknown> = {}): Record<string, unknown> {
   return {
+    ...SCREENED_SIZE,
     messageType: "DATA_MESSAGE",
     owner: "111122223333",
     logGroup: "/aws/eks/prod/cluster",
@@ -180,6 +187,15 @@ describe("CloudWatch payload fast path", () => {
     for (const raw of cases) expectSameAsFullParse(raw);
   });
 
+  it("parses a small delivery whole: no search for event starts where it would save next to nothing", () => {
+    const messages = [leaseText, writeText, leaseText];
+    const small = JSON.stringify({ ...dataMessage(messages.map(logEvent)), padding: "" });
+    expect(Buffer.byteLength(small)).toBeLessThan(MIN_SCREENED_BYTES);
+    expect(screenedCount(expectSameAsFullParse(small))).toBe(0);
+    const large = JSON.stringify(dataMessage(messages.map(logEvent)));
+    expect(screenedCount(expectSameAsFullParse(large))).toBe(2);
+  });
+
   it("reads a delivery whose every message carries the marker (what the subscription filter passes) by the whole parse", () => {
     // Nothing to set aside: the screen steps back, and the one JSON.parse of the whole message gives the records.
     for (const messages of [[writeText], [writeText, writeText, `{"n":"${MARKER}"}`, writeText]]) {
@@ -212,7 +228,8 @@ describe("CloudWatch payload fast path", () => {
     }
   });
 
-  it("matches the full parse on generated CloudWatch payloads", () => {
+  /** Generated payloads, compact or pretty-printed, decoded both ways. */
+  function generatedPayloadsMatch(pretty: boolean): void {
     const message = fc.oneof(
       // Sometimes with a letter of the marker spelled as a JSON escape in the audit event's text.
       fc
@@ -243,23 +260,26 @@ describe("CloudWatch payload fast path", () => {
       { weight: 1, arbitrary: message.map((text) => (): unknown => ({ message: text, id: "1" })) },
     );
     fc.assert(
-      fc.property(
-        fc.array(entry, { maxLength: 24 }),
-        fc.boolean(),
-        fc.boolean(),
-        (entries, pretty, respell) => {
-          const raw = JSON.stringify(
-            dataMessage(entries.map((make, index) => make(index))),
-            null,
-            pretty ? 1 : undefined,
-          );
-          // The payload spelling a digit of each message-level escape as an escape of its own.
-          expectSameAsFullParse(respell ? raw.replaceAll("\\\\u00", "\\\\u\\u00300") : raw);
-        },
-      ),
-      // 200 payloads of up to 24 entries: about a second here, so the test keeps within 5 s beside a CPU-heavy
-      // process.
-      { numRuns: 200 },
+      fc.property(fc.array(entry, { maxLength: 24 }), fc.boolean(), (entries, respell) => {
+        const raw = JSON.stringify(
+          dataMessage(entries.map((make, index) => make(index))),
+          null,
+          pretty ? 1 : undefined,
+        );
+        // The payload spelling a digit of each message-level escape as an escape of its own.
+        expectSameAsFullParse(respell ? raw.replaceAll("\\\\u00", "\\\\u\\u00300") : raw);
+      }),
+      // 100 payloads of up to 24 entries, each past MIN_SCREENED_BYTES: about a second here, so that each test
+      // keeps within 5 s beside a CPU-heavy process.
+      { numRuns: 100 },
     );
+  }
+
+  it("matches the full parse on generated CloudWatch payloads", () => {
+    generatedPayloadsMatch(false);
+  });
+
+  it("matches the full parse on generated CloudWatch payloads, pretty-printed", () => {
+    generatedPayloadsMatch(true);
   });
 });
