@@ -77,12 +77,12 @@ export interface Delivery {
 const MEMBER_CHARS = 1024 * 1024;
 
 /**
- * The messages as one DATA_MESSAGE, then (with `fill`) filler records until it is just under 64 MiB
- * decompressed. Written as a series of gzip members (RFC 1952 lets them concatenate into one stream), one
+ * The messages as one DATA_MESSAGE, then filler records until it is just under `fillTo` bytes decompressed (at
+ * most 64 MiB; 0 adds none). Written as a series of gzip members (RFC 1952 lets them concatenate into one stream), one
  * message at a time, so that building it never holds the 64 MiB text: the heap-capped run measures detect,
  * not this builder.
  */
-export function delivery(messages: Iterable<string>, fill = false): Delivery {
+export function delivery(messages: Iterable<string>, fillTo = 0): Delivery {
   const members: Buffer[] = [];
   let pending = `${HEADER},"logEvents":[`;
   let bytes = 0;
@@ -99,17 +99,22 @@ export function delivery(messages: Iterable<string>, fill = false): Delivery {
   }
   if (records === 0) throw new RangeError("a delivery needs at least one message");
   flush();
-  // The filler and the closing brackets as the last gzip member: the decoder sizes its output buffer from the
-  // last member's length field, and a small last member made it gather the 64 MiB in 64 KiB pieces.
-  const tail: Buffer[] = [];
-  while (fill && bytes + FILLER_EVENT.length + 2 <= MAX_DECOMPRESSED_BYTES) {
-    tail.push(FILLER_EVENT);
-    bytes += FILLER_EVENT.length;
-    records++;
+  // Each filler record is one gzip member, compressed once and repeated (compressing the 60-odd MiB of filler
+  // took longer than detect's run on it); the last one carries the closing brackets. The decoder sizes its
+  // output buffer from the last member's length field, so a megabyte last member keeps it gathering the
+  // delivery in megabyte pieces rather than 64 KiB ones.
+  let fillers = 0;
+  const limit = Math.min(fillTo, MAX_DECOMPRESSED_BYTES);
+  while (bytes + FILLER_EVENT.length * (fillers + 1) + 2 <= limit) fillers++;
+  if (fillers > 0) {
+    const filler = gzipSync(FILLER_EVENT, { level: 1 });
+    for (let index = 0; index < fillers - 1; index++) members.push(filler);
   }
-  tail.push(Buffer.from("]}"));
-  bytes += 2;
-  members.push(gzipSync(Buffer.concat(tail), { level: 1 }));
+  members.push(
+    gzipSync(Buffer.concat([...(fillers > 0 ? [FILLER_EVENT] : []), Buffer.from("]}")]), { level: 1 }),
+  );
+  bytes += FILLER_EVENT.length * fillers + 2;
+  records += fillers;
   if (bytes > MAX_DECOMPRESSED_BYTES)
     throw new RangeError(`delivery of ${bytes} bytes: over 64 MiB decompressed`);
   const data = Buffer.concat(members).toString("base64");
