@@ -198,8 +198,9 @@ export function decodeDataMessage(value: unknown, position: string, delivery: De
 }
 
 /**
- * The byte-level fast path (screen-data-message.ts) when the payload is laid out as CloudWatch writes it and
- * is a DATA_MESSAGE whose header passes the same schema; undefined sends it to the full parse.
+ * The byte-level fast path (screen-data-message.ts) when the payload is at least MIN_SCREENED_BYTES, is laid
+ * out as CloudWatch writes it and is a DATA_MESSAGE whose header passes the same schema; undefined sends it to
+ * the full parse.
  */
 function readScreened(raw: Buffer, position: string, delivery: Delivery): DecodedInput | undefined {
   if (raw.length < MIN_SCREENED_BYTES) return undefined;
