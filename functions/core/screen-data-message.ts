@@ -35,6 +35,13 @@ import { SUBRESOURCE_MARKER } from "./select-write.ts";
 
 const LOG_EVENTS_KEY = token('"logEvents":[');
 const EVENT_START = token('{"id":"');
+/**
+ * An object's start outside any string: inside a JSON string a quote is always escaped, so `{"` with a bare
+ * quote only starts an object of the payload itself. Every one after the array's start must be a log event's
+ * `{"id":"`: a log event of another shape (one without an id, say) would otherwise read as part of the
+ * message before it.
+ */
+const OBJECT_START = token('{"');
 const TIMESTAMP_KEY = token('","timestamp":');
 const MESSAGE_KEY = token(',"message":"');
 /** What separates one event's message from the next event's `{"id":"`. */
@@ -57,7 +64,7 @@ const UNICODE_ESCAPE_BODY = token("u00");
  * marker (its probe) and escapes. npm run bench times them alone after gunzip, as the floor of reading a payload
  * this way.
  */
-export const SCREEN_SEARCHES: readonly Uint8Array[] = [EVENT_START, MARKER_PROBE, UNICODE_ESCAPE_BODY];
+export const SCREEN_SEARCHES: readonly Uint8Array[] = [OBJECT_START, MARKER_PROBE, UNICODE_ESCAPE_BODY];
 
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
@@ -253,9 +260,9 @@ export function screenDataMessage(raw: Buffer, position: string): ScreenedMessag
   const keyAt = raw.indexOf(LOG_EVENTS_KEY);
   if (keyAt === -1) return undefined;
   let at = keyAt + LOG_EVENTS_KEY.length;
-  // `{"id":"` is short and rare outside event starts, so finding all of them is cheaper than finding each
-  // message's end; every one of them after the array's start must be the start of the next event.
-  const eventStarts = raw[at] === CLOSE_BRACKET ? [] : indexesOf(raw, EVENT_START, at);
+  // Object starts are rare outside event starts, so finding all of them is cheaper than finding each message's
+  // end; every one of them after the array's start must be the start of the next event (checked below).
+  const eventStarts = raw[at] === CLOSE_BRACKET ? [] : indexesOf(raw, OBJECT_START, at);
   if (eventStarts.length > 0 && eventStarts[0] !== at) return undefined;
   // The first marker at or after the current message; reused while it lies beyond the messages before it.
   // Only the first one in each message is looked for: in a filtered stream every message holds several.
@@ -277,6 +284,7 @@ export function screenDataMessage(raw: Buffer, position: string): ScreenedMessag
   // decoded, skips that search of the whole payload; it runs once, after the loop.
   let setAside = false;
   for (let index = 0; index < eventStarts.length; index++) {
+    if (!matchesAt(raw, at, EVENT_START)) return undefined;
     at = skipDigits(raw, at + EVENT_START.length);
     if (!matchesAt(raw, at, TIMESTAMP_KEY)) return undefined;
     const timestampStart = at + TIMESTAMP_KEY.length;

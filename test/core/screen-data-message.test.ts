@@ -167,6 +167,10 @@ describe("CloudWatch payload fast path", () => {
       JSON.stringify(dataMessage([{ ...logEvent(leaseText, 0), extra: "x" }, logEvent(writeText, 1)])),
       JSON.stringify(dataMessage([{ ...logEvent(leaseText, 0), extra: [logEvent(writeText, 9)] }])),
       JSON.stringify(dataMessage([{ ...logEvent(leaseText, 0), timestamp: 1.5 }, logEvent(leaseText, 1)])),
+      // A log event without an id between or after CloudWatch's: not read as part of the message before it.
+      JSON.stringify(dataMessage([logEvent("{", 0), { message: "}" }])),
+      JSON.stringify(dataMessage([logEvent(leaseText, 0), { message: "x}" }, logEvent(leaseText, 2)])),
+      JSON.stringify(dataMessage([logEvent(leaseText, 0), { message: leaseText }])),
       JSON.stringify(dataMessage([leaseText, writeText].map(logEvent)), null, 2),
       `${JSON.stringify(dataMessage([leaseText, writeText].map(logEvent)))}\n`,
       JSON.stringify({ logEvents: [leaseText].map(logEvent), messageType: "DATA_MESSAGE" }),
