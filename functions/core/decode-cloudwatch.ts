@@ -2,6 +2,7 @@ import { Buffer, isAscii } from "node:buffer";
 import { gunzipSync } from "node:zlib";
 import * as z from "zod";
 import { type AwsOrigin, isAccountId } from "./aws-origin.ts";
+import { isRecord } from "./is-record.ts";
 import type { DecodedInput, InputProblem, LogRecord } from "./log-record.ts";
 import { MIN_SCREENED_BYTES, screenDataMessage } from "./screen-data-message.ts";
 
@@ -62,10 +63,6 @@ export const AwslogsEnvelopeSchema = z.looseObject({
 
 type DataMessage = z.infer<typeof DataMessageSchema>;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function isOptionalString(value: unknown): boolean {
   return value === undefined || typeof value === "string";
 }
@@ -79,14 +76,14 @@ function isOptionalString(value: unknown): boolean {
 
 /** awslogs.data when the value passes AwslogsEnvelopeSchema, else undefined. */
 export function awslogsDataOf(value: unknown): string | undefined {
-  if (!isObject(value) || !isObject(value.awslogs)) return undefined;
+  if (!isRecord(value) || !isRecord(value.awslogs)) return undefined;
   const data = value.awslogs.data;
   return typeof data === "string" ? data : undefined;
 }
 
 /** The value itself when it passes DataMessageSchema, else undefined. */
 export function asDataMessage(value: unknown): DataMessage | undefined {
-  if (!isObject(value)) return undefined;
+  if (!isRecord(value)) return undefined;
   const { messageType, owner, logGroup, logStream, subscriptionFilters, logEvents } = value;
   if (messageType !== "DATA_MESSAGE" && messageType !== "CONTROL_MESSAGE") return undefined;
   if (!isOptionalString(owner) || !isOptionalString(logGroup) || !isOptionalString(logStream))

@@ -8,6 +8,7 @@ import {
   isDataMessage,
 } from "./decode-cloudwatch.ts";
 import { decodeKinesisEvent, isKinesisEvent } from "./decode-kinesis.ts";
+import { isRecord } from "./is-record.ts";
 import type { DecodedInput, LogRecord } from "./log-record.ts";
 import { mayCarryMarker } from "./select-write.ts";
 
@@ -24,10 +25,6 @@ export interface DecodeOptions {
    * (awsRegion, eventSourceARN) comes first.
    */
   region?: string;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function looksLikeAuditEvent(value: unknown): boolean {

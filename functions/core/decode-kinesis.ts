@@ -8,6 +8,7 @@ import {
   inflateAwslogsData,
   inflationProblem,
 } from "./decode-cloudwatch.ts";
+import { isRecord } from "./is-record.ts";
 import type { DecodedInput, InputProblem } from "./log-record.ts";
 
 /**
@@ -54,10 +55,6 @@ export interface KinesisDecodeOptions {
   maxDecompressedBytes?: number;
   /** The region to give records whose event names none (a hand-made sample). */
   region?: string;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** `{"Records":[{"kinesis":{…}}, …]}`: recognised by content, as every other form (decode-input.ts). */

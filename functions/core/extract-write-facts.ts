@@ -2,6 +2,7 @@ import type { AuditEvent, UserInfo } from "./audit-event-schema.ts";
 import { type AwsOrigin, clusterArn } from "./aws-origin.ts";
 import { actorKind, isKubectlUserAgent } from "./classify-identity.ts";
 import type { Owner } from "./finding.ts";
+import { isRecord } from "./is-record.ts";
 import {
   type ContainerSpec,
   JsonPatchOperationSchema,
@@ -51,10 +52,6 @@ const JSON_PATCH_WRITES = new Set(["add", "replace", "copy", "move"]);
 /** Attacker-chosen paths are quoted in reasons: bounded. */
 const MAX_QUOTED_PATH = 120;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function identity(user: UserInfo): IdentityFacts {
   const facts: IdentityFacts = {
     username: user.username,
@@ -67,7 +64,7 @@ function identity(user: UserInfo): IdentityFacts {
 
 function parsePod(value: unknown): Pod | undefined {
   // A failed write's responseObject is a Status: it must not hide the pod the request body carried (update).
-  if (!isObject(value) || value.kind === "Status") return undefined;
+  if (!isRecord(value) || value.kind === "Status") return undefined;
   const parsed = readPod(value);
   return parsed.success ? parsed.data : undefined;
 }
@@ -107,8 +104,8 @@ function quotedPath(path: string): string {
 
 /** The containers a whole pod (path "") or pod spec (path "/spec") written by a JSON Patch lists. */
 function containersInValue(path: string, value: unknown): ContainerSpec[] {
-  const spec = path === "" ? (isObject(value) ? value.spec : undefined) : value;
-  return isObject(spec) ? containersFromList(spec.ephemeralContainers) : [];
+  const spec = path === "" ? (isRecord(value) ? value.spec : undefined) : value;
+  return isRecord(spec) ? containersFromList(spec.ephemeralContainers) : [];
 }
 
 /**
@@ -168,7 +165,7 @@ function hasDirective(spec: Record<string, unknown>): boolean {
  */
 function readBody(verb: string, body: unknown, existing: ReadonlySet<string>): BodyReading {
   if (Array.isArray(body)) return readJsonPatch(body);
-  if (!isObject(body)) return UNRECOGNISED;
+  if (!isRecord(body)) return UNRECOGNISED;
   // Kubernetes 1.16–1.21 took an EphemeralContainers object on this subresource.
   if (Array.isArray(body.ephemeralContainers)) {
     return {
@@ -178,9 +175,9 @@ function readBody(verb: string, body: unknown, existing: ReadonlySet<string>): B
     };
   }
   const spec = body.spec;
-  if (!isObject(spec)) return UNRECOGNISED;
+  if (!isRecord(spec)) return UNRECOGNISED;
   const containers = containersFromList(spec.ephemeralContainers);
-  if (verb === "update" || body.kind === "Pod" || isObject(body.metadata)) {
+  if (verb === "update" || body.kind === "Pod" || isRecord(body.metadata)) {
     return { shape: "pod", containers, wholeList: true };
   }
   // A strategic merge patch lists only what it adds; the directive marks kubectl's patch of a pod that had some.
@@ -237,7 +234,7 @@ function tokenAudience(volumes: VolumesByName | undefined, name: string): string
   if (!volumes) return AWS_TOKEN_VOLUMES.get(name);
   for (const source of volumes.get(name)?.projected?.sources ?? []) {
     const token = source.serviceAccountToken;
-    if (isObject(token) && typeof token.audience === "string" && token.audience !== "") return token.audience;
+    if (isRecord(token) && typeof token.audience === "string" && token.audience !== "") return token.audience;
   }
   return undefined;
 }

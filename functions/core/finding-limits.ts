@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Omitted } from "./finding.ts";
+import { isRecord } from "./is-record.ts";
 import { formatCount } from "./rule-hits.ts";
 
 /**
@@ -165,10 +166,6 @@ const CUT: unique symbol = Symbol("cut");
 interface CopyBudget {
   values: number;
   cut: boolean;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /**
