@@ -159,13 +159,14 @@ function measureStream(stream: StreamCase, base: Baseline, second?: Baseline): S
     repetitions: REPETITIONS,
     collectBetweenPasses: false,
   });
-  const ratio = ratios(cpuSamples.get("detector") ?? [], cpuSamples.get(baseline.name) ?? []);
-  const wallRatio = ratios(samples.get("detector") ?? [], samples.get(baseline.name) ?? []);
+  /** A contender over the baseline, pass by pass, in CPU or wall time. */
   const over = (name: string, cpu: boolean) =>
     ratios(
       (cpu ? cpuSamples : samples).get(name) ?? [],
       (cpu ? cpuSamples : samples).get(baseline.name) ?? [],
     );
+  const ratio = over(detector.name, true);
+  const wallRatio = over(detector.name, false);
   const secondRatio = other && over(other.name, true);
   const rows: string[][] = [];
   for (const contender of contenders) {
